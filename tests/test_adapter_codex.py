@@ -204,7 +204,7 @@ def test_other_format_read_as_codex_fails_cleanly(fixtures_dir):
     ("Plan updated", "Plan updated", None, None, False),
 ])
 def test_output_shapes(raw, text, code, duration, error):
-    from mastlens.adapters.codex_output import parse_output
+    from mastlens.adapters.codex.output import parse_output
 
     out = parse_output(raw)
     assert (out.text, out.exit_code, out.duration_s, out.is_error) == (text, code, duration, error)

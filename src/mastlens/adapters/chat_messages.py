@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mastlens.adapters.codex_output import parse_arguments
+from mastlens.adapters.codex.output import parse_arguments
 from mastlens.adapters.steps import content_text
 from mastlens.trace import Step, StepKind, renumber
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, load_json
-from mastlens.adapters.codex import Rollout, parse_rollout, sniff_head, success_outcome
+from mastlens.adapters.codex.rollout import Rollout, parse_rollout, sniff_head, success_outcome
 from mastlens.adapters.registry import read_head
 from mastlens.trace import Source, Step, StepKind, Trace, renumber
 

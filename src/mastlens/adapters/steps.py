@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mastlens.adapters.codex_output import parse_arguments
+from mastlens.adapters.codex.output import parse_arguments
 from mastlens.trace import Step, StepKind
 
 _TEXT_PARTS = ("text", "input_text", "output_text")

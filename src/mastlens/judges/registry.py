@@ -7,10 +7,11 @@ import re
 from typing import Any
 
 from mastlens.judges.base import Judge, UnknownJudge
+from mastlens.judges.endpoint import (  # noqa: F401  (re-exported for the registry's callers)
+    BASE_URL_VARS, KEY_VARS, configured_api_key, configured_base_url,
+)
 
 DEFAULT_MODEL = "gpt-4.1-mini"
-KEY_VARS = ("MASTLENS_API_KEY", "OPENAI_API_KEY")
-BASE_URL_VARS = ("MASTLENS_BASE_URL", "OPENAI_BASE_URL")
 _LLM_NAME = re.compile(r"^(?P<provider>[a-z][a-z0-9_.-]*):(?P<model>\S+)$")
 
 # Every provider speaks the OpenAI Chat Completions protocol; the prefix only names who serves it.
@@ -20,15 +21,6 @@ _HELP = (
     "use 'rules' (offline, no endpoint needed) or 'provider:model' for an OpenAI-compatible endpoint, "
     "e.g. 'openai:gpt-4.1-mini' or 'vllm:Qwen2.5-7B-Instruct --base-url http://host:8000/v1'"
 )
-
-
-def configured_api_key() -> str | None:
-    """The API key from the environment (MASTLENS_API_KEY wins over OPENAI_API_KEY)."""
-    return next((os.environ[v] for v in KEY_VARS if os.environ.get(v)), None)
-
-
-def configured_base_url() -> str | None:
-    return next((os.environ[v] for v in BASE_URL_VARS if os.environ.get(v)), None)
 
 
 def default_judge_name() -> str:
@@ -56,7 +48,7 @@ def get_judge(name: str, **options: Any) -> Judge:
     name = (name or "").strip()
     if name == "rules":
         try:
-            from mastlens.judges.rules import RulesJudge
+            from mastlens.judges.rules import RulesJudge  # imported lazily: each judge loads only when named
         except ImportError as exc:  # the rules judge ships separately; say so plainly
             raise UnknownJudge(f"the rules judge is not available in this installation ({exc})") from None
         return RulesJudge(config=options.get("config"))

@@ -49,6 +49,10 @@ class Verdict(BaseModel):
     modes: dict[str, ModeVerdict] = Field(default_factory=dict)
     segmented: bool = False
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # Where the run went wrong (the Who&When task): the step index and agent of the decisive mistake.
+    decisive_step: int | None = None
+    decisive_agent: str | None = None
+    decisive_reason: str = ""
 
     def present(self) -> list[str]:
         return [m for m, v in self.modes.items() if v.status is ModeStatus.PRESENT]

@@ -16,7 +16,7 @@ from mastlens.judges.llm.prices import Price, resolve_price
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
 from mastlens.judges.llm.segments import merge_windows
-from mastlens.judges.registry import configured_api_key, configured_base_url
+from mastlens.judges.endpoint import configured_api_key, configured_base_url
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Trace
 

@@ -10,7 +10,7 @@ Two shapes, both JSON lists read record by record:
   ``mad-annotator_N``, plus ``mad-majority``.
 
 Labels travel beside the traces (:class:`~mastlens.adapters.base.TraceLabels`), never inside them;
-ingest stores them after the traces. Raw logs are cut into steps at speaker markers (:mod:`mad_steps`).
+ingest stores them after the traces. Raw logs are cut into steps at speaker markers (:mod:`mastlens.adapters.mad.steps`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Any
 
 from mastlens.adapters.base import Adapter, ReadContext, TraceLabels, head_text
 from mastlens.adapters.jsonstream import first_record_keys, iter_records, read_each
-from mastlens.adapters.mad_labels import LabelMapping, dataset_flags, human_flags
-from mastlens.adapters.mad_steps import parse_log
+from mastlens.adapters.mad.labels import LabelMapping, dataset_flags, human_flags
+from mastlens.adapters.mad.steps import parse_log
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Outcome, Source, Trace
 

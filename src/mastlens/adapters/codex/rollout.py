@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, first_json_line, head_text, json_reason
-from mastlens.adapters.codex_steps import Rollout, RolloutBuilder
+from mastlens.adapters.codex.steps import Rollout, RolloutBuilder
 from mastlens.trace import Outcome, Source, Trace
 
 _HEAD = re.compile(

@@ -2,8 +2,8 @@
 exporters), Langfuse observation exports, one-span attribute maps, and OTLP file-exporter JSONL (one
 export per line).
 
-Span shapes are read by :mod:`mastlens.adapters.otel_spans`, attribute conventions (OpenInference, OTel
-GenAI, Vercel ``ai.*``) by :mod:`mastlens.adapters.otel_conventions`. One trace per trace id, steps in
+Span shapes are read by :mod:`mastlens.adapters.otel.spans`, attribute conventions (OpenInference, OTel
+GenAI, Vercel ``ai.*``) by :mod:`mastlens.adapters.otel.conventions`. One trace per trace id, steps in
 span start order. LLM spans repeat the conversation so far, so a message already seen in the trace is
 not repeated; a tool call named in an LLM output and executed in a TOOL span is one call. Each step
 keeps its span (``span_id``, ``parent_span_id``, ``span_name``, ``span_kind``) in its metadata, the
@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, iter_jsonl, load_json
-from mastlens.adapters.otel_conventions import (
+from mastlens.adapters.otel.conventions import (
     Message, agent_name, llm_messages, model_name, output_tokens, span_kind, tool_span,
 )
-from mastlens.adapters.otel_spans import Span, parse_spans
+from mastlens.adapters.otel.spans import Span, parse_spans
 from mastlens.adapters.steps import StepBuilder, as_text
 from mastlens.trace import Outcome, Source, Step, StepKind, Trace
 

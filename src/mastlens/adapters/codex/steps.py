@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.codex_output import parse_arguments, parse_output, render_call
+from mastlens.adapters.codex.output import parse_arguments, parse_output, render_call
 from mastlens.trace import Step, StepKind, renumber
 
 _INJECTED = (("# AGENTS.md instructions", "agents_md"), ("<user_instructions>", "agents_md"),

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mastlens.adapters.steps import content_text
-from mastlens.adapters.codex_output import parse_arguments
+from mastlens.adapters.codex.output import parse_arguments
 from mastlens.trace import Step, StepKind, renumber
 
 _LOGURU = r"\d{4}-\d\d-\d\d [\d:.]+ \| \w+ *\| \S+ - "

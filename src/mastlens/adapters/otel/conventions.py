@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from mastlens.adapters.otel_spans import Span
+from mastlens.adapters.otel.spans import Span
 from mastlens.adapters.steps import as_text
 
 LLM_OPERATIONS = {"chat", "text_completion", "generate_content", "completion"}
