@@ -71,11 +71,21 @@ def require_tool(path_or_name: str, what: str) -> str:
     pytest.skip(message)
 
 
+def require_fixtures() -> Path:
+    """The shared fixtures folder. Absent, a test that needs it is skipped (a fresh clone has no
+    ../shared) or, in CI (which has it), fails."""
+    if not FIXTURES.is_dir():
+        message = (f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES to a copy; "
+                   "see README, 'Test data')")
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return FIXTURES
+
+
 @pytest.fixture
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES)")
-    return FIXTURES
+    return require_fixtures()
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ ANNOTATOR_SETS = ["mad-annotator_1", "mad-annotator_2", "mad-annotator_3"]
 
 @pytest.fixture(scope="module")
 def human_file() -> Path:
-    from conftest import FIXTURES
+    from conftest import require_fixtures
 
-    return FIXTURES / HUMAN
+    return require_fixtures() / HUMAN
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, require_fixtures
 
 import mastlens
 from mastlens.judges.rules import judge_trace
@@ -62,6 +62,11 @@ WHO_AND_WHEN = ["Algorithm-Generated/1", "Algorithm-Generated/102", "Algorithm-G
                 "Hand-Crafted/43", "Hand-Crafted/6"]
 
 
+@pytest.fixture(autouse=True)
+def _needs_fixtures() -> None:
+    require_fixtures()
+
+
 @cache
 def _traces(source: str) -> dict[str, Trace]:
     return {t.id: t for t in mastlens.load_traces(str(FIXTURES / source))}
@@ -75,8 +80,6 @@ def _judged(source: str, trace_id: str) -> Verdict:
 @pytest.mark.parametrize(("source", "trace_id", "mode", "status", "why"), EXPECTED,
                          ids=[f"{e[1][-24:]}:{e[2]}" for e in EXPECTED])
 def test_expected_verdicts_on_fixtures(source, trace_id, mode, status, why):
-    if not (FIXTURES / source).exists():
-        pytest.skip("fixtures not available")
     verdict = _judged(source, trace_id).modes[mode]
     assert verdict.status.value == status, f"{why}: {verdict.reason}"
     if status == P:
@@ -88,8 +91,6 @@ def test_unflagged_formats_get_no_finding():
     Who&When answers) come from reasoning over good evidence, which rules do not see, and the clean runs
     are clean. tau-bench, Inspect, ATIF, Claude Code and OTel: no rule fires on any trace."""
     for source in ("tau_bench", "inspect_ai", "atif", "claude_code", "openinference"):
-        if not (FIXTURES / source).exists():
-            pytest.skip("fixtures not available")
         for trace_id in _traces(source):
             assert _judged(source, trace_id).present() == [], f"{source} {trace_id}"
 
