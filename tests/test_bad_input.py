@@ -55,8 +55,7 @@ def test_each_bad_file_is_one_clear_line(batch, tmp_path):
     result = ingest(str(batch), "--db", str(db), "--json")
     assert result.exit_code == 1
     failed, payload = failures(result)
-    assert set(failed) == {"truncated.json", "empty.json", "binary.json", "bad_utf8.jsonl", "wrong_schema.json",
-                           "unknown.json"}
+    assert set(failed) == {"truncated.json", "empty.json", "binary.json", "bad_utf8.jsonl", "wrong_schema.json"}
     assert failed["truncated.json"]["format"] == "openai" and "truncated" in failed["truncated.json"]["reason"]
     assert failed["truncated.json"]["line"] > 1
     assert failed["empty.json"] == {"path": str(batch / "empty.json"), "line": None, "format": None,
@@ -65,8 +64,9 @@ def test_each_bad_file_is_one_clear_line(batch, tmp_path):
     assert failed["bad_utf8.jsonl"]["line"] == 2 and "invalid UTF-8" in failed["bad_utf8.jsonl"]["reason"]
     assert failed["wrong_schema.json"]["format"] == "openai"
     assert "not OpenAI chat messages" in failed["wrong_schema.json"]["reason"]
-    assert failed["unknown.json"]["reason"].startswith("unknown format") and failed["unknown.json"]["format"] is None
-    assert payload["skipped"] == [{"path": str(batch / "notes.txt"), "reason": "not a trace file type (.txt)"}]
+    # JSON that parses but is no trace (a benchmark's ground truth...): skipped in a folder walk, not failed
+    assert payload["skipped"] == [{"path": str(batch / "notes.txt"), "reason": "not a trace file type (.txt)"},
+                                  {"path": str(batch / "unknown.json"), "reason": "no trace format recognised"}]
     # good-1, good-2, the lines around the bad UTF-8 one and the record before the cut of the truncated list
     assert payload["ingested"] == 5
     with Store(db) as store:
@@ -77,7 +77,8 @@ def test_human_output_names_file_line_reason_and_format(batch, tmp_path):
     result = ingest(str(batch), "--db", str(tmp_path / "m.db"))
     assert result.exit_code == 1
     lines = [ln for ln in result.output.splitlines() if ln.startswith("failed ")]
-    assert len(lines) == 6
+    assert len(lines) == 5
+    assert f"skipped {batch / 'unknown.json'}: no trace format recognised" in result.output
     utf = next(ln for ln in lines if "bad_utf8.jsonl" in ln)
     assert f"{batch / 'bad_utf8.jsonl'}:2 (record 1) [read as openai]: invalid UTF-8" in utf
     assert "Traceback" not in result.output
@@ -182,10 +183,13 @@ def test_odd_values_where_a_sniffer_expects_a_string_do_not_stop_the_batch(tmp_p
                    encoding="utf-8")
     (tmp_path / "good.jsonl").write_text(record("good-1") + "\n", encoding="utf-8")
     result = ingest(str(tmp_path), "--db", str(tmp_path / "m.db"), "--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 0  # it parses, and no format claims it: skipped in a walk
     failed, payload = failures(result)
-    assert list(failed) == ["odd.jsonl"] and failed["odd.jsonl"]["reason"].startswith("unknown format")
+    assert failed == {} and {"path": str(odd), "reason": "no trace format recognised"} in payload["skipped"]
     assert payload["ingested"] == 1
+    named = ingest(str(odd), "--db", str(tmp_path / "m.db"), "--json")  # named explicitly: still a failure
+    assert named.exit_code == 2
+    assert json.loads(named.stdout)["failed"][0]["reason"].startswith("unknown format")
 
 
 def test_a_field_of_the_wrong_type_is_one_line(fixtures_dir, tmp_path):

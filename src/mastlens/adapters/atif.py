@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json, trace_stem
 from mastlens.adapters.steps import StepBuilder, as_text
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
@@ -158,7 +158,7 @@ class AtifAdapter(Adapter):
             **extra,
         }
         return Trace(
-            id=str(data.get("session_id") or path.stem), source=Source(format=self.name, path=str(trial or path)),
+            id=str(data.get("session_id") or trace_stem(path)), source=Source(format=self.name, path=str(trial or path)),
             system=agent.get("name"), model=model, task=extra.get("task_name"), steps=builder.steps,
             outcome=ctx.success_rule.apply(outcome), metadata={k: v for k, v in metadata.items() if v},
         )

@@ -7,15 +7,21 @@ claim a directory with ``sniff_dir`` and then read it whole.
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import IO, Any, ClassVar
 
 from mastlens.trace import SuccessRule, Trace
 
 HEAD_BYTES = 64 * 1024
+GZIP_MAGIC = b"\x1f\x8b"
+UTF8_BOM = b"\xef\xbb\xbf"
+COMPRESSED_SUFFIXES = (".gz",)
 
 
 class AdapterError(Exception):
@@ -88,6 +94,69 @@ class Adapter:
         raise NotImplementedError
 
 
+@contextmanager
+def open_trace(path: Path) -> Iterator[IO[bytes]]:
+    """The one way adapters read a file's bytes: gzip data (recognised by its magic bytes, whatever the
+    name) is decompressed on the fly and a leading UTF-8 byte order mark is dropped. Damaged or cut
+    compressed data raises :class:`AdapterError`."""
+    try:
+        raw = path.open("rb")
+        if raw.peek(2)[:2] == GZIP_MAGIC:
+            raw.close()
+            raw = gzip.open(path, "rb")
+        with raw as fh:
+            if fh.peek(3)[:3] == UTF8_BOM:
+                fh.read(3)
+            yield fh
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise AdapterError(f"damaged or truncated gzip data ({exc})") from None
+
+
+def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes a reader sees (decompressed, without a BOM), for sniffing. Of damaged
+    compressed data, what decompresses before the damage."""
+    chunks: list[bytes] = []
+    got = 0
+    try:
+        with open_trace(path) as fh:
+            while got < size:
+                try:
+                    chunk = fh.read1(min(8192, size - got))  # what is there (before any damage)
+                except (EOFError, zlib.error):
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+    except AdapterError:
+        pass
+    return b"".join(chunks)
+
+
+def trace_suffix(path: Path) -> str:
+    """A file's format suffix, lower case, looking through a compression suffix:
+    ``run.jsonl.gz`` -> ``.jsonl``."""
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSED_SUFFIXES:
+        return suffixes[-2] if len(suffixes) > 1 else ""
+    return path.suffix.lower()
+
+
+def plain_name(path: Path) -> str:
+    """A file's name without a compression suffix (``run.jsonl.gz`` -> ``run.jsonl``): ids made from
+    names are the same whether or not the file is compressed."""
+    name = path.name
+    for suffix in COMPRESSED_SUFFIXES:
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def trace_stem(path: Path) -> str:
+    """:func:`plain_name` without its format suffix (``run.jsonl.gz`` -> ``run``)."""
+    return Path(plain_name(path)).stem
+
+
 def head_text(head: bytes) -> str:
     """Decode a file head for sniffing (invalid UTF-8 in a cut multibyte char is ignored)."""
     return head.decode("utf-8", errors="ignore").lstrip("\ufeff").lstrip()
@@ -106,9 +175,9 @@ def first_json_line(head: bytes) -> dict[str, Any] | None:
 
 def load_json(path: Path) -> Any:
     """Parse a whole JSON file, turning decode errors into an :class:`AdapterError` with a line."""
+    with open_trace(path) as fh:
+        raw = fh.read()
     try:
-        with path.open("rb") as fh:
-            raw = fh.read()
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
@@ -144,7 +213,7 @@ def json_reason(exc: Exception) -> str:
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, object)`` for each non-blank line, streaming; bad lines raise AdapterError."""
-    with path.open("rb") as fh:
+    with open_trace(path) as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
                 continue

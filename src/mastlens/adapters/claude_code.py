@@ -11,14 +11,14 @@ and skipped; the rest of the session is still read.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, first_json_line, head_text, json_reason
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, first_json_line, head_text
+from mastlens.adapters.jsonstream import BadLine, iter_lines
 from mastlens.adapters.steps import StepBuilder, as_text, content_text
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
@@ -138,20 +138,13 @@ class _Session:
 def _lines(path: Path, ctx: ReadContext) -> Iterator[tuple[int, dict[str, Any]]]:
     """Parsed lines; unreadable ones are reported (the first few) and skipped."""
     bad = 0
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(raw.decode("utf-8"))
-            except (UnicodeDecodeError, ValueError) as exc:
-                reason = "invalid UTF-8" if isinstance(exc, UnicodeDecodeError) else f"invalid JSON: {json_reason(exc)}"
-                if bad < _MAX_LINE_ISSUES:
-                    ctx.record_issue(reason, line=lineno)
-                bad += 1
-                continue
-            if isinstance(obj, dict):
-                yield lineno, obj
+    for lineno, _, obj in iter_lines(path):
+        if isinstance(obj, BadLine):
+            if bad < _MAX_LINE_ISSUES:
+                ctx.record_issue(obj.reason, line=lineno)
+            bad += 1
+        elif isinstance(obj, dict):
+            yield lineno, obj
     if bad > _MAX_LINE_ISSUES:
         ctx.record_issue(f"{bad - _MAX_LINE_ISSUES} more unreadable lines skipped")
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json, trace_stem
 from mastlens.adapters.steps import StepBuilder, as_text, content_text
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
@@ -170,7 +170,7 @@ class InspectAdapter(Adapter):
             ctx.record_issue("sample without an id, skipped", record=record)
             return None
         spec = log.get("eval") or {}
-        task = str(spec.get("task") or path.stem)
+        task = str(spec.get("task") or trace_stem(path))
         epoch = sample.get("epoch", 1)
         builder = StepBuilder()
         messages = sample.get("messages") or []

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from mastlens.adapters.base import AdapterError, ReadContext, json_reason, one_line
+from mastlens.adapters.base import AdapterError, ReadContext, json_reason, one_line, open_trace, trace_suffix
 
 T = TypeVar("T")
 
@@ -87,7 +87,7 @@ class _Buffer:
             self.text = self.text[self.pos:]
             self.pos = 0
             self._counted = (0, self.line_base)
-        self.text += chunk.lstrip("\ufeff") if self.bytes_read == len(raw) else chunk
+        self.text += chunk
 
     def peek(self) -> str:
         """The next non-blank character ('' at the end of the file)."""
@@ -126,8 +126,10 @@ class BadLine:
     reason: str
 
 
-def _iter_lines(path: Path) -> Iterator[tuple[int | None, int, Any]]:
-    with path.open("rb") as fh:
+def iter_lines(path: Path) -> Iterator[tuple[int, int, Any]]:
+    """Yield ``(line, record index, value)`` for each non-blank JSONL line; a line that does not parse
+    is yielded as :class:`BadLine` (the other lines are still read)."""
+    with open_trace(path) as fh:
         index = 0
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
@@ -149,11 +151,11 @@ def iter_records(path: Path) -> Iterator[tuple[int | None, int, Any]]:
     """Yield ``(line, record index, value)`` for each record of a JSON list, JSONL file or single
     JSON object (line is the record's first line where known). A JSONL line that does not parse is
     yielded as :class:`BadLine`; broken JSON elsewhere raises AdapterError."""
-    if path.suffix.lower() in (".jsonl", ".ndjson"):
-        yield from _iter_lines(path)
+    if trace_suffix(path) in (".jsonl", ".ndjson"):
+        yield from iter_lines(path)
         return
     decoder = json.JSONDecoder()
-    with path.open("rb") as fh:
+    with open_trace(path) as fh:
         buf = _Buffer(fh)
         first = buf.peek()
         if not first:

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mastlens.adapters.base import AdapterError, ReadContext, TraceLabels, one_line
-from mastlens.adapters.registry import all_adapters, detect_dir, detect_file, get_adapter, read_head
+from mastlens.adapters.base import AdapterError, ReadContext, TraceLabels, one_line, read_head, trace_suffix
+from mastlens.adapters.jsonstream import BadLine, iter_records
+from mastlens.adapters.registry import all_adapters, detect_dir, detect_file, get_adapter
 from mastlens.trace import SuccessRule, Trace
 
 WALKED_SUFFIXES = {".json", ".jsonl", ".ndjson", ".eval"}
 TEXT_SUFFIXES = {".txt", ".log"}
+UNRECOGNISED = "no trace format recognised"
 
 
 @dataclass
@@ -74,12 +76,41 @@ def _sniff_failure(path: Path) -> FileFailure | None:
     try:
         head = read_head(path)
     except OSError as exc:
-        return FileFailure(str(path), f"cannot read: {exc.strerror}")
+        return FileFailure(str(path), f"cannot read: {exc.strerror or exc}")
     if not head.strip():
         return FileFailure(str(path), "empty file")
     if b"\x00" in head[:8192]:
         return FileFailure(str(path), "binary file, not a trace")
     return FileFailure(str(path), "unknown format: no adapter recognizes this file")
+
+
+def _parse_problem(path: Path) -> FileFailure | None:
+    """Why a file is not valid JSON / JSONL (read record by record), or None when it parses."""
+    try:
+        for line, index, value in iter_records(path):
+            if isinstance(value, BadLine):
+                return FileFailure(str(path), value.reason, line, None, index)
+    except AdapterError as exc:
+        return FileFailure(str(path), exc.reason, exc.line, None, exc.record)
+    except OSError as exc:
+        return FileFailure(str(path), f"cannot read: {exc.strerror or exc}")
+    return None
+
+
+def _read_walked(path: Path, fmt: str, ctx: ReadContext) -> FileResult | FileSkip:
+    """A file met in a folder walk: like :func:`read_file`, except that a JSON file which parses but
+    which no adapter recognises (a benchmark's ground truth, a config) is skipped, not failed."""
+    result = read_file(path, fmt, ctx)
+    unknown = result.format is None and [f.reason for f in result.failures] == [
+        "unknown format: no adapter recognizes this file"]
+    if not unknown or trace_suffix(path) == ".eval":
+        return result
+    problem = _parse_problem(path)
+    if problem is None:
+        return FileSkip(str(path), UNRECOGNISED)
+    problem.reason = f"not a trace and not valid JSON: {problem.reason}"
+    result.failures = [problem]
+    return result
 
 
 def read_file(path: Path, fmt: str = "auto", ctx: ReadContext | None = None) -> FileResult:
@@ -96,7 +127,7 @@ def read_file(path: Path, fmt: str = "auto", ctx: ReadContext | None = None) -> 
         try:
             adapter = detect_file(path)
         except OSError as exc:
-            return FileResult(str(path), None, failures=[FileFailure(str(path), f"cannot read: {exc.strerror}")])
+            return FileResult(str(path), None, failures=[FileFailure(str(path), f"cannot read: {exc.strerror or exc}")])
     if adapter is None:
         failure = _sniff_failure(path)
         return FileResult(str(path), None, failures=[failure] if failure else [])
@@ -107,8 +138,9 @@ def walk(
     paths: list[Path], fmt: str = "auto", success_rule: SuccessRule | None = None
 ) -> Iterator[FileResult | FileSkip]:
     """Read every path: files named explicitly are always tried; folders are walked recursively,
-    reading trace-like files (.json, .jsonl, .ndjson, .eval; .txt/.log only with format text)
-    and reporting the rest as skipped. A folder an adapter claims (e.g. an ITBench run) is read whole."""
+    reading trace-like files (.json, .jsonl, .ndjson, .eval, also gzip-compressed as .json.gz...;
+    .txt/.log only with format text) and reporting the rest as skipped, as well as JSON files that
+    parse but are in no trace format. A folder an adapter claims (e.g. an ITBench run) is read whole."""
     rule = success_rule or SuccessRule.parse(None)
     seen: set[Path] = set()  # folders already walked (a symlinked folder, or a loop, is read once)
     for top in paths:
@@ -144,12 +176,13 @@ def _walk_dir(folder: Path, fmt: str, ctx: ReadContext, seen: set[Path]) -> Iter
         if entry.is_dir():
             yield from _walk_dir(entry, fmt, ctx, seen)
             continue
-        suffix = entry.suffix.lower()
+        suffix = trace_suffix(entry)
         if suffix in WALKED_SUFFIXES or (fmt == "text" and suffix in TEXT_SUFFIXES):
             side = _side_file_reason(entry) if fmt == "auto" or fmt in _folder_formats() else None
-            yield FileSkip(str(entry), side) if side else read_file(entry, fmt, ctx)
+            yield FileSkip(str(entry), side) if side else _read_walked(entry, fmt, ctx)
         else:
-            yield FileSkip(str(entry), f"not a trace file type ({suffix or 'no extension'})")
+            shown = "".join(entry.suffixes[-2:]).lower() if entry.suffix.lower() == ".gz" else suffix
+            yield FileSkip(str(entry), f"not a trace file type ({shown or 'no extension'})")
 
 
 def _folder_formats() -> set[str]:

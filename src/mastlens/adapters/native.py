@@ -11,7 +11,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, first_json_line, head_text, iter_jsonl, load_json
+from mastlens.adapters.base import (
+    Adapter, AdapterError, ReadContext, first_json_line, head_text, iter_jsonl, load_json, trace_suffix,
+)
 from mastlens.adapters.jsonstream import first_record_keys
 from mastlens.trace import Trace
 
@@ -37,7 +39,7 @@ class NativeAdapter(Adapter):
 
     def sniff(self, path: Path, head: bytes) -> bool:
         text = head_text(head)
-        if path.suffix.lower() in (".jsonl", ".ndjson") or not text.startswith("["):
+        if trace_suffix(path) in (".jsonl", ".ndjson") or not text.startswith("["):
             obj = first_json_line(head)
             if obj is not None:
                 return _looks_native(obj)
@@ -53,7 +55,7 @@ class NativeAdapter(Adapter):
             yield trace
 
     def _read(self, path: Path) -> Iterator[Trace]:
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
+        if trace_suffix(path) in (".jsonl", ".ndjson"):
             for lineno, obj in iter_jsonl(path):
                 yield _validate(obj, line=lineno)
             return

@@ -12,7 +12,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, plain_name, trace_suffix
 from mastlens.adapters.chat_messages import looks_like_message, message_steps
 from mastlens.adapters.jsonstream import BadLine, first_record_keys, iter_records, read_each
 from mastlens.trace import Outcome, Source, Trace
@@ -74,7 +74,7 @@ class OpenAIChatAdapter(Adapter):
         text = head_text(head)
         if text.startswith("[") and text[1:].lstrip().startswith("["):  # a JSON list of conversations
             return _is_chat_keys(first_record_keys(text[1:].lstrip()[1:].lstrip()))
-        if text.startswith("{") and path.suffix.lower() in (".jsonl", ".ndjson"):
+        if text.startswith("{") and trace_suffix(path) in (".jsonl", ".ndjson"):
             return _is_chat_keys(first_record_keys(text))
         keys = first_record_keys(text)
         if text.startswith("{"):
@@ -108,7 +108,7 @@ class OpenAIChatAdapter(Adapter):
             specs = [t.get("function") if isinstance(t.get("function"), dict) else t for t in tools if isinstance(t, dict)]
             meta["tools"] = [spec.get("name") for spec in specs]
         return Trace(
-            id=str(trace_id) if trace_id not in (None, "") else f"{path.name}#{index}",
+            id=str(trace_id) if trace_id not in (None, "") else f"{plain_name(path)}#{index}",
             source=Source(format=self.name, path=str(path), line=line, record=index),
             system=fields.get("system") if isinstance(fields.get("system"), str) else None,
             model=str(fields["model"]) if fields.get("model") else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import import_module
 from pathlib import Path
 
-from mastlens.adapters.base import HEAD_BYTES, Adapter
+from mastlens.adapters.base import Adapter, read_head, trace_suffix
 
 # Module names under mastlens.adapters, each defining ADAPTER. Order does not matter: priority does.
 ADAPTER_MODULES = [
@@ -50,16 +50,11 @@ def format_names() -> list[str]:
     return [a.name for a in all_adapters()]
 
 
-def read_head(path: Path) -> bytes:
-    with path.open("rb") as fh:
-        return fh.read(HEAD_BYTES)
-
-
 def detect_file(path: Path, head: bytes | None = None) -> Adapter | None:
     """The first adapter whose ``sniff`` accepts the file, or None."""
     head = read_head(path) if head is None else head
     for adapter in all_adapters():  # folder formats may read single files too (their sniff says)
-        if path.suffix.lower() not in adapter.extensions and adapter.name != "text":
+        if trace_suffix(path) not in adapter.extensions and adapter.name != "text":
             continue
         if _safely(adapter.sniff, path, head):
             return adapter

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, ReadContext, head_text
+from mastlens.adapters.base import Adapter, ReadContext, head_text, plain_name
 from mastlens.adapters.chat_messages import message_steps
 from mastlens.adapters.jsonstream import first_record_keys, iter_records, read_each
 from mastlens.trace import Outcome, Source, Trace
@@ -54,7 +54,7 @@ class TauBenchAdapter(Adapter):
         return "task_id" in keys and ("traj" in keys or "reward" in keys)
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
-        named = _FILE_NAME.match(path.name)
+        named = _FILE_NAME.match(plain_name(path))
         model, env = (named["model"], named["env"]) if named else (None, None)
         yield from read_each(ctx, iter_records(path),
                              lambda line, index, record: self._trace(path, ctx, record, line, index, model, env),

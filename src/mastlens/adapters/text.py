@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, open_trace
 from mastlens.trace import Source, Step, StepKind, Trace
 
 
@@ -21,7 +21,8 @@ class TextAdapter(Adapter):
         return False
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
-        raw = path.read_bytes()
+        with open_trace(path) as fh:
+            raw = fh.read()
         if b"\x00" in raw[:8192]:
             raise AdapterError("binary file, not text")
         try:

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json, trace_stem
 from mastlens.adapters.steps import StepBuilder, as_text
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
@@ -124,7 +124,7 @@ class WhoWhenAdapter(Adapter):
             "ground_truth": record.get("ground_truth"), "attribution": attribution,
         }
         yield Trace(
-            id=f"{category}/{path.stem}", source=Source(format=self.name, path=str(path)),
+            id=f"{category}/{trace_stem(path)}", source=Source(format=self.name, path=str(path)),
             system="ag2-captainagent" if category == ALGORITHM_GENERATED else "magentic-one",
             task=as_text(record.get("question")) or None, steps=builder.steps,
             outcome=ctx.success_rule.apply(outcome), metadata={k: v for k, v in metadata.items() if v is not None},

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, first_json_line, head_text, json_reason
+from mastlens.adapters.base import (
+    Adapter, AdapterError, ReadContext, first_json_line, head_text, json_reason, open_trace, trace_stem,
+)
 from mastlens.adapters.codex.steps import Rollout, RolloutBuilder
 from mastlens.trace import Outcome, Source, Trace
 
@@ -70,7 +72,7 @@ def parse_rollout(path: Path, ctx: ReadContext) -> Rollout:
     builder = RolloutBuilder(rollout)
     records = bad = 0
     lineno = 0
-    with path.open("rb") as fh:
+    with open_trace(path) as fh:
         while True:
             line = [fh.readline()]  # held in a list so _decode_line can drop the only reference
             if not line[0]:
@@ -122,7 +124,7 @@ class CodexAdapter(Adapter):
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
         rollout = parse_rollout(path, ctx)
         yield Trace(
-            id=rollout.session_id or path.stem,
+            id=rollout.session_id or trace_stem(path),
             source=Source(format=self.name, path=str(path)),
             system="codex",
             model=rollout.model,

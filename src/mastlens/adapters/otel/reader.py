@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, iter_jsonl, load_json
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, iter_jsonl, load_json, trace_stem, trace_suffix
 from mastlens.adapters.otel.conventions import (
     Message, agent_name, llm_messages, model_name, output_tokens, span_kind, tool_span,
 )
@@ -177,18 +177,18 @@ class OtelAdapter(Adapter):
         return _sniff_text(head_text(head))
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
-        if path.suffix.lower() in (".jsonl", ".ndjson"):
+        if trace_suffix(path) in (".jsonl", ".ndjson"):
             spans: list[Span] = []
             for lineno, obj in iter_jsonl(path):
                 try:
-                    found = parse_spans(obj, path.stem)
+                    found = parse_spans(obj, trace_stem(path))
                 except AdapterError as exc:
                     raise AdapterError(exc.reason, line=lineno) from None
                 for span in found:
                     span.order = len(spans)
                     spans.append(span)
         else:
-            spans = parse_spans(load_json(path), path.stem)
+            spans = parse_spans(load_json(path), trace_stem(path))
         groups: dict[str, list[Span]] = {}
         for span in spans:
             groups.setdefault(span.trace_id, []).append(span)
