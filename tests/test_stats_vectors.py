@@ -70,10 +70,11 @@ def test_vectors_columns_and_values(filled):
     assert list(df["meta.team"]) == ["blue", "red", "red"] and "meta.nested" not in df
 
 
-def test_success_rule_rederives_rule_outcomes_only(filled):
+def test_success_rule_decides_every_trace_with_its_field(filled):
     df = failure_vectors(filled, SET, success_rule="score>0")
     assert df.attrs["success_rule"] == "score>0"
-    assert list(df["success"]) == [True, True, True]  # b now succeeds; c keeps its source flag
+    assert list(df["success"]) == [True, True, False]  # b now succeeds; c's source flag gives way to the rule
+    assert df.attrs["success_decided"] == "success decided: 3 by your rule score>0"
 
 
 def test_compute_stats_from_the_store(filled):

@@ -133,6 +133,7 @@ class StatsResult(BaseModel):
     set: str
     group_by: str
     success_rule: str
+    success_decided: str = ""  # which decided success (the rule, the source's own flag), with counts
     verdict_rules: str = ""  # the fatal/benign/neutral/insufficient rules applied, in words
     n_traces: int = 0
     excluded: Excluded = Field(default_factory=Excluded)

@@ -55,7 +55,8 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
     failed = success == 0
 
     result = StatsResult(set=set_name or df.attrs.get("set", ""), group_by=group_by,
-                         success_rule=df.attrs.get("success_rule", AS_INGESTED), verdict_rules=rules.describe(),
+                         success_rule=df.attrs.get("success_rule", AS_INGESTED),
+                         success_decided=df.attrs.get("success_decided", ""), verdict_rules=rules.describe(),
                          n_traces=len(df),
                          excluded=Excluded(**df.attrs.get("excluded", {})))
     for name in sorted(set(groups.tolist())):

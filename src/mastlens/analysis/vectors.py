@@ -16,7 +16,7 @@ import pandas as pd
 
 from mastlens.store import Store
 from mastlens.taxonomy import Taxonomy, load_taxonomy
-from mastlens.trace import Outcome, SuccessRule
+from mastlens.trace import Outcome, SuccessRule, SuccessTally
 
 AS_INGESTED = "as ingested"
 BASE_COLUMNS = ("id", "model", "system", "task", "success", "score")
@@ -27,11 +27,11 @@ def onset_column(mode_id: str) -> str:
     return f"{mode_id}{ONSET_SUFFIX}"
 
 
-def _success(outcome: dict[str, Any] | None, rule: SuccessRule | None) -> bool | None:
+def _success(outcome: dict[str, Any] | None, rule: SuccessRule | None, tally: SuccessTally) -> bool | None:
     parsed = Outcome.model_validate(outcome or {})
-    if rule is None:
-        return parsed.success
-    return rule.apply(parsed, override=True).success
+    decided = parsed if rule is None else rule.apply(parsed, override=True)
+    tally.add(decided)
+    return decided.success
 
 
 def _first_step(evidence: str) -> float:
@@ -46,8 +46,10 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
                     taxonomy: Taxonomy | None = None) -> pd.DataFrame:
     """The failure vectors of annotation set ``set_name`` joined with the stored traces.
 
-    ``success_rule`` (e.g. ``"score>0"``) re-derives success where it came from a rule; a source's own
-    success flag always wins. Without it the outcome stored at ingest is used.
+    ``success_rule`` (e.g. ``"score>0"``) decides success for every trace whose outcome has its field
+    (the source's own flag stays for the others); a rule naming a field no trace has raises
+    :class:`~mastlens.trace.SuccessRuleError`. Without it the outcome stored at ingest is used.
+    ``df.attrs["success_decided"]`` says which decided how many traces.
     """
     taxonomy = taxonomy or load_taxonomy()
     rule = SuccessRule.parse(success_rule) if success_rule else None
@@ -89,7 +91,9 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
         "task": [r["task"] for r in rows],
     }
     outcomes = [json.loads(r["outcome"]) if r["outcome"] else {} for r in rows]
-    data["success"] = pd.array([_success(o, rule) for o in outcomes], dtype="boolean")
+    tally = SuccessTally(rule)
+    data["success"] = pd.array([_success(o, rule, tally) for o in outcomes], dtype="boolean")
+    tally.check()
     data["score"] = pd.array([o.get("score") for o in outcomes], dtype="Float64")
     meta: dict[str, list[Any]] = {}
     for i, r in enumerate(rows):
@@ -105,6 +109,7 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
     df = pd.DataFrame(data)
     df.attrs["set"] = set_name
     df.attrs["success_rule"] = str(rule) if rule else AS_INGESTED
+    df.attrs["success_decided"] = tally.describe() if tally.total else ""
     df.attrs["excluded"] = {"stale": int(counts[0] or 0), "errors": int(counts[1] or 0),
                             "not_in_store": int(n_ok - n)}
     df.attrs["modes"] = list(mode_ids)

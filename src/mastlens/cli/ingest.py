@@ -29,6 +29,8 @@ def print_ingest_report(report: IngestReport) -> None:
         f"{report.ingested} new or changed, {report.skipped_duplicates} already stored, "
         f"{len(report.skipped)} files skipped, {len(report.failed)} failed"
     )
+    if report.success is not None and report.success.total:
+        console.print(report.success.describe(), soft_wrap=True)
     if report.labels:
         sets = ", ".join(f"{name} ({n} traces)" for name, n in sorted(report.labels.items()))
         console.print(f"reference labels stored as annotation sets: {sets}", soft_wrap=True)

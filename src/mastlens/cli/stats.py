@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, fail, open_store, print_json, resolve_set
+from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, console, fail, open_store, print_json, resolve_set
 from mastlens.cli.report import CompareOption, GroupByOption, SuccessOption, VerdictRulesOption, verdict_rules
 
 
@@ -44,3 +44,5 @@ def register(app: typer.Typer) -> None:
             print_json(result.model_dump(mode="json"))
             return
         print_stats(result, {m.id: m.name for m in load_taxonomy().modes})
+        if result.success_decided:
+            console.print(result.success_decided, soft_wrap=True)

@@ -10,7 +10,7 @@ from typing import Any
 from mastlens.adapters.loader import FileFailure, FileResult, FileSkip, walk
 from mastlens.store.db import Store
 from mastlens.taxonomy import load_taxonomy
-from mastlens.trace import SuccessRule, Trace, label_annotation
+from mastlens.trace import SuccessRule, SuccessTally, Trace, label_annotation
 
 LABELS_JUDGE = "labels"
 
@@ -41,6 +41,7 @@ class IngestReport:
     groups: dict[tuple[str, str | None], GroupSummary] = field(default_factory=dict)
     trace_ids: list[str] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)  # annotation set -> traces labelled from the input
+    success: SuccessTally | None = None  # what decided success, over the traces read
 
     def _count(self, trace: Trace) -> None:
         key = (trace.source.format, trace.model)
@@ -62,6 +63,10 @@ class IngestReport:
             ],
             "labels": dict(self.labels),
             "notes": list(self.notes),
+            "success": None if self.success is None else {
+                "rule": str(self.success.rule), "given": bool(self.success.rule and self.success.rule.explicit),
+                "by_rule": self.success.by_rule, "by_source": self.success.by_source,
+                "unknown": self.success.unknown},
         }
 
     @property
@@ -72,14 +77,27 @@ class IngestReport:
 def ingest(
     paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None
 ) -> IngestReport:
-    """Read and store every trace under ``paths``. Bad files are reported, never raised."""
+    """Read and store every trace under ``paths``. Bad files are reported, never raised; a success rule
+    naming a field that none of the traces has raises :class:`SuccessRuleError` with nothing stored."""
     report = IngestReport()
     rule = SuccessRule.parse(success_rule)
+    report.success = tally = SuccessTally(rule)
+    held: list[FileResult] = []  # read before any trace showed the rule's field: stored once one does
     for result in walk([Path(p) for p in paths], fmt, rule):
         if isinstance(result, FileSkip):
             report.skipped.append(result)
             continue
+        tally.add_all(t.outcome for t in result.traces)
+        if rule.explicit and rule.field not in tally.fields:
+            held.append(result)
+            continue
+        for earlier in held:
+            _store_file(earlier, store, report)
+        held.clear()
         _store_file(result, store, report)
+    tally.check()
+    for earlier in held:
+        _store_file(earlier, store, report)
     return report
 
 
