@@ -36,11 +36,19 @@ def test_ingest_rule_overrides_the_source_flag_and_says_so(fixtures_dir, tmp_pat
     assert default["success"] == {"rule": "score>=1", "given": False, "by_rule": 0, "by_source": 15, "unknown": 0}
     with Store(db) as store:
         assert sum(r.success for r in store.trace_rows()) == 5
+    assert run("annotate", "--judge", "rules", "--db", db).exit_code == 0
     given = run("ingest", str(fixtures_dir / TAU), "--success", "score>=2", "--db", db)
     assert given.exit_code == 0
     assert "success decided: 15 by your rule score>=2" in " ".join(given.output.split())
     with Store(db) as store:
         assert sum(r.success for r in store.trace_rows()) == 0
+        # another success rule is no content change: the annotations stay current, and back again
+        annotations = store.get_annotations(store.latest_set(), include_stale=True)
+        assert len(annotations) == 15 and not any(a.stale for a in annotations)
+    assert run("ingest", str(fixtures_dir / TAU), "--db", db).exit_code == 0
+    with Store(db) as store:
+        assert sum(r.success for r in store.trace_rows()) == 5
+        assert not any(a.stale for a in store.get_annotations(store.latest_set(), include_stale=True))
 
 
 def test_stats_rule_changes_the_rate_of_source_flagged_traces(fixtures_dir, tmp_path):

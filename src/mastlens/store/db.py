@@ -72,6 +72,11 @@ def _without_ruled_success(data: dict[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in data.items() if k != "source"}, "outcome": outcome}
 
 
+def _without_success(data: dict[str, Any]) -> dict[str, Any]:
+    outcome = {k: v for k, v in (data.get("outcome") or {}).items() if k not in ("success", "success_from")}
+    return {**data, "outcome": outcome}
+
+
 def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
@@ -136,7 +141,11 @@ class Store:
         """Whether the stored trace says the same as ``trace`` except for a success derived by a rule
         (ingest with another --success rule): that is no content change, and its annotations stay current."""
         row = self.conn.execute("SELECT data FROM traces WHERE id = ?", (trace_id,)).fetchone()
-        return _without_ruled_success(json.loads(row["data"])) == _without_ruled_success(trace.model_dump(mode="json"))
+        stored, new = json.loads(row["data"]), trace.model_dump(mode="json")
+        if "rule" in (stored.get("outcome", {}).get("success_from"), trace.outcome.success_from):
+            # a rule decided on one side: the source's own flag on the other is what the rule overrode
+            stored, new = (_without_success(d) for d in (stored, new))
+        return _without_ruled_success(stored) == _without_ruled_success(new)
 
     def _update_success(self, trace: Trace, digest: str) -> None:
         self.conn.execute(
