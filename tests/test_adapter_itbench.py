@@ -154,13 +154,12 @@ def test_several_sessions_and_damaged_files(tmp_path):
     (run / "judge_output.json").write_text('{"eval_result": {"scores": ')
     read, _ = results(tmp_path / "m")
     (result,) = read
-    (trace,) = result.traces
-    starts = [s for s in trace.steps if s.metadata.get("event") == "session_start"]
-    assert len(starts) == 2 and starts[0].index == 0
-    assert len(trace.metadata["sessions"]) == 2
+    assert len(result.traces) == 2  # one trace per rollout, each its own timeline
+    assert all(len(t.metadata["sessions"]) == 1 and t.steps[0].index == 0 for t in result.traces)
+    assert len({t.id for t in result.traces}) == 2 and all(t.id.startswith("m/scenario_3/1/") for t in result.traces)
     assert [f.format for f in result.failures] == ["itbench"]
     assert "judge_output.json" in result.failures[0].reason
-    assert trace.outcome.score is None and trace.outcome.success is None
+    assert all(t.outcome.score is None and t.outcome.success is None for t in result.traces)
 
 
 def test_empty_and_missing_diagnosis(tmp_path):
@@ -192,7 +191,8 @@ def test_cli_ingest_json(tmp_path):
 
 
 def test_folders_that_are_not_runs(tmp_path):
-    """A repository root with outputs/agent_output.json and a Codex home are walked, not claimed."""
+    """A repository root with outputs/agent_output.json and a Codex home are walked, not claimed; the
+    output without a rollout beside it is skipped, not a trace."""
     repo = tmp_path / "repo"
     (repo / "outputs").mkdir(parents=True)
     (repo / "outputs" / "agent_output.json").write_text(json.dumps({"entities": []}))
@@ -201,11 +201,12 @@ def test_folders_that_are_not_runs(tmp_path):
     (run / "agent_output.json").rename(run / "outputs_agent_output.json")
     (run / "outputs").mkdir()
     (run / "outputs_agent_output.json").rename(run / "outputs" / "agent_output.json")
-    read, _ = results(repo)
+    read, skipped = results(repo)
     itbench = [t for r in read for t in r.traces if t.source.format == "itbench"]
     assert [t.id for t in itbench] == ["gpt-5.1-codex-max/2/1"]
     assert itbench[0].metadata["diagnosis_status"] == "present"
-    assert any(r.path.endswith("outputs/agent_output.json") and r.format is None for r in read)
+    assert [s.reason for s in skipped if s.path == str(repo / "outputs" / "agent_output.json")] == [
+        "ITBench agent or judge output with no Codex rollout beside it (not a trace)"]
 
     home = tmp_path / "home" / ".codex"
     write_run(home, model="gpt-5.1-codex", pattern="clean", judge=False)

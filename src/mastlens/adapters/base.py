@@ -78,6 +78,9 @@ class Adapter:
     description: ClassVar[str] = ""
     #: what ``sniff`` looks for, shown by ``mastlens formats``
     detects: ClassVar[str] = ""
+    #: where the format keeps a run's outcome (success, score, metrics), shown by ``mastlens formats``;
+    #: empty when it carries none
+    outcome: ClassVar[str] = ""
     #: lower runs first; specific formats before generic ones
     priority: ClassVar[int] = 50
     extensions: ClassVar[tuple[str, ...]] = (".json", ".jsonl", ".ndjson")
