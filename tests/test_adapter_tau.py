@@ -55,7 +55,7 @@ def test_every_record_matches_the_readme(fixtures_dir):
 
 def test_model_task_and_tool_pairing(fixtures_dir):
     trace = read_file(fixtures_dir / TAU).traces[0]
-    assert trace.model == "gpt-4o"  # from the file name <model>-<environment>
+    assert trace.model is None  # the records do not name it; a file name is no evidence
     assert trace.task == "airline/10" and trace.system == "tau-bench"
     assert trace.metadata["environment"] == "airline"
     assert [a["name"] for a in trace.metadata["expected_actions"]] == ["cancel_reservation", "book_reservation"]
@@ -87,3 +87,12 @@ def test_ids_with_and_without_trial(tmp_path, trial, expected):
     path.write_text(json.dumps([record]), encoding="utf-8")
     (trace,) = read_file(path).traces
     assert trace.id == expected and trace.model is None and trace.outcome.success is False
+
+
+def test_no_model_is_invented_from_a_file_name(tmp_path, fixtures_dir):
+    """A docent export named docent_tb_airline.json used to get model "docent_tb"."""
+    path = tmp_path / "docent_tb_airline.json"
+    path.write_bytes((fixtures_dir / TAU).read_bytes())
+    traces = read_file(path).traces
+    assert len(traces) == 15 and {t.model for t in traces} == {None}
+    assert {t.metadata["environment"] for t in traces} == {"airline"} and traces[0].task == "airline/10"

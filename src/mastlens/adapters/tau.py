@@ -2,8 +2,9 @@
 
 ``traj`` is the conversation as OpenAI-style chat messages (the user is simulated by an LLM); ``info``
 holds the task (user id, instruction, the expected actions) and the reward breakdown. Trace id
-``tau-<task_id>-<trial>``; success = reward == 1, score = reward. The records do not name the model:
-tau-bench's own result files are named ``<model>-<environment>...json`` and the model is taken from there.
+``tau-<task_id>-<trial>``; success = reward == 1, score = reward. The records do not name the model, so
+it is unknown (a file name is no evidence of one: exports are named freely); an environment named in the
+file name (``airline``, ``retail``, ``telecom``) becomes the task prefix.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from mastlens.adapters.chat_messages import message_steps
 from mastlens.adapters.jsonstream import first_record_keys, iter_records, read_each
 from mastlens.trace import Outcome, Source, Trace
 
-_FILE_NAME = re.compile(r"^(?P<model>.+?)[-_](?P<env>airline|retail|telecom)\b")
+_ENVIRONMENT = re.compile(r"(?:^|[-_.])(?P<env>airline|retail|telecom)(?=[-_.]|$)", re.IGNORECASE)
 
 
 def _number(value: Any) -> float | None:
@@ -45,7 +46,9 @@ def _task_info(info: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 class TauBenchAdapter(Adapter):
     name = "tau"
-    description = "tau-bench results (historical trajectories): tasks, rewards and chat trajectories"
+    description = ("tau-bench results (historical trajectories): tasks, rewards and chat trajectories; the records "
+                   "name no model (model unknown)")
+    outcome = "score = the record's reward; success = reward == 1 (the source's flag); reward_info.info parts as metrics"
     detects = "a JSON list (or JSONL) of records whose keys include task_id and traj or reward"
     priority = 30
 
@@ -54,14 +57,14 @@ class TauBenchAdapter(Adapter):
         return "task_id" in keys and ("traj" in keys or "reward" in keys)
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
-        named = _FILE_NAME.match(plain_name(path))
-        model, env = (named["model"], named["env"]) if named else (None, None)
+        named = _ENVIRONMENT.search(plain_name(path))
+        env = named["env"].lower() if named else None
         yield from read_each(ctx, iter_records(path),
-                             lambda line, index, record: self._trace(path, ctx, record, line, index, model, env),
+                             lambda line, index, record: self._trace(path, ctx, record, line, index, env),
                              "a tau-bench result")
 
     def _trace(self, path: Path, ctx: ReadContext, record: Any, line: int | None, index: int,
-               model: str | None, env: str | None) -> Trace:
+               env: str | None) -> Trace:
         if not isinstance(record, dict) or "task_id" not in record:
             raise ValueError("record has no task_id")
         traj = record.get("traj")
@@ -77,7 +80,7 @@ class TauBenchAdapter(Adapter):
             id=f"tau-{task_id}" + (f"-{trial}" if trial is not None else ""),
             source=Source(format=self.name, path=str(path), line=line, record=index),
             system="tau-bench",
-            model=model,
+            model=None,
             task=f"{env}/{task_id}" if env else str(task_id),
             steps=steps,
             outcome=ctx.success_rule.apply(outcome),

@@ -134,6 +134,7 @@ class StatsResult(BaseModel):
     group_by: str
     success_rule: str
     success_decided: str = ""  # which decided success (the rule, the source's own flag), with counts
+    model_aliases: dict[str, str] = Field(default_factory=dict)  # --model-alias, applied to model groups
     verdict_rules: str = ""  # the fatal/benign/neutral/insufficient rules applied, in words
     n_traces: int = 0
     excluded: Excluded = Field(default_factory=Excluded)

@@ -14,6 +14,7 @@ from mastlens.analysis.results import Excluded, StatsResult
 from mastlens.analysis.vectors import AS_INGESTED, failure_vectors, mode_matrices
 from mastlens.store import Store
 from mastlens.taxonomy import Taxonomy, load_taxonomy
+from mastlens.trace.model_names import group_model
 
 UNKNOWN_GROUP = "unknown"
 
@@ -30,10 +31,15 @@ def group_column(df: pd.DataFrame, group_by: str) -> str:
                      f"({', '.join(keys) or 'the traces have none'})")
 
 
-def group_labels(df: pd.DataFrame, group_by: str) -> np.ndarray:
+def group_labels(df: pd.DataFrame, group_by: str, model_aliases: dict[str, str] | None = None) -> np.ndarray:
+    """The group of each row; models by their normalised name (:mod:`mastlens.trace.model_names`), aliased."""
     if len(df) == 0:
         return np.array([], dtype=object)
-    values = df[group_column(df, group_by)]
+    column = group_column(df, group_by)
+    if column == "model":
+        return np.array([group_model(v if isinstance(v, str) else None, model_aliases) for v in df[column]],
+                        dtype=object)
+    values = df[column]
     if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
         values = values.astype("Int64")  # whole numbers read back with gaps: group "3", not "3.0"
     missing = (values.isna() | (values.astype(str) == "")).to_numpy(dtype=bool)
@@ -42,7 +48,7 @@ def group_labels(df: pd.DataFrame, group_by: str) -> np.ndarray:
 
 def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_by: str = "model",
                        compare: list[str] | tuple[str, str] | None = None, rules: VerdictRules = DEFAULT_RULES,
-                       taxonomy: Taxonomy | None = None) -> StatsResult:
+                       taxonomy: Taxonomy | None = None, model_aliases: dict[str, str] | None = None) -> StatsResult:
     """Statistics of failure vectors (as built by :func:`failure_vectors`, or generated)."""
     taxonomy = taxonomy or load_taxonomy()
     mode_ids = [m for m in taxonomy.ids if m in df.columns]
@@ -50,13 +56,14 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
     present, assessed, onset = mode_matrices(df, mode_ids)
     success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8) if len(df) else np.zeros(0, np.int8)
     score = df["score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) if len(df) else np.zeros(0)
-    groups = group_labels(df, group_by)
+    groups = group_labels(df, group_by, model_aliases)
     ids = df["id"].to_numpy(dtype=object) if len(df) else np.array([], dtype=object)
     failed = success == 0
 
     result = StatsResult(set=set_name or df.attrs.get("set", ""), group_by=group_by,
                          success_rule=df.attrs.get("success_rule", AS_INGESTED),
                          success_decided=df.attrs.get("success_decided", ""), verdict_rules=rules.describe(),
+                         model_aliases=dict(model_aliases or {}),
                          n_traces=len(df),
                          excluded=Excluded(**df.attrs.get("excluded", {})))
     for name in sorted(set(groups.tolist())):
@@ -77,8 +84,9 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
 
 def compute_stats(store: Store, set_name: str | None = None, *, group_by: str = "model",
                   success_rule: str | None = None, compare: list[str] | tuple[str, str] | None = None,
-                  rules: VerdictRules = DEFAULT_RULES) -> StatsResult:
-    """Statistics of an annotation set (default: the most recently written one).
+                  rules: VerdictRules = DEFAULT_RULES, model_aliases: dict[str, str] | None = None) -> StatsResult:
+    """Statistics of an annotation set (default: the most recently written one). Models are grouped by
+    their normalised name, mapped by ``model_aliases`` (see :mod:`mastlens.trace.model_names`).
 
     Raises ``ValueError`` for an unknown set, group key, comparison group or success rule.
     """
@@ -87,4 +95,5 @@ def compute_stats(store: Store, set_name: str | None = None, *, group_by: str = 
         raise ValueError(f"no annotation set {set_name!r}" if set_name else "no annotation sets yet")
     taxonomy = load_taxonomy()
     df = failure_vectors(store, name, success_rule=success_rule, taxonomy=taxonomy)
-    return stats_from_vectors(df, set_name=name, group_by=group_by, compare=compare, rules=rules, taxonomy=taxonomy)
+    return stats_from_vectors(df, set_name=name, group_by=group_by, compare=compare, rules=rules, taxonomy=taxonomy,
+                              model_aliases=model_aliases)

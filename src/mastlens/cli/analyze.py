@@ -12,8 +12,8 @@ from mastlens.cli.annotate import rules_options
 from mastlens.cli.common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DbOption, console, fail, note, open_store
 from mastlens.cli.ingest import print_ingest_report, run_ingest
 from mastlens.cli.report import (
-    CompareOption, GroupByOption, MaxTracesOption, MdOption, OutOption, ReferenceOption, SuccessOption,
-    VerdictRulesOption, verdict_rules, write_reports,
+    CompareOption, GroupByOption, MaxTracesOption, MdOption, ModelAliasOption, OutOption, ReferenceOption,
+    SuccessOption, VerdictRulesOption, model_aliases, verdict_rules, write_reports,
 )
 
 
@@ -95,12 +95,14 @@ def register(app: typer.Typer) -> None:
         rules_file: Optional[Path] = VerdictRulesOption,
         replace: bool = typer.Option(False, "--replace", help="Drop the set's annotations and judge every trace again."),
         rules_config: Optional[Path] = typer.Option(None, "--rules-config", help="TOML file of rules-judge thresholds."),
+        model_alias: Optional[list[str]] = ModelAliasOption,
         db: Path = DbOption,
     ) -> None:
         """Ingest traces, annotate them with a judge (cached, resumable), compute statistics, write the report."""
         from mastlens.judges.registry import DEFAULT_MODEL, default_judge_name
 
         rules = verdict_rules(rules_file)  # read first: a bad rules file stops the run before any work
+        aliases = model_aliases(model_alias)
         console.print("[bold]1/4 ingest[/]")
         report = run_ingest(paths, db, fmt, success)
         print_ingest_report(report)
@@ -128,6 +130,6 @@ def register(app: typer.Typer) -> None:
                 fail(f"no trace was annotated successfully in set {name!r}; see the errors above", EXIT_PARTIAL)
             console.print("[bold]3/4 statistics[/] and [bold]4/4 report[/]")
             write_reports(store, name, output=output, md=md, group_by=group_by, success=success,
-                          compare=compare, reference=reference, max_traces=max_traces, rules=rules)
+                          compare=compare, reference=reference, max_traces=max_traces, rules=rules, aliases=aliases)
         partial = bool(report.failed) or bool(summary.errors)
         raise typer.Exit(EXIT_PARTIAL if partial else EXIT_OK)

@@ -20,6 +20,10 @@ CompareOption = typer.Option(None, "--compare", help="Compare two groups: --comp
 ReferenceOption = typer.Option(None, "--reference", help="Annotation set to measure agreement against (e.g. human labels).")
 VerdictRulesOption = typer.Option(
     None, "--verdict-rules", help="TOML file of fatal/benign verdict thresholds (VerdictRules fields).")
+ModelAliasOption = typer.Option(
+    None, "--model-alias", metavar="NAME=GROUP",
+    help="Group model NAME with GROUP (repeatable), e.g. gpt-4o-2024-08-06=gpt-4o. Models are grouped by name "
+         "without provider prefixes (openai/gpt-4o is gpt-4o); traces keep the raw name.")
 MaxTracesOption = typer.Option(
     1000, "--max-traces", help="Traces given a drill-down (failed first; keeps the file under about 15 MB).")
 
@@ -36,9 +40,20 @@ def verdict_rules(path: Path | None):  # noqa: ANN201 - a VerdictRules (imported
         fail(str(exc))
 
 
+def model_aliases(items: list[str] | None) -> dict[str, str]:
+    """``--model-alias`` values as a mapping (a malformed one is a usage error)."""
+    from mastlens.trace.model_names import ModelAliasError, parse_aliases
+
+    try:
+        return parse_aliases(items)
+    except ModelAliasError as exc:
+        fail(str(exc))
+
+
 def write_reports(
     store: Store, set_name: str, *, output: Path, md: Path | None, group_by: str, success: str | None,
     compare: tuple[str, str] | None, reference: str | None, max_traces: int, rules=None,  # noqa: ANN001
+    aliases: dict[str, str] | None = None,
 ) -> None:
     """Compute the statistics (and agreement), render the report(s) and say where they are.
     ``rules``: the verdict rules (default :data:`~mastlens.analysis.groups.DEFAULT_RULES`)."""
@@ -49,7 +64,7 @@ def write_reports(
     started = time.perf_counter()
     try:
         stats = compute_stats(store, set_name, group_by=group_by, success_rule=success,
-                              compare=list(compare) if compare else None, rules=rules)
+                              compare=list(compare) if compare else None, rules=rules, model_aliases=aliases)
     except ValueError as exc:
         fail(f"cannot compute statistics for set {set_name!r}: {exc}")
     agreement = None
@@ -90,6 +105,7 @@ def register(app: typer.Typer) -> None:
         reference: Optional[str] = ReferenceOption,
         max_traces: int = MaxTracesOption,
         rules_file: Optional[Path] = VerdictRulesOption,
+        model_alias: Optional[list[str]] = ModelAliasOption,
         db: Path = DbOption,
     ) -> None:
         """Render a self-contained HTML report (and optionally Markdown) from stored annotations."""
@@ -98,4 +114,5 @@ def register(app: typer.Typer) -> None:
                 fail("the store holds no traces: run `mastlens analyze PATH` or `mastlens ingest PATH` first")
             name = resolve_set(store, set_name)
             write_reports(store, name, output=output, md=md, group_by=group_by, success=success,
-                          compare=compare, reference=reference, max_traces=max_traces, rules=verdict_rules(rules_file))
+                          compare=compare, reference=reference, max_traces=max_traces, rules=verdict_rules(rules_file),
+                          aliases=model_aliases(model_alias))

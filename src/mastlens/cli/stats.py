@@ -8,7 +8,9 @@ from typing import Optional
 import typer
 
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, console, fail, open_store, print_json, resolve_set
-from mastlens.cli.report import CompareOption, GroupByOption, SuccessOption, VerdictRulesOption, verdict_rules
+from mastlens.cli.report import (
+    CompareOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, model_aliases, verdict_rules,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +22,7 @@ def register(app: typer.Typer) -> None:
         success: Optional[str] = SuccessOption,
         compare: Optional[tuple[str, str]] = CompareOption,
         rules_file: Optional[Path] = VerdictRulesOption,
+        model_alias: Optional[list[str]] = ModelAliasOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -29,11 +32,13 @@ def register(app: typer.Typer) -> None:
         from mastlens.taxonomy import load_taxonomy
 
         rules = verdict_rules(rules_file)
+        aliases = model_aliases(model_alias)
         with open_store(db, must_exist=True) as store:
             name = resolve_set(store, set_name)
             try:
                 result = compute_stats(store, name, group_by=group_by, success_rule=success,
-                                       compare=list(compare) if compare else None, rules=rules)
+                                       compare=list(compare) if compare else None, rules=rules,
+                                       model_aliases=aliases)
             except ValueError as exc:
                 fail(f"cannot compute statistics for set {name!r}: {exc}")
         if result.n_traces == 0:

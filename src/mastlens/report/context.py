@@ -15,6 +15,7 @@ from mastlens.report.drilldown import TraceView, build_trace_view, trace_char_bu
 from mastlens.store import Store, default_db_path
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Annotation, AnnotationStatus, ModeStatus, SuccessRule, Trace
+from mastlens.trace.model_names import group_model
 
 
 def as_dict(result: Any) -> dict[str, Any] | None:
@@ -72,9 +73,12 @@ class ReportContext:
     n_traces_omitted: int = 0
 
 
-def group_value(trace: Trace, group_by: str) -> str:
-    """The group a trace falls in for ``group_by`` (model, system, task, or a metadata key)."""
-    if group_by in ("model", "system", "task"):
+def group_value(trace: Trace, group_by: str, model_aliases: dict[str, str] | None = None) -> str:
+    """The group a trace falls in for ``group_by`` (model, system, task, or a metadata key); models by
+    their normalised, aliased name as in the statistics."""
+    if group_by == "model":
+        return group_model(trace.model, model_aliases)
+    if group_by in ("system", "task"):
         value = getattr(trace, group_by)
     else:
         value = trace.metadata.get(group_by)
@@ -147,7 +151,7 @@ def build_context(
     db = None if str(store.path) == ":memory:" or store.path == default_db_path() else str(store.path)
     for t in shown:
         ann = annotations.get(t.id)
-        group = group_value(t, group_by)
+        group = group_value(t, group_by, stats_d.get("model_aliases"))
         views.append(build_trace_view(
             t, anchor=anchors[t.id], group=group, group_key=group_keys.get(group, "g-other"),
             success=success[t.id], verdict=ann.verdict if ann else None,

@@ -11,6 +11,7 @@ from mastlens.adapters.loader import FileFailure, FileResult, FileSkip, walk
 from mastlens.store.db import Store
 from mastlens.taxonomy import load_taxonomy
 from mastlens.trace import SuccessRule, SuccessTally, Trace, label_annotation
+from mastlens.trace.model_names import group_model
 
 LABELS_JUDGE = "labels"
 
@@ -44,7 +45,7 @@ class IngestReport:
     success: SuccessTally | None = None  # what decided success, over the traces read
 
     def _count(self, trace: Trace) -> None:
-        key = (trace.source.format, trace.model)
+        key = (trace.source.format, group_model(trace.model))
         g = self.groups.setdefault(key, GroupSummary(*key))
         g.traces += 1
         g.steps += len(trace.steps)
