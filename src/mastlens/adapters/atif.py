@@ -87,6 +87,8 @@ class AtifAdapter(Adapter):
     description = "Harbor ATIF trajectory.json files and Harbor trial folders (result.json reward as outcome)"
     detects = ('a JSON object with "schema_version": "ATIF-v1.x"; a folder with result.json and '
                "agent/trajectory.json (a Harbor trial)")
+    outcome = ("a trial folder's result.json verifier_result.rewards: reward is the score, the others metrics "
+               "(success by the rule); a lone trajectory.json has none")
     priority = 30
     extensions = (".json",)
     reads_dirs = True

@@ -153,6 +153,7 @@ class ClaudeCodeAdapter(Adapter):
     name = "claude-code"
     description = "Claude Code session JSONL (~/.claude/projects/*/<session>.jsonl)"
     detects = 'JSONL whose first line has "type" user/assistant/system/summary and a "sessionId" (or "leafUuid")'
+    outcome = "none: sessions record no result (success unknown; ingest the outcome with another format)"
     priority = 25
     extensions = (".jsonl", ".ndjson")
 

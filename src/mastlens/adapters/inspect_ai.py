@@ -105,6 +105,8 @@ class InspectAdapter(Adapter):
     description = "Inspect AI eval logs: .json logs and .eval zip archives (one trace per sample and epoch)"
     detects = ('a JSON object starting {"version": N, "status": ...} with an "eval" block; '
                "a .eval zip archive (header.json + samples/)")
+    outcome = ("each sample's scores: the first scorer's value decides (C, I, N or true/false: success and "
+               "score 1/0; P: score 0.5; a number: the score); every scorer's numeric value is a metric")
     priority = 30
     extensions = (".json", ".eval")
 

@@ -35,6 +35,7 @@ class NativeAdapter(Adapter):
     name = "native"
     description = "mastlens' own normalized trace JSON (what `mastlens show --json` prints)"
     detects = "objects with id, source{format} and steps; a JSON list of them or one per JSONL line"
+    outcome = 'the trace\'s "outcome" {success, score, metrics, success_from}, as `show --json` prints it'
     priority = 10
 
     def sniff(self, path: Path, head: bytes) -> bool:
@@ -49,8 +50,9 @@ class NativeAdapter(Adapter):
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
         for trace in self._read(path):
             # A stored verdict (the source's flag or a rule's) is kept as written, so the round trip is
-            # lossless; a trace with a score and no verdict gets one from the success rule.
-            if trace.outcome.success is None:
+            # lossless; a trace with a score and no verdict gets one from the success rule, and a rule
+            # given with --success decides as it does for every format.
+            if trace.outcome.success is None or ctx.success_rule.explicit:
                 trace.outcome = ctx.success_rule.apply(trace.outcome)
             yield trace
 

@@ -68,6 +68,9 @@ class OpenAIChatAdapter(Adapter):
     name = "openai"
     description = "OpenAI-style chat messages with tool_calls and tool results"
     detects = 'a JSON list of {role, content} messages, {"messages": [...]} records, or JSONL of either'
+    outcome = ('a record\'s "outcome": an object {"success": bool, "score": number, "metrics": {name: number}} '
+               '(its other keys go to metrics), or just true/false, a number (the score), or a word '
+               '("success", "failed", "resolved"...; kept as metrics.status)')
     priority = 40
 
     def sniff(self, path: Path, head: bytes) -> bool:

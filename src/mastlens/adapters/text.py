@@ -14,6 +14,7 @@ class TextAdapter(Adapter):
     name = "text"
     description = "plain text logs, one step per blank-line separated block"
     detects = "never auto-detected; use --format text (reads .txt and .log in folder walks)"
+    outcome = "none: plain text records no result (success unknown)"
     priority = 99
     extensions = (".txt", ".log", ".md")
 

@@ -86,6 +86,7 @@ class WhoWhenAdapter(Adapter):
     description = "Who&When multi-agent failure-attribution logs (history + mistake_agent/step/reason)"
     detects = ('a JSON object opening with a "history" message list, or with "history" and two of mistake_agent, '
                "mistake_step, mistake_reason, question_ID, ground_truth, is_correct(ed)")
+    outcome = "is_correct (true/false) as the source's success flag, and score 1/0"
     priority = 30
     extensions = (".json",)
 

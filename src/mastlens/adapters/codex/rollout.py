@@ -115,6 +115,7 @@ class CodexAdapter(Adapter):
     name = "codex"
     description = "Codex CLI rollout JSONL (sessions/rollout-*.jsonl), as written by ITBench's SRE agent"
     detects = 'JSONL whose first line is {"timestamp", "type": "session_meta"|"response_item"|"turn_context", "payload"}'
+    outcome = "none in a rollout file (read an ITBench trial folder for the judge's scores)"
     priority = 20
     extensions = (".jsonl", ".ndjson", ".json")
 

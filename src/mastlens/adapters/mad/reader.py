@@ -39,6 +39,7 @@ class MadAdapter(Adapter):
     name = "mad"
     description = "MAST-Data (MAD): multi-agent traces with MAST labels (full dataset or human-labelled file)"
     detects = "a JSON list of records whose keys include mas_name and trace"
+    outcome = "the record's trace other_data.correct (true/false), when the log carries it, as the source's success flag; no score"
     priority = 30
 
     def sniff(self, path: Path, head: bytes) -> bool:

@@ -170,6 +170,7 @@ class OtelAdapter(Adapter):
     detects = ('{"resourceSpans": ...}; a list of spans with trace/span ids and attributes, or of Langfuse '
                'observations (either may be wrapped in {"data": [...]}); a flat map of openinference.* / llm.* / '
                "gen_ai.* span attributes")
+    outcome = "none: spans carry no run result (success unknown)"
     priority = 30
     extensions = (".json", ".jsonl", ".ndjson")
 
