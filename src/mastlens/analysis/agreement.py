@@ -65,7 +65,7 @@ def agreement_stat(label: str, tp: int, fp: int, fn: int, tn: int,
     )
 
 
-def _bootstrap_counts(indicators: np.ndarray, rounds: int, seed: int) -> np.ndarray:
+def bootstrap_sums(indicators: np.ndarray, rounds: int, seed: int) -> np.ndarray:
     """Resampled sums of per-trace indicator columns: shape (rounds, columns)."""
     rng = np.random.default_rng(seed)
     n = indicators.shape[0]
@@ -88,7 +88,7 @@ def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], s
     cells = {"tp": pa & pb, "fp": ~pa & pb & valid, "fn": pa & ~pb, "tn": valid & ~pa & ~pb}
     m = len(mode_ids)
     indicators = np.concatenate([cells[k] for k in ("tp", "fp", "fn", "tn")], axis=1).astype(float)
-    boot = _bootstrap_counts(indicators, rounds, seed)
+    boot = bootstrap_sums(indicators, rounds, seed)
     btp, bfp, bfn, btn = (boot[:, k * m:(k + 1) * m] for k in range(4))
     boot_kappa = kappa_from_counts(btp, bfp, bfn, btn)
     micro_boot = kappa_from_counts(btp.sum(1), bfp.sum(1), bfn.sum(1), btn.sum(1))
