@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mastlens.analysis.agreement import BOOTSTRAP_ROUNDS, SEED
-from mastlens.analysis.results import OutcomeSeparation
+from mastlens.analysis.results import GroupStats, OutcomeSeparation
 
 MIN_INFORMATIVE = 0.05  # se + sp - 1 at or below this: the judge says too little to correct for
 
@@ -128,42 +128,69 @@ class CorrectedPrevalence:
 
 
 def corrected_prevalence(judged: np.ndarray, overlap_judged: np.ndarray, overlap_reference: np.ndarray, *,
-                         rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> CorrectedPrevalence:
-    """Rogan-Gladen prevalence of one mode.
+                         overlap_in_group: np.ndarray | None = None, rounds: int = BOOTSTRAP_ROUNDS,
+                         seed: int = SEED) -> CorrectedPrevalence:
+    """Rogan-Gladen prevalence of one mode in one group.
 
-    ``judged``: the judge's calls (bool) on every trace it assessed that the reference does not label;
+    ``judged``: the judge's calls (bool) on the group's assessed traces the reference does not label;
     ``overlap_judged`` / ``overlap_reference``: the judge's and the reference's calls on the traces both
-    assessed. The bootstrap resamples the overlap and the rest separately (seeded).
+    assessed (the judge's error is measured there); ``overlap_in_group``: which of those belong to the group
+    (default all), so they count in its raw prevalence too. The bootstrap resamples the overlap and the rest
+    separately (seeded); rounds where the resampled overlap has no positive or negative, or the judge is no
+    better than chance, are left out (no CI when they are half or more).
     """
     rest = np.asarray(judged, dtype=bool)
     oj, orf = np.asarray(overlap_judged, dtype=bool), np.asarray(overlap_reference, dtype=bool)
-    n_all = len(rest) + len(oj)
+    ing = np.ones(len(oj), dtype=bool) if overlap_in_group is None else np.asarray(overlap_in_group, dtype=bool)
+    n_group = len(rest) + int(ing.sum())
     out = CorrectedPrevalence(n_overlap=len(oj))
-    if n_all:
-        out.prevalence = float((rest.sum() + oj.sum()) / n_all)
+    if n_group:
+        out.prevalence = float((rest.sum() + oj[ing].sum()) / n_group)
     n_pos, n_neg = int(orf.sum()), int((~orf).sum())
     if n_pos == 0 or n_neg == 0:
-        out.note = f"the reference marks no {'positive' if n_pos == 0 else 'negative'} on the {len(oj)} shared traces"
+        kind = "positive" if n_pos == 0 else "negative"
+        out.note = f"no correction: the reference marks no {kind} on the {len(oj)} traces both assessed"
         return out
     out.sensitivity = float(oj[orf].mean())
     out.specificity = float((~oj[~orf]).mean())
+    if out.prevalence is None:
+        return out
     out.corrected = rogan_gladen(out.prevalence, out.sensitivity, out.specificity)
     if out.corrected is None:
-        out.note = (f"the judge barely beats chance here (sensitivity + specificity - 1 = "
-                    f"{out.sensitivity + out.specificity - 1:.2f} <= {MIN_INFORMATIVE}): no correction")
+        out.note = (f"no correction: the judge barely beats chance here (sensitivity + specificity - 1 = "
+                    f"{out.sensitivity + out.specificity - 1:.2f} <= {MIN_INFORMATIVE})")
         return out
     rng = np.random.default_rng(seed)
     ov = rng.integers(0, len(oj), size=(rounds, len(oj)))
-    bj, br = oj[ov], orf[ov]
+    bj, br, bi = oj[ov], orf[ov], ing[ov]
     tp, pos = (bj & br).sum(1), br.sum(1)
     tn, neg = (~bj & ~br).sum(1), (~br).sum(1)
     rest_pos = rng.binomial(len(rest), rest.mean(), size=rounds) if len(rest) else np.zeros(rounds)
     with np.errstate(divide="ignore", invalid="ignore"):
         se, sp = tp / pos, tn / neg
-        p = (rest_pos + bj.sum(1)) / n_all
+        p = (rest_pos + (bj & bi).sum(1)) / (len(rest) + bi.sum(1))
         youden = se + sp - 1
         value = np.clip((p + sp - 1) / youden, 0.0, 1.0)
-    ok = (pos > 0) & (neg > 0) & (youden > MIN_INFORMATIVE)
-    if ok.sum() >= 0.5 * rounds:
+    ok = (pos > 0) & (neg > 0) & (youden > MIN_INFORMATIVE) & np.isfinite(value)
+    if ok.sum() > 0.5 * rounds:
         out.corrected_ci = (float(np.percentile(value[ok], 2.5)), float(np.percentile(value[ok], 97.5)))
     return out
+
+
+def correct_prevalences(groups: list[GroupStats], labels: np.ndarray, present: np.ndarray, assessed: np.ndarray,
+                        reference: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> None:
+    """Fill each group's modes with the judge's sensitivity, specificity and corrected prevalence.
+
+    ``reference``: traces x modes aligned with ``present`` (-1 not labelled, 0 absent, 1 present). The judge's
+    error is measured on every trace both assessed (all groups), the raw prevalence per group.
+    """
+    for g in groups:
+        rows = labels == g.name
+        for j, mode in enumerate(g.modes):
+            overlap = assessed[:, j] & (reference[:, j] >= 0)
+            cp = corrected_prevalence(present[rows & assessed[:, j] & ~overlap, j], present[overlap, j],
+                                      reference[overlap, j] == 1, overlap_in_group=rows[overlap],
+                                      rounds=rounds, seed=seed)
+            mode.sensitivity, mode.specificity, mode.n_reference_overlap = cp.sensitivity, cp.specificity, cp.n_overlap
+            mode.prevalence_corrected, mode.prevalence_corrected_ci = cp.corrected, cp.corrected_ci
+            mode.prevalence_corrected_note = cp.note if cp.n_overlap else "no trace labelled by the reference"

@@ -40,6 +40,15 @@ class ModeStat(BaseModel):
     p_value: float | None = None
     p_holm: float | None = None
     verdict: str = "insufficient"  # fatal | benign | neutral | insufficient
+    # fewer than min_assessed traces assessed it: renderers show "too few assessed (n_assessed)", not a prevalence
+    too_few_assessed: bool = False
+    # with a reference set (--reference): the judge's error on the overlap and the Rogan-Gladen prevalence
+    sensitivity: float | None = None
+    specificity: float | None = None
+    n_reference_overlap: int = 0
+    prevalence_corrected: float | None = None
+    prevalence_corrected_ci: CI = None
+    prevalence_corrected_note: str | None = None
 
 
 class GroupStats(BaseModel):
@@ -143,6 +152,8 @@ class StatsResult(BaseModel):
     comparison: list[Comparison] = Field(default_factory=list)
     regression: Regression = Field(default_factory=Regression)
     recommendations: list[Recommendation] = Field(default_factory=list)
+    reference: str | None = None  # the reference set behind the corrected prevalences
+    separation: list["OutcomeSeparation"] = Field(default_factory=list)  # "all" first, then per group
 
 
 class AgreementStat(BaseModel):
@@ -177,6 +188,7 @@ class AgreementResult(BaseModel):
     modes: list[AgreementStat] = Field(default_factory=list)
     micro: AgreementStat
     macro: MacroAgreement = Field(default_factory=MacroAgreement)
+    localization: "Localization | None" = None  # when A localizes (decisive steps/agents or mode onsets)
 
 
 # -- fidelity: localization, outcome separation (analysis/localization.py, analysis/fidelity.py) ------------
@@ -230,3 +242,7 @@ class OutcomeSeparation(BaseModel):
     flagged_failed: float | None = None
     flagged_success: float | None = None
     note: str | None = None  # why there is no AUROC, or a warning (CI includes 0.5)
+
+
+StatsResult.model_rebuild()
+AgreementResult.model_rebuild()
