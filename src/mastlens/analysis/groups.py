@@ -134,7 +134,7 @@ def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: n
             p_value=p_values[j], p_holm=p_holm[j],
             verdict=("insufficient" if n_assessed[j] < rules.min_assessed
                      else rules.verdict(int(ns[j]), int(nf[j]), num(p_ok[j]), delta, p_holm[j])),
-            too_few_assessed=bool(n_assessed[j] < rules.min_assessed),
+            too_few_assessed=bool(0 < n_assessed[j] < rules.min_assessed),
         ))
     return GroupStats(
         name=name, n=n, n_failed=n_failed, n_unknown_outcome=n - n_ok - n_failed,

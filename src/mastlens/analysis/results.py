@@ -40,7 +40,7 @@ class ModeStat(BaseModel):
     p_value: float | None = None
     p_holm: float | None = None
     verdict: str = "insufficient"  # fatal | benign | neutral | insufficient
-    # fewer than min_assessed traces assessed it: renderers show "too few assessed (n_assessed)", not a prevalence
+    # assessed, but on fewer than min_assessed traces: renderers show "too few assessed (n_assessed)", not a prevalence
     too_few_assessed: bool = False
     # with a reference set (--reference): the judge's error on the overlap and the Rogan-Gladen prevalence
     sensitivity: float | None = None
