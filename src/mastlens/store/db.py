@@ -289,6 +289,14 @@ class Store:
                 ],
             )
 
+    def decisive_steps(self, trace_id: str) -> list[tuple[str, int, str | None, str]]:
+        """(set, step, agent, reason) of every current ok annotation of the trace that names a decisive step."""
+        rows = self.conn.execute(
+            """SELECT set_name, decisive_step, decisive_agent, decisive_reason FROM trace_annotations
+               WHERE trace_id = ? AND stale = 0 AND status = 'ok' AND decisive_step IS NOT NULL ORDER BY set_name""",
+            (trace_id,)).fetchall()
+        return [(r[0], r[1], r[2], r[3] or "") for r in rows]
+
     def annotated_ids(self, set_name: str, *, status: str | None = "ok") -> set[str]:
         """Trace ids with a current (not stale) annotation in the set, optionally of one status."""
         sql = "SELECT trace_id FROM trace_annotations WHERE set_name = ? AND stale = 0"
