@@ -18,6 +18,7 @@ from mastlens.analysis.agreement import BOOTSTRAP_ROUNDS, SEED
 from mastlens.analysis.results import GroupStats, OutcomeSeparation
 
 MIN_INFORMATIVE = 0.05  # se + sp - 1 at or below this: the judge says too little to correct for
+_EPS = 1e-9  # so that se + sp - 1 computed as 0.05000000000000004 still counts as 0.05
 
 
 def auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
@@ -111,7 +112,7 @@ def separation_sentence(sep: OutcomeSeparation) -> str:
 def rogan_gladen(p: float, sensitivity: float, specificity: float) -> float | None:
     """(p + sp - 1) / (se + sp - 1), clipped to [0, 1]; None when se + sp - 1 <= :data:`MIN_INFORMATIVE`."""
     youden = sensitivity + specificity - 1
-    if youden <= MIN_INFORMATIVE:
+    if youden <= MIN_INFORMATIVE + _EPS:
         return None
     return float(min(1.0, max(0.0, (p + specificity - 1) / youden)))
 
@@ -171,7 +172,7 @@ def corrected_prevalence(judged: np.ndarray, overlap_judged: np.ndarray, overlap
         p = (rest_pos + (bj & bi).sum(1)) / (len(rest) + bi.sum(1))
         youden = se + sp - 1
         value = np.clip((p + sp - 1) / youden, 0.0, 1.0)
-    ok = (pos > 0) & (neg > 0) & (youden > MIN_INFORMATIVE) & np.isfinite(value)
+    ok = (pos > 0) & (neg > 0) & (youden > MIN_INFORMATIVE + _EPS) & np.isfinite(value)
     if ok.sum() > 0.5 * rounds:
         out.corrected_ci = (float(np.percentile(value[ok], 2.5)), float(np.percentile(value[ok], 97.5)))
     return out
