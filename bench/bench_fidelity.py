@@ -124,8 +124,8 @@ def run(args: argparse.Namespace, db: Path) -> dict:
 
 
 def _loc_row(label: str, loc: dict) -> str:
-    return (f"  {label:<48} n={loc['n_step']:>3}  step exact {_pct(loc['step_exact']):>6}  +-1 {_pct(loc['step_within_1']):>6}"
-            f"  +-3 {_pct(loc['step_within_3']):>6}  agent {_pct(loc['agent']):>6}  no step {_pct(loc['no_step'])}")
+    return (f"  {label:<48} n={loc['n_step']:>3}  step exact {_pct(loc['step_exact']):>6}"
+            f"  +-1 {_pct(loc['step_within_1']):>6}  +-3 {_pct(loc['step_within_3']):>6}  agent {_pct(loc['agent']):>6}  no step {_pct(loc['no_step'])}")
 
 
 def print_table(out: dict, args: argparse.Namespace) -> None:
@@ -134,7 +134,8 @@ def print_table(out: dict, args: argparse.Namespace) -> None:
     print(f"\ntau-bench airline dev ({tau['n']} runs: {tau['n_failed']} failed, {tau['n_success']} successful)")
     print(f"  any mode present: failed {_pct(tau['flagged_failed'])}, successful {_pct(tau['flagged_success'])}")
     auroc = "-" if tau["auroc"] is None else f"{tau['auroc']:.2f}{_ci(tau['auroc_ci'], pct=False)}"
-    print(f"  AUROC of the failure vector for failure: {auroc} (chance 0.50){'; ' + tau['note'] if tau['note'] else ''}")
+    note = f"; {tau['note']}" if tau["note"] else ""
+    print(f"  AUROC of the failure vector for failure: {auroc} (chance 0.50){note}")
     ww = out["who_and_when"]
     print(f"\nWho&When dev ({ww['n']} failed runs): any mode present {_pct(ww['any_mode'])}")
     naive = {x["group"]: x for x in ww["naive"]}

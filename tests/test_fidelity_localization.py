@@ -35,7 +35,8 @@ def test_step_hits_boundaries():
 
 
 def test_localization_hand_computed():
-    pairs = [_pair(10, 10), _pair(10, 11, pred_agent="b"), _pair(10, 13), _pair(10, 14), _pair(10, None, pred_agent=None),
+    pairs = [_pair(10, 10), _pair(10, 11, pred_agent="b"), _pair(10, 13), _pair(10, 14),
+             _pair(10, None, pred_agent=None),
              _pair(None, 4, ref_agent="Orchestrator", pred_agent="orchestrator (thought)")]
     loc = localization(pairs, rounds=300)
     assert (loc.n, loc.n_step, loc.n_agent) == (6, 5, 6)

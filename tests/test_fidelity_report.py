@@ -125,6 +125,7 @@ def test_report_card_localization_and_went_wrong_here(filled):
     [step] = trace.find_all("li", class_="decisive")
     assert step.attrs["id"].endswith("-s2") and "went wrong here" in step.text()
     # traces whose judge named no step are localized at their earliest evidence, said so
-    others = [d for d in root.find_all("details", class_="trace") if d is not trace and d.find_all("li", class_="decisive")]
+    others = [d for d in root.find_all("details", class_="trace")
+              if d is not trace and d.find_all("li", class_="decisive")]
     assert others and all("(earliest evidence)" in d.find_all("p", class_="decisive-note")[0].text() for d in others)
     assert np.isfinite(sep.auroc)

@@ -44,6 +44,7 @@ def attribution_labels(trace_id: str, attribution: dict[str, Any], success: bool
     if step is None and not agent:
         return None
     reason = attribution.get("reason")
-    return TraceLabels(trace_id, ATTRIBUTION_SET, {}, {"source": SOURCE, "history_index": attribution.get("history_index")},
+    metadata = {"source": SOURCE, "history_index": attribution.get("history_index")}
+    return TraceLabels(trace_id, ATTRIBUTION_SET, {}, metadata,
                        decisive_step=step, decisive_agent=agent, decisive_reason=str(reason or ""),
                        task_completed=success)
