@@ -21,6 +21,7 @@ from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json, trace_stem
 from mastlens.adapters.steps import StepBuilder, as_text
+from mastlens.adapters.whowhen_labels import attribution_labels, attribution_metadata
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
 ALGORITHM_GENERATED = "Algorithm-Generated"
@@ -105,18 +106,12 @@ class WhoWhenAdapter(Adapter):
         prompts = record.get("system_prompt")
         for agent, prompt in (prompts.items() if isinstance(prompts, dict) else []):
             builder.add(StepKind.SYSTEM, as_text(prompt), agent=str(agent), metadata={"source": "system_prompt"})
-        offset = len(builder)
         for position, message in enumerate(record["history"]):
             if not isinstance(message, dict):
                 raise AdapterError(f"history entry {position} is not an object", record=position)
             _message_step(builder, message, position)
 
-        source_step = _index(record.get("mistake_step"))
-        our_step = offset + source_step if source_step is not None and source_step < len(record["history"]) else None
-        if source_step is not None and our_step is None:
-            ctx.notes.append(f"mistake_step {source_step} is past the end of the history")
-        attribution = {"mistake_agent": record.get("mistake_agent"), "history_index": source_step, "step": our_step,
-                       "reason": record.get("mistake_reason"), "source": "Who&When human label"}
+        attribution = attribution_metadata(record, builder.steps, _index(record.get("mistake_step")), ctx)
         correct = _flag(record.get("is_correct", record.get("is_corrected")))
         outcome = Outcome(success=correct, score=None if correct is None else float(correct),
                           success_from="source" if correct is not None else None)
@@ -124,6 +119,9 @@ class WhoWhenAdapter(Adapter):
             "subset": category, "question_id": record.get("question_ID"), "level": record.get("level"),
             "ground_truth": record.get("ground_truth"), "attribution": attribution,
         }
+        labels = attribution_labels(f"{category}/{path.stem}", attribution, correct)
+        if labels is not None:
+            ctx.labels.append(labels)
         yield Trace(
             id=f"{category}/{trace_stem(path)}", source=Source(format=self.name, path=str(path)),
             system="ag2-captainagent" if category == ALGORITHM_GENERATED else "magentic-one",

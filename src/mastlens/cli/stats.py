@@ -12,6 +12,9 @@ from mastlens.cli.report import (
     CompareOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, model_aliases, verdict_rules,
 )
 
+StatsReferenceOption = typer.Option(
+    None, "--reference", help="Human labels to correct prevalences with (the judge's sensitivity/specificity).")
+
 
 def register(app: typer.Typer) -> None:
     @app.command("stats")
@@ -23,6 +26,7 @@ def register(app: typer.Typer) -> None:
         compare: Optional[tuple[str, str]] = CompareOption,
         rules_file: Optional[Path] = VerdictRulesOption,
         model_alias: Optional[list[str]] = ModelAliasOption,
+        reference: Optional[str] = StatsReferenceOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -35,10 +39,12 @@ def register(app: typer.Typer) -> None:
         aliases = model_aliases(model_alias)
         with open_store(db, must_exist=True) as store:
             name = resolve_set(store, set_name)
+            if reference:
+                resolve_set(store, reference)
             try:
                 result = compute_stats(store, name, group_by=group_by, success_rule=success,
                                        compare=list(compare) if compare else None, rules=rules,
-                                       model_aliases=aliases)
+                                       model_aliases=aliases, reference=reference)
             except ValueError as exc:
                 fail(f"cannot compute statistics for set {name!r}: {exc}")
         if result.n_traces == 0:
