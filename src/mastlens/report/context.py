@@ -72,10 +72,12 @@ class ReportContext:
     n_traces_omitted: int = 0
 
 
-def group_value(trace: Trace, group_by: str) -> str:
-    """The group a trace falls in for ``group_by`` (model, system, task, or a metadata key)."""
+def group_value(trace: Trace, group_by: str, tags: dict[str, str] | None = None) -> str:
+    """The group a trace falls in for ``group_by`` (model, system, task, a run tag or a metadata key)."""
     if group_by in ("model", "system", "task"):
         value = getattr(trace, group_by)
+    elif tags and group_by in tags:
+        value = tags[group_by]
     else:
         value = trace.metadata.get(group_by)
     return "unknown" if value is None or value == "" else str(value)
@@ -145,9 +147,10 @@ def build_context(
     views = []
     budget = trace_char_budget(len(shown))
     db = None if str(store.path) == ":memory:" or store.path == default_db_path() else str(store.path)
+    tags = store.all_tags()
     for t in shown:
         ann = annotations.get(t.id)
-        group = group_value(t, group_by)
+        group = group_value(t, group_by, tags.get(t.id))
         views.append(build_trace_view(
             t, anchor=anchors[t.id], group=group, group_key=group_keys.get(group, "g-other"),
             success=success[t.id], verdict=ann.verdict if ann else None,

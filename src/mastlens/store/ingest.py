@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,27 @@ from mastlens.taxonomy import load_taxonomy
 from mastlens.trace import SuccessRule, Trace, label_annotation
 
 LABELS_JUDGE = "labels"
+# Tag keys are group keys (``--group-by run``); these names already mean a trace column.
+RESERVED_TAG_KEYS = frozenset({"id", "model", "system", "task", "success", "score"})
+_TAG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def parse_tags(values: list[str] | None) -> dict[str, str]:
+    """``["run=baseline", "agent=v2"]`` -> ``{"run": "baseline", "agent": "v2"}``. Raises ``ValueError``
+    naming the bad item (no ``=``, an empty or reserved key, or one key given twice)."""
+    tags: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _TAG_KEY.fullmatch(key):
+            raise ValueError(f"--tag {item!r}: expected KEY=VALUE with a key of letters, digits, _ . - "
+                             "(e.g. --tag run=baseline)")
+        if key in RESERVED_TAG_KEYS:
+            raise ValueError(f"--tag {item!r}: {key!r} is a trace field already; pick another key")
+        if key in tags and tags[key] != value:
+            raise ValueError(f"--tag {item!r}: key {key!r} given twice")
+        tags[key] = value
+    return tags
 
 
 @dataclass
@@ -41,6 +63,8 @@ class IngestReport:
     groups: dict[tuple[str, str | None], GroupSummary] = field(default_factory=dict)
     trace_ids: list[str] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)  # annotation set -> traces labelled from the input
+    tags: dict[str, str] = field(default_factory=dict)  # the --tag values given
+    retagged: int = 0  # traces already stored whose tags changed (no new content version)
 
     def _count(self, trace: Trace) -> None:
         key = (trace.source.format, trace.model)
@@ -61,6 +85,8 @@ class IngestReport:
                 {"path": f.path, "line": f.line, "format": f.format, "reason": f.reason} for f in self.failed
             ],
             "labels": dict(self.labels),
+            "tags": dict(self.tags),
+            "retagged": self.retagged,
             "notes": list(self.notes),
         }
 
@@ -70,10 +96,12 @@ class IngestReport:
 
 
 def ingest(
-    paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None
+    paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> IngestReport:
-    """Read and store every trace under ``paths``. Bad files are reported, never raised."""
-    report = IngestReport()
+    """Read and store every trace under ``paths``, each with ``tags`` (see :meth:`Store.set_tags`).
+    Bad files are reported, never raised."""
+    report = IngestReport(tags=dict(tags or {}))
     rule = SuccessRule.parse(success_rule)
     for result in walk([Path(p) for p in paths], fmt, rule):
         if isinstance(result, FileSkip):
@@ -104,8 +132,10 @@ def _store_file(result: FileResult, store: Store, report: IngestReport) -> None:
         stored[trace.id] = (outcome.trace_id, trace.content_hash() if result.labels else "")
         report.trace_ids.append(outcome.trace_id)
         report._count(trace)
+        retagged = bool(report.tags) and store.set_tags(outcome.trace_id, report.tags)
         if outcome.action == "unchanged":
             report.skipped_duplicates += 1
+            report.retagged += int(retagged)
             continue
         report.ingested += 1
         if outcome.action == "replaced":

@@ -75,6 +75,16 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     );
     """,
+    # run tags (`ingest --tag KEY=VALUE`): per trace, not part of its content (no new version when they change)
+    """
+    CREATE TABLE trace_tags (
+        trace_id TEXT NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (trace_id, key)
+    );
+    CREATE INDEX trace_tags_key ON trace_tags(key, value);
+    """,
 ]
 
 
