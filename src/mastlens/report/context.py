@@ -70,6 +70,8 @@ class ReportContext:
     generated_by: str
     charts: dict[str, Any] = field(default_factory=dict)
     n_traces_omitted: int = 0
+    diff: dict[str, Any] | None = None  # a DiffResult dump: the report's Diff section
+    db: str | None = None  # the store to name in printed commands (None: the default one)
 
 
 def group_value(trace: Trace, group_by: str, tags: dict[str, str] | None = None) -> str:
@@ -164,5 +166,5 @@ def build_context(
         agreement=as_dict(agreement), taxonomy=taxonomy, card=card, traces=views, groups=groups,
         group_keys=group_keys, anchors={k: v for k, v in anchors.items() if k in shown_ids},
         mode_names=mode_names, mode_categories={m.id: m.category for m in taxonomy.modes},
-        generated_by=f"mastlens {__version__}", n_traces_omitted=len(traces) - len(shown),
+        generated_by=f"mastlens {__version__}", n_traces_omitted=len(traces) - len(shown), db=db,
     )
