@@ -8,11 +8,14 @@ changes reuse the fatal/benign classification of :func:`mastlens.analysis.groups
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import compress
 
 import numpy as np
 import pandas as pd
+from pydantic import TypeAdapter
 
 from mastlens.analysis.diff_results import (
     PAIRED_TEST, UNPAIRED_TEST, DiffResult, EvidenceRef, ExampleTrace, Flip, ModeChange, OutcomeChange, Pairing,
@@ -24,11 +27,12 @@ from mastlens.analysis.paired import (
 )
 from mastlens.analysis.proportions import ci, fisher_p, holm, newcombe_diff, num, ratio, wilson
 from mastlens.analysis.stats import UNKNOWN_GROUP, group_labels
-from mastlens.analysis.vectors import AS_INGESTED, mode_matrices
+from mastlens.analysis.vectors import AS_INGESTED
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 
 SMALL_SAMPLE = 30  # under this many traces (or pairs) a side's intervals are wide: the output says so
 MAX_EXAMPLES = 3
+_FLIPS = TypeAdapter(list[Flip])
 
 # (side, trace id, mode id) -> (the judge's reason, its evidence); None: no store to look in
 EvidenceLookup = Callable[[str, str, str], "tuple[str, list[EvidenceRef]]"]
@@ -46,8 +50,14 @@ class _Side:
 
     @classmethod
     def of(cls, df: pd.DataFrame, mode_ids: list[str]) -> _Side:
-        present, assessed, _ = mode_matrices(df, mode_ids)
+        df = _plain(df)
         n = len(df)
+        present = np.zeros((n, len(mode_ids)), dtype=bool)
+        assessed = np.zeros((n, len(mode_ids)), dtype=bool)
+        for j, mode_id in enumerate(mode_ids):  # column by column: no frame-wide fillna / copies
+            column = df[mode_id]
+            present[:, j] = column.to_numpy(dtype=bool, na_value=False)
+            assessed[:, j] = ~column.isna().to_numpy()
         success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8) if n else np.zeros(0, np.int8)
         score = df["score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) if n else np.zeros(0)
         ids = df["id"].astype(str).to_numpy(dtype=object) if n else np.array([], dtype=object)
@@ -55,6 +65,13 @@ class _Side:
 
     def take(self, rows: np.ndarray) -> _Side:
         return _Side(self.ids[rows], self.present[rows], self.assessed[rows], self.success[rows], self.score[rows])
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """A shallow view of ``df`` without ``attrs``: pandas deep-copies them into every column it hands out."""
+    view = df.copy(deep=False)
+    view.attrs = {}
+    return view
 
 
 def run_rows(df: pd.DataFrame, by: str, value: str) -> pd.DataFrame:
@@ -107,13 +124,15 @@ def diff_from_vectors(
     example traces of verdict changes.
     """
     taxonomy = taxonomy or load_taxonomy()
+    success_rule = base_df.attrs.get("success_rule", AS_INGESTED)
+    base_df, new_df = _plain(base_df), _plain(new_df)
     mode_ids = [m for m in taxonomy.ids if m in base_df.columns and m in new_df.columns]
     category = {m.id: m.category for m in taxonomy.modes}
     b, n = _Side.of(base_df, mode_ids), _Side.of(new_df, mode_ids)
     whole_base, whole_new = b, n
     result = DiffResult(
         by=by, base=base, new=new, paired=match is not None, test=PAIRED_TEST if match else UNPAIRED_TEST,
-        alpha=alpha, success_rule=base_df.attrs.get("success_rule", AS_INGESTED), verdict_rules=rules.describe(),
+        alpha=alpha, success_rule=success_rule, verdict_rules=rules.describe(),
         judge_change=judge_change,
         base_summary=_summary(base, set_base, b, mode_ids, taxonomy, rules, judge_errors[0]),
         new_summary=_summary(new, set_new, n, mode_ids, taxonomy, rules, judge_errors[1]),
@@ -206,16 +225,29 @@ def _paired_outcome(b: _Side, n: _Side) -> OutcomeChange:
 
 
 def _flips(b: _Side, n: _Side, keys: np.ndarray, mode_ids: list[str]) -> list[Flip]:
-    """Matched pairs whose outcome changed, with the modes that appeared or disappeared in each."""
-    changed = (b.success >= 0) & (n.success >= 0) & (b.success != n.success)
-    appeared = b.assessed & ~b.present & n.present
-    disappeared = b.present & n.assessed & ~n.present
-    names = np.array(mode_ids, dtype=object)
-    out = [Flip(match=str(keys[i]), direction="fixed" if n.success[i] == 1 else "broke", base_trace=str(b.ids[i]),
-                new_trace=str(n.ids[i]), modes_appeared=names[appeared[i]].tolist(),
-                modes_disappeared=names[disappeared[i]].tolist())
-           for i in np.flatnonzero(changed)]
-    return sorted(out, key=lambda f: (f.direction, f.match, f.base_trace))
+    """Matched pairs whose outcome changed (fixed first, then broke; by match value and trace id), with the
+    modes that appeared or disappeared in each."""
+    changed = np.flatnonzero((b.success >= 0) & (n.success >= 0) & (b.success != n.success))
+    fixed = n.success[changed] == 1
+    keys_s, base_ids = keys[changed].astype(str), b.ids[changed].astype(str)
+    changed = changed[np.lexsort((base_ids, keys_s, ~fixed))]
+    appeared = (b.assessed & ~b.present & n.present)[changed].tolist()
+    disappeared = (b.present & n.assessed & ~n.present)[changed].tolist()
+    rows = zip(keys[changed].astype(str).tolist(), (n.success[changed] == 1).tolist(), b.ids[changed].tolist(),
+               n.ids[changed].tolist(), appeared, disappeared)
+    # One validation call for the whole list, without the collector's passes over it (which otherwise
+    # dominate on tens of thousands of flips).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _FLIPS.validate_python([
+            {"match": key, "direction": "fixed" if up else "broke", "base_trace": str(base_id),
+             "new_trace": str(new_id), "modes_appeared": list(compress(mode_ids, gained)),
+             "modes_disappeared": list(compress(mode_ids, lost))}
+            for key, up, base_id, new_id, gained, lost in rows])
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _examples(side: str, run: _Side, j: int, mode_id: str, evidence: EvidenceLookup | None) -> list[ExampleTrace]:

@@ -4,6 +4,7 @@ and unpaired (Welch) figures, vectorized over modes; and pairing traces of the s
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats as sps
 
 from mastlens.analysis.proportions import Z95, ci, ratio, wilson
@@ -86,17 +87,20 @@ def paired_t_diff(base: np.ndarray, new: np.ndarray) -> tuple[float | None, tupl
     return mean, interval, p
 
 
-def _ranked(keys: np.ndarray, ids: np.ndarray, missing: str) -> tuple[np.ndarray, np.ndarray, set[str]]:
-    """Rows with a key, as "key<NUL>rank" (rank: position among the rows of that key in id order)."""
-    keys, ids = keys.astype(str), ids.astype(str)
-    rows = np.flatnonzero(keys != missing)
-    rows = rows[np.lexsort((ids[rows], keys[rows]))]
-    ordered = keys[rows]
+def _ranked(codes: np.ndarray, ids: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The kept rows in (key, id) order with their rank among the rows of their key."""
+    rows = np.flatnonzero(keep)
+    rows = rows[np.lexsort((ids[rows], codes[rows]))]
+    ordered = codes[rows]
     starts = np.r_[True, ordered[1:] != ordered[:-1]] if len(rows) else np.zeros(0, dtype=bool)
-    first = np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0)) if len(rows) else np.zeros(0, int)
-    rank = np.arange(len(rows)) - first
-    compound = np.char.add(np.char.add(ordered, "\x00"), rank.astype(str)) if len(rows) else np.array([], str)
-    return compound, rows, set(ordered[rank > 0].tolist())
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(rows)), 0)) if len(rows) else rows
+    return rows, ordered, np.arange(len(rows)) - first
+
+
+def _complement(n: int, rows: np.ndarray) -> np.ndarray:
+    mask = np.ones(n, dtype=bool)
+    mask[rows] = False
+    return np.flatnonzero(mask)
 
 
 def pair_rows(base_keys: np.ndarray, base_ids: np.ndarray, new_keys: np.ndarray, new_ids: np.ndarray,
@@ -107,11 +111,14 @@ def pair_rows(base_keys: np.ndarray, base_ids: np.ndarray, new_keys: np.ndarray,
     (base row index, new row index) of each pair in key order, the unmatched base and new row indexes, and
     how many keys had several rows in a run.
     """
-    cb, rb, repeated_b = _ranked(base_keys, base_ids, missing)
-    cn, rn, repeated_n = _ranked(new_keys, new_ids, missing)
-    _, ib, in_ = np.intersect1d(cb, cn, assume_unique=True, return_indices=True)
-    base_rows, new_rows = rb[ib], rn[in_]
-    unmatched_base = np.setdiff1d(np.arange(len(base_keys)), base_rows)
-    unmatched_new = np.setdiff1d(np.arange(len(new_keys)), new_rows)
-    order = np.argsort(cb[ib], kind="stable")  # pairs in key order
-    return base_rows[order], new_rows[order], unmatched_base, unmatched_new, len(repeated_b | repeated_n)
+    keys = np.concatenate([np.asarray(base_keys, dtype=object), np.asarray(new_keys, dtype=object)]).astype(str)
+    codes, _ = pd.factorize(keys, sort=True)
+    nb = len(base_keys)
+    keep = keys != missing
+    rb, kb, rank_b = _ranked(codes[:nb], np.asarray(base_ids).astype(str), keep[:nb])
+    rn, kn, rank_n = _ranked(codes[nb:], np.asarray(new_ids).astype(str), keep[nb:])
+    width = int(max(rank_b.max(initial=0), rank_n.max(initial=0))) + 1
+    _, ib, in_ = np.intersect1d(kb.astype(np.int64) * width + rank_b, kn.astype(np.int64) * width + rank_n,
+                                assume_unique=True, return_indices=True)
+    repeated = len(set(kb[rank_b > 0].tolist()) | set(kn[rank_n > 0].tolist()))
+    return rb[ib], rn[in_], _complement(nb, rb[ib]), _complement(len(new_keys), rn[in_]), repeated
