@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from jinja2 import Environment
@@ -27,6 +28,7 @@ def diff_environment() -> Environment:
     env = environment()
     env.filters.setdefault("pp", pp)
     env.filters.setdefault("ppci", ppci)
+    env.filters.setdefault("shq", shlex.quote)  # trace ids in a printed shell command
     return env
 
 
