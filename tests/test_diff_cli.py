@@ -125,3 +125,32 @@ def test_every_output_says_when_the_judge_changed(tmp_path):
     assert parse(page.read_text(encoding="utf-8"))[0].by_id("diff-judge-change") is not None
     data = json.loads(_run(*args, "--allow-judge-change", "--json").stdout)
     assert "judge 'openai:test-model' -> 'rules'" in data["judge_change"]
+
+
+def _code_blocks(text: str, lang: str) -> list[str]:
+    return [t.content for t in MarkdownIt("commonmark").parse(text) if t.type == "fence" and t.info.strip() == lang]
+
+
+def test_the_documented_commands_work(tmp_path: Path, monkeypatch):
+    """docs/ci.md's offline walk-through, command by command, and its rules file."""
+    from mastlens.analysis.gate import parse_gate_rules
+
+    docs = (EXAMPLES.parent / "docs" / "ci.md").read_text(encoding="utf-8")
+    monkeypatch.chdir(EXAMPLES.parent)
+    db = str(tmp_path / "docs.db")
+    commands = [line.split()[1:] for line in _code_blocks(docs, "bash")[0].splitlines() if line.startswith("mastlens ")]
+    assert [c[0] for c in commands] == ["ingest", "ingest", "annotate", "diff", "gate"]
+    for args in commands:
+        args = [str(tmp_path / a) if a.endswith((".md", ".html")) else a for a in args]
+        result = _run(*args, "--db", db)
+        assert result.exit_code == 0, (args, result.output)
+    assert "holds" in result.output and "VIOLATED" not in result.output
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    rules = parse_gate_rules(tomllib.loads(_code_blocks(docs, "toml")[0]), Path("docs/ci.md"))
+    assert rules.active() == ["min_success_rate", "max_increase_pp", "require_assessed", "max_prevalence",
+                              "no_new_fatal"]
+    assert "mastlens gate" in _code_blocks(docs, "yaml")[0] and "--md diff.md" in _code_blocks(docs, "yaml")[0]

@@ -177,7 +177,7 @@ def evaluate_gate(rules: GateRules, new: SideSummary, *, diff: DiffResult | None
         newly = [v.mode for v in diff.verdict_changes if v.kind == "newly_fatal"]
         result.checks.append(GateCheck(
             rule="no_new_fatal", holds=not newly, threshold=True, figure=float(len(newly)),
-            applied=f"violated when a mode is fatal in {diff.new} and not in {diff.base} ({diff.verdict_rules})",
+            applied=f"violated when a mode is fatal in {diff.new} and not in {diff.base} (the verdict rules of stats)",
             detail=f"newly fatal: {', '.join(newly)}" if newly else ""))
     if rules.require_assessed is not None:
         result.checks.append(_assessed_check(rules.require_assessed, [s for s in (base, new) if s is not None]))
