@@ -35,7 +35,7 @@ MAX_EXAMPLES = 3
 _FLIPS = TypeAdapter(list[Flip])
 
 # (side, trace id, mode id) -> (the judge's reason, its evidence); None: no store to look in
-EvidenceLookup = Callable[[str, str, str], "tuple[str, list[EvidenceRef]]"]
+EvidenceLookup = Callable[[str, str, str], tuple[str, list[EvidenceRef]]]
 
 
 @dataclass
@@ -302,7 +302,10 @@ def _notes(result: DiffResult) -> list[str]:
             notes.append(f"{result.by} {s.name}: {s.n_judge_errors} traces left out (judge errors)")
     if result.pairing is not None:
         p = result.pairing
-        if p.n_pairs < SMALL_SAMPLE:
+        if p.n_pairs == 0:
+            notes.append(f"no trace of {result.base} shares its {p.key} with one of {result.new}: nothing to pair; "
+                         "drop --match to compare the runs unpaired")
+        elif p.n_pairs < SMALL_SAMPLE:
             notes.append(f"{p.n_pairs} pairs matched on {p.key}: small sample, the intervals are wide")
         if p.unmatched_base or p.unmatched_new:
             notes.append(f"unmatched on {p.key}: {len(p.unmatched_base)} traces of {result.base}, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from mastlens.report.context import as_dict
@@ -13,33 +14,24 @@ MAX_FLIPS = 10
 KIND_TEXT = {"no_longer_fatal": "no longer fatal", "newly_fatal": "newly fatal", "appeared": "appeared"}
 
 
-def pct_ci(value: Any, interval: Any) -> str:
-    """``40.0% [28.6%, 52.6%]``; a dash when there is no figure."""
+def _with_ci(value: Any, interval: Any, show: Callable[[float], str], bound: Callable[[float], str]) -> str:
     if value is None:
         return "–"
-    text = f"{100 * value:.1f}%"
-    if interval:
-        text += f" [{100 * interval[0]:.1f}%, {100 * interval[1]:.1f}%]"
-    return text
+    return show(value) + (f" [{bound(interval[0])}, {bound(interval[1])}]" if interval else "")
+
+
+def pct_ci(value: Any, interval: Any) -> str:
+    """``40.0% [28.6%, 52.6%]``; a dash when there is no figure."""
+    return _with_ci(value, interval, lambda x: f"{100 * x:.1f}%", lambda x: f"{100 * x:.1f}%")
 
 
 def pp_ci(value: Any, interval: Any) -> str:
     """A difference of proportions in percentage points with its interval: ``-30.0 pp [-42.8, -16.2]``."""
-    if value is None:
-        return "–"
-    text = f"{100 * value:+.1f} pp"
-    if interval:
-        text += f" [{100 * interval[0]:+.1f}, {100 * interval[1]:+.1f}]"
-    return text
+    return _with_ci(value, interval, lambda x: f"{100 * x:+.1f} pp", lambda x: f"{100 * x:+.1f}")
 
 
 def num_ci(value: Any, interval: Any, signed: bool = False) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:+.2f}" if signed else f"{value:.2f}"
-    if interval:
-        text += f" [{interval[0]:.2f}, {interval[1]:.2f}]"
-    return text
+    return _with_ci(value, interval, lambda x: f"{x:+.2f}" if signed else f"{x:.2f}", lambda x: f"{x:.2f}")
 
 
 def comparison_line(d: dict[str, Any]) -> str:
