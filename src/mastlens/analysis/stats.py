@@ -22,14 +22,14 @@ UNKNOWN_GROUP = "unknown"
 
 
 def group_column(df: pd.DataFrame, group_by: str) -> str:
-    """The vectors' column for ``group_by``: model, system, task or a metadata key."""
-    for name in (group_by, f"meta.{group_by}"):
+    """The vectors' column for ``group_by``: model, system, task, a run tag or a metadata key."""
+    for name in (group_by, f"tag.{group_by}", f"meta.{group_by}"):
         if name in df.columns and name not in df.attrs.get("modes", ()):
             return name
     if len(df) == 0:
         return group_by
-    keys = sorted(c[5:] for c in df.columns if c.startswith("meta."))
-    raise ValueError(f"cannot group by {group_by!r}: use model, system, task or a metadata key "
+    keys = sorted({c.split(".", 1)[1] for c in df.columns if c.startswith(("meta.", "tag."))})
+    raise ValueError(f"cannot group by {group_by!r}: use model, system, task, a tag or a metadata key "
                      f"({', '.join(keys) or 'the traces have none'})")
 
 

@@ -3,7 +3,8 @@
 Mode columns (``FM-1.1`` ...) are pandas nullable booleans: True present, False absent, <NA> not assessed.
 ``<mode>@step`` columns hold the mode's onset (earliest evidence step) when it is present and localized;
 ``decisive_step`` / ``decisive_agent`` say where the judge says the run went wrong (null when it names none).
-Scalar trace metadata becomes ``meta.<key>`` columns (usable with ``--group-by <key>``). Stale annotations
+Scalar trace metadata becomes ``meta.<key>`` columns and run tags (``ingest --tag KEY=VALUE``) ``tag.<key>``
+columns (both usable with ``--group-by <key>``; a tag wins over a metadata key of the same name). Stale annotations
 and judge errors are left out; their counts are in ``df.attrs["excluded"]``.
 """
 
@@ -22,6 +23,7 @@ from mastlens.trace import Outcome, SuccessRule, SuccessTally
 AS_INGESTED = "as ingested"
 BASE_COLUMNS = ("id", "model", "system", "task", "success", "score")
 ONSET_SUFFIX = "@step"
+TAG_PREFIX = "tag."
 
 
 def onset_column(mode_id: str) -> str:
@@ -107,6 +109,13 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
                 meta.setdefault(key, [None] * n)[i] = value
     for key, values in sorted(meta.items()):
         data[f"meta.{key}"] = values
+    tags: dict[str, list[Any]] = {}
+    for trace_id, key, value in conn.execute("SELECT trace_id, key, value FROM trace_tags ORDER BY key"):
+        i = index.get(trace_id)
+        if i is not None:
+            tags.setdefault(key, [None] * n)[i] = value
+    for key, values in tags.items():
+        data[f"{TAG_PREFIX}{key}"] = values
     for mode_id, j in col.items():
         data[mode_id] = pd.array(np.where(status[:, j] < 0, None, status[:, j] == 1), dtype="boolean")
     for mode_id, j in col.items():

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from mastlens.cli.annotate import rules_options
 from mastlens.cli.common import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DbOption, console, fail, note, open_store
-from mastlens.cli.ingest import print_ingest_report, run_ingest
+from mastlens.cli.ingest import TagOption, print_ingest_report, run_ingest
 from mastlens.cli.report import (
     CompareOption, GroupByOption, MaxTracesOption, MdOption, ModelAliasOption, OutOption, ReferenceOption,
     SuccessOption, VerdictRulesOption, model_aliases, verdict_rules, write_reports,
@@ -86,6 +86,7 @@ def register(app: typer.Typer) -> None:
             None, "--base-url", help="OpenAI-compatible endpoint for an LLM judge (or OPENAI_BASE_URL)."),
         set_name: Optional[str] = typer.Option(None, "--set", help="Annotation set name (default: the judge name)."),
         fmt: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to sniff each file."),
+        tag: list[str] = TagOption,
         group_by: str = GroupByOption,
         success: Optional[str] = SuccessOption,
         reference: Optional[str] = ReferenceOption,
@@ -104,7 +105,7 @@ def register(app: typer.Typer) -> None:
         rules = verdict_rules(rules_file)  # read first: a bad rules file stops the run before any work
         aliases = model_aliases(model_alias)
         console.print("[bold]1/4 ingest[/]")
-        report = run_ingest(paths, db, fmt, success)
+        report = run_ingest(paths, db, fmt, success, tag)
         print_ingest_report(report)
         if not report.read_anything:
             fail("no trace could be read from the given paths; nothing to analyze", EXIT_USAGE)

@@ -12,7 +12,7 @@ from mastlens.cli.common import (
     EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DbOption, JsonOption, check_format, console, err_console, fail, open_store,
     print_json,
 )
-from mastlens.store.ingest import IngestReport, ingest
+from mastlens.store.ingest import IngestReport, ingest, parse_tags
 from mastlens.trace import SuccessRuleError
 
 
@@ -31,6 +31,10 @@ def print_ingest_report(report: IngestReport) -> None:
     )
     if report.success is not None and report.success.total:
         console.print(report.success.describe(), soft_wrap=True)
+    if report.tags:
+        tags = ", ".join(f"{k}={v}" for k, v in sorted(report.tags.items()))
+        retagged = f"; {report.retagged} already stored traces retagged" if report.retagged else ""
+        console.print(f"tagged {escape(tags)}{retagged}", soft_wrap=True, highlight=False)
     if report.labels:
         sets = ", ".join(f"{name} ({n} traces)" for name, n in sorted(report.labels.items()))
         console.print(f"reference labels stored as annotation sets: {sets}", soft_wrap=True)
@@ -48,11 +52,21 @@ def exit_code(report: IngestReport) -> int:
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
-def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None) -> IngestReport:
+TagOption = typer.Option(
+    None, "--tag", help="KEY=VALUE stored with every trace read (repeatable), e.g. --tag run=baseline; "
+    "tags are group keys (--group-by run, diff --by run).")
+
+
+def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None,
+               tags: list[str] | None = None) -> IngestReport:
     check_format(fmt)
+    try:
+        parsed = parse_tags(tags)
+    except ValueError as exc:
+        fail(str(exc))
     with open_store(db) as store:
         try:
-            return ingest(paths, store, fmt=fmt, success_rule=success)
+            return ingest(paths, store, fmt=fmt, success_rule=success, tags=parsed)
         except SuccessRuleError as exc:
             fail(str(exc))
 
@@ -63,11 +77,12 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="Files or folders of traces (folders are walked)."),
         fmt: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to sniff each file."),
         success: str = typer.Option(None, "--success", help="Success rule, e.g. 'score>=1' (default) or 'score>0'."),
+        tag: list[str] = TagOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
         """Read traces from files and folders into the store and summarize them."""
-        report = run_ingest(paths, db, fmt, success)
+        report = run_ingest(paths, db, fmt, success, tag)
         if as_json:
             print_json(report.to_json())
         else:

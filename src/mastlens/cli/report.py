@@ -24,6 +24,9 @@ ModelAliasOption = typer.Option(
     None, "--model-alias", metavar="NAME=GROUP",
     help="Group model NAME with GROUP (repeatable), e.g. gpt-4o-2024-08-06=gpt-4o. Models are grouped by name "
          "without provider prefixes (openai/gpt-4o is gpt-4o); traces keep the raw name.")
+DiffOption = typer.Option(None, "--diff", help="Add a Diff section: --diff BASE NEW (values of --diff-by).")
+DiffByOption = typer.Option("run", "--diff-by", help="The key naming the runs of --diff (default the tag run).")
+DiffMatchOption = typer.Option(None, "--diff-match", help="Pair the --diff runs' traces on this key (e.g. task).")
 MaxTracesOption = typer.Option(
     1000, "--max-traces", help="Traces given a drill-down (failed first; keeps the file under about 15 MB).")
 
@@ -54,9 +57,11 @@ def write_reports(
     store: Store, set_name: str, *, output: Path, md: Path | None, group_by: str, success: str | None,
     compare: tuple[str, str] | None, reference: str | None, max_traces: int, rules=None,  # noqa: ANN001
     aliases: dict[str, str] | None = None,
+    diff=None,  # noqa: ANN001
 ) -> None:
     """Compute the statistics (and agreement), render the report(s) and say where they are.
-    ``rules``: the verdict rules (default :data:`~mastlens.analysis.groups.DEFAULT_RULES`)."""
+    ``rules``: the verdict rules (default :data:`~mastlens.analysis.groups.DEFAULT_RULES`); ``diff``: a
+    ``DiffResult`` for a Diff section (and its Markdown summary)."""
     from mastlens.analysis import compute_agreement, compute_stats
     from mastlens.report import render_html, render_markdown
 
@@ -81,7 +86,7 @@ def write_reports(
                 note(f"[yellow]note:[/] no trace is annotated in both {escape(reference)} and {escape(set_name)}; "
                      "agreement skipped")
                 agreement = None
-    html = render_html(store, set_name, stats, agreement=agreement, max_traces=max_traces)
+    html = render_html(store, set_name, stats, agreement=agreement, max_traces=max_traces, diff=diff)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
     size = output.stat().st_size
@@ -89,8 +94,12 @@ def write_reports(
                   f"{time.perf_counter() - started:.1f} s); open it in a browser", soft_wrap=True)
     if md is not None:
         md.parent.mkdir(parents=True, exist_ok=True)
-        md.write_text(render_markdown(store, set_name, stats, agreement=agreement, report_path=str(output)),
-                      encoding="utf-8")
+        text = render_markdown(store, set_name, stats, agreement=agreement, report_path=str(output))
+        if diff is not None:
+            from mastlens.report.diff_markdown import render_diff_markdown
+
+            text += "\n" + render_diff_markdown(diff, heading="###")
+        md.write_text(text, encoding="utf-8")
         console.print(f"summary written to [bold]{md.resolve()}[/]", soft_wrap=True)
 
 
@@ -107,13 +116,26 @@ def register(app: typer.Typer) -> None:
         max_traces: int = MaxTracesOption,
         rules_file: Optional[Path] = VerdictRulesOption,
         model_alias: Optional[list[str]] = ModelAliasOption,
+        diff_runs: Optional[tuple[str, str]] = DiffOption,
+        diff_by: str = DiffByOption,
+        diff_match: Optional[str] = DiffMatchOption,
         db: Path = DbOption,
     ) -> None:
         """Render a self-contained HTML report (and optionally Markdown) from stored annotations."""
+        rules = verdict_rules(rules_file)
         with open_store(db, must_exist=True) as store:
             if store.count_traces() == 0:
                 fail("the store holds no traces: run `mastlens analyze PATH` or `mastlens ingest PATH` first")
             name = resolve_set(store, set_name)
+            diff = None
+            if diff_runs:
+                from mastlens.analysis.diff_store import compute_diff
+
+                try:  # one set: its judge configuration is one by construction
+                    diff = compute_diff(store, diff_runs[0], diff_runs[1], by=diff_by, set_name=name,
+                                        match=diff_match, success_rule=success, rules=rules)
+                except ValueError as exc:
+                    fail(f"--diff {diff_runs[0]} {diff_runs[1]}: {exc}")
             write_reports(store, name, output=output, md=md, group_by=group_by, success=success,
-                          compare=compare, reference=reference, max_traces=max_traces, rules=verdict_rules(rules_file),
+                          compare=compare, reference=reference, max_traces=max_traces, rules=rules, diff=diff,
                           aliases=model_aliases(model_alias))

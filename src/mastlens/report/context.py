@@ -73,15 +73,20 @@ class ReportContext:
     generated_by: str
     charts: dict[str, Any] = field(default_factory=dict)
     n_traces_omitted: int = 0
+    diff: dict[str, Any] | None = None  # a DiffResult dump: the report's Diff section
+    db: str | None = None  # the store to name in printed commands (None: the default one)
 
 
-def group_value(trace: Trace, group_by: str, model_aliases: dict[str, str] | None = None) -> str:
-    """The group a trace falls in for ``group_by`` (model, system, task, or a metadata key); models by
-    their normalised, aliased name as in the statistics."""
+def group_value(trace: Trace, group_by: str, model_aliases: dict[str, str] | None = None,
+                tags: dict[str, str] | None = None) -> str:
+    """The group a trace falls in for ``group_by`` (model, system, task, a run tag or a metadata key); models
+    by their normalised, aliased name as in the statistics."""
     if group_by == "model":
         return group_model(trace.model, model_aliases)
     if group_by in ("system", "task"):
         value = getattr(trace, group_by)
+    elif tags and group_by in tags:
+        value = tags[group_by]
     else:
         value = trace.metadata.get(group_by)
     return "unknown" if value is None or value == "" else str(value)
@@ -164,9 +169,10 @@ def build_context(
     views = []
     budget = trace_char_budget(len(shown))
     db = None if str(store.path) == ":memory:" or store.path == default_db_path() else str(store.path)
+    tags = store.all_tags()
     for t in shown:
         ann = annotations.get(t.id)
-        group = group_value(t, group_by, stats_d.get("model_aliases"))
+        group = group_value(t, group_by, stats_d.get("model_aliases"), tags.get(t.id))
         views.append(build_trace_view(
             t, anchor=anchors[t.id], group=group, group_key=group_keys.get(group, "g-other"),
             success=success[t.id], verdict=ann.verdict if ann else None,
@@ -181,5 +187,5 @@ def build_context(
         agreement=as_dict(agreement), taxonomy=taxonomy, card=card, traces=views, groups=groups,
         group_keys=group_keys, anchors={k: v for k, v in anchors.items() if k in shown_ids},
         mode_names=mode_names, mode_categories={m.id: m.category for m in taxonomy.modes},
-        generated_by=f"mastlens {__version__}", n_traces_omitted=len(traces) - len(shown),
+        generated_by=f"mastlens {__version__}", n_traces_omitted=len(traces) - len(shown), db=db,
     )

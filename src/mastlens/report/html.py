@@ -91,14 +91,20 @@ def render_context(ctx: ReportContext) -> str:
 
 def render_html(
     store: Store, set_name: str, stats: Any, *, agreement: Any = None, title: str | None = None,
-    max_traces: int | None = DEFAULT_MAX_TRACES, charts: bool = True,
+    max_traces: int | None = DEFAULT_MAX_TRACES, charts: bool = True, diff: Any = None,
 ) -> str:
     """The whole report as one HTML document.
 
     ``stats`` is a ``StatsResult`` (or its ``model_dump()``), ``agreement`` an optional
-    ``AgreementResult``; trace drill-downs come from ``store``.
+    ``AgreementResult``, ``diff`` an optional ``DiffResult`` (a Diff section); trace drill-downs come from ``store``.
     """
     ctx = build_context(store, set_name, stats, agreement=agreement, title=title, max_traces=max_traces)
+    if diff is not None:
+        from mastlens.report.context import as_dict
+        from mastlens.report.diff_html import diff_environment
+
+        diff_environment()  # its filters
+        ctx.diff = as_dict(diff)
     if charts:
         ctx.charts = build_figures(ctx.stats, ctx.agreement, ctx.taxonomy.ids, [c.id for c in ctx.taxonomy.categories])
     return render_context(ctx)

@@ -210,6 +210,31 @@ class Store:
     def count_traces(self) -> int:
         return self.conn.execute("SELECT COUNT(*) FROM traces").fetchone()[0]
 
+    # -- tags ---------------------------------------------------------------------------------
+
+    def set_tags(self, trace_id: str, tags: dict[str, str]) -> bool:
+        """Give the trace these tags (a key already set takes the new value; other keys stay).
+        Tags are not content: the trace's hash, version and annotations are untouched. Returns whether
+        anything changed."""
+        before = self.conn.total_changes
+        self.conn.executemany(
+            """INSERT INTO trace_tags (trace_id, key, value) VALUES (?,?,?)
+               ON CONFLICT(trace_id, key) DO UPDATE SET value=excluded.value WHERE value != excluded.value""",
+            [(trace_id, key, value) for key, value in tags.items()],
+        )
+        return self.conn.total_changes != before
+
+    def get_tags(self, trace_id: str) -> dict[str, str]:
+        rows = self.conn.execute("SELECT key, value FROM trace_tags WHERE trace_id = ? ORDER BY key", (trace_id,))
+        return {r["key"]: r["value"] for r in rows}
+
+    def all_tags(self) -> dict[str, dict[str, str]]:
+        """trace id -> its tags, for every tagged trace."""
+        out: dict[str, dict[str, str]] = {}
+        for r in self.conn.execute("SELECT trace_id, key, value FROM trace_tags ORDER BY trace_id, key"):
+            out.setdefault(r[0], {})[r[1]] = r[2]
+        return out
+
     # -- annotation sets ----------------------------------------------------------------------
 
     def ensure_set(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,27 @@ from mastlens.trace import SuccessRule, SuccessTally, Trace, label_annotation
 from mastlens.trace.model_names import group_model
 
 LABELS_JUDGE = "labels"
+# Tag keys are group keys (``--group-by run``); these names already mean a trace column.
+RESERVED_TAG_KEYS = frozenset({"id", "model", "system", "task", "success", "score"})
+_TAG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def parse_tags(values: list[str] | None) -> dict[str, str]:
+    """``["run=baseline", "agent=v2"]`` -> ``{"run": "baseline", "agent": "v2"}``. Raises ``ValueError``
+    naming the bad item (no ``=``, an empty or reserved key, or one key given twice)."""
+    tags: dict[str, str] = {}
+    for item in values or []:
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _TAG_KEY.fullmatch(key):
+            raise ValueError(f"--tag {item!r}: expected KEY=VALUE with a key of letters, digits, _ . - "
+                             "(e.g. --tag run=baseline)")
+        if key in RESERVED_TAG_KEYS:
+            raise ValueError(f"--tag {item!r}: {key!r} is a trace field already; pick another key")
+        if key in tags and tags[key] != value:
+            raise ValueError(f"--tag {item!r}: key {key!r} given twice")
+        tags[key] = value
+    return tags
 
 
 @dataclass
@@ -43,6 +65,8 @@ class IngestReport:
     trace_ids: list[str] = field(default_factory=list)
     labels: dict[str, int] = field(default_factory=dict)  # annotation set -> traces labelled from the input
     success: SuccessTally | None = None  # what decided success, over the traces read
+    tags: dict[str, str] = field(default_factory=dict)  # the --tag values given
+    retagged: int = 0  # traces already stored whose tags changed (no new content version)
 
     def _count(self, trace: Trace) -> None:
         key = (trace.source.format, group_model(trace.model))
@@ -63,6 +87,8 @@ class IngestReport:
                 {"path": f.path, "line": f.line, "format": f.format, "reason": f.reason} for f in self.failed
             ],
             "labels": dict(self.labels),
+            "tags": dict(self.tags),
+            "retagged": self.retagged,
             "notes": list(self.notes),
             "success": None if self.success is None else {
                 "rule": str(self.success.rule), "given": bool(self.success.rule and self.success.rule.explicit),
@@ -76,11 +102,13 @@ class IngestReport:
 
 
 def ingest(
-    paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None
+    paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None,
+    tags: dict[str, str] | None = None,
 ) -> IngestReport:
-    """Read and store every trace under ``paths``. Bad files are reported, never raised; a success rule
-    naming a field that none of the traces has raises :class:`SuccessRuleError` with nothing stored."""
-    report = IngestReport()
+    """Read and store every trace under ``paths``, each with ``tags`` (see :meth:`Store.set_tags`). Bad files
+    are reported, never raised; a success rule naming a field that none of the traces has raises
+    :class:`SuccessRuleError` with nothing stored."""
+    report = IngestReport(tags=dict(tags or {}))
     rule = SuccessRule.parse(success_rule)
     report.success = tally = SuccessTally(rule)
     held: list[FileResult] = []  # read before any trace showed the rule's field: stored once one does
@@ -123,8 +151,10 @@ def _store_file(result: FileResult, store: Store, report: IngestReport) -> None:
         stored[trace.id] = (outcome.trace_id, trace.content_hash() if result.labels else "")
         report.trace_ids.append(outcome.trace_id)
         report._count(trace)
+        retagged = bool(report.tags) and store.set_tags(outcome.trace_id, report.tags)
         if outcome.action == "unchanged":
             report.skipped_duplicates += 1
+            report.retagged += int(retagged)
             continue
         report.ingested += 1
         if outcome.action == "replaced":

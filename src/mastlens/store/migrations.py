@@ -82,6 +82,16 @@ MIGRATIONS: list[str] = [
     ALTER TABLE trace_annotations ADD COLUMN decisive_reason TEXT NOT NULL DEFAULT '';
     ALTER TABLE mode_annotations ADD COLUMN onset_step INTEGER;
     """,
+    # run tags (`ingest --tag KEY=VALUE`): per trace, not part of its content (no new version when they change)
+    """
+    CREATE TABLE trace_tags (
+        trace_id TEXT NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (trace_id, key)
+    );
+    CREATE INDEX trace_tags_key ON trace_tags(key, value);
+    """,
 ]
 
 
