@@ -144,9 +144,24 @@ def _recommendations(result: StatsResult) -> Table | None:
     return table
 
 
+def _print_unexplained(result: StatsResult) -> None:
+    """Failed runs with no mode found present, per group: said right under the summary, never left implicit."""
+    for g in result.groups:
+        u = g.unexplained
+        if not u.n:
+            continue
+        text = f"[bold yellow]unexplained failures[/] in {escape(g.name)}: {u.n} of {g.n_failed} failed runs have no mode found present"
+        if u.trace_ids:
+            text += f" (e.g. {escape(', '.join(u.trace_ids[:3]))})"
+        if u.not_assessed:
+            text += "; not assessed on them: " + ", ".join(f"{m} on {k}" for m, k in u.not_assessed.items())
+        console.print(text, soft_wrap=True)
+
+
 def print_stats(result: StatsResult, mode_names: dict[str, str]) -> None:
     """Every table of ``mastlens stats``, in reading order, then a legend of the mode ids shown."""
     console.print(_summary(result))
+    _print_unexplained(result)
     for group in result.groups:
         console.print(_modes(group))
     for table in [*_cascades(result), _comparison(result), _regression(result), _recommendations(result)]:

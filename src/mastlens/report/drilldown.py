@@ -88,6 +88,8 @@ class TraceView:
     n_steps: int
     show_command: str
     truncated: bool
+    n_assessed: int = 0
+    not_assessed: list[str] = field(default_factory=list)
 
     @property
     def mode_ids(self) -> list[str]:
@@ -246,12 +248,14 @@ def build_trace_view(
         rows.append(GapView(prev + 1, len(trace.steps) - 1))
     truncated = any(isinstance(r, GapView) or r.omitted_chars for r in rows)
     outcome = "unknown" if success is None else ("success" if success else "failure")
+    not_assessed = [] if verdict is None else [
+        m for m in mode_names if m not in verdict.modes or verdict.modes[m].status is ModeStatus.NOT_ASSESSED]
     return TraceView(
         anchor=anchor, id=trace.id, group=group, group_key=group_key, outcome=outcome,
         score=trace.outcome.score, task=trace.task, status=status, error=error,
         summary=verdict.summary if verdict else "", flags=flags, rows=rows, n_steps=len(trace.steps),
         show_command=f"mastlens show {_shell_quote(trace.id)} --full" + (f" --db {_shell_quote(db)}" if db else ""),
-        truncated=truncated,
+        truncated=truncated, n_assessed=len(mode_names) - len(not_assessed), not_assessed=not_assessed,
     )
 
 
