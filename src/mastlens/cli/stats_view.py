@@ -81,6 +81,18 @@ def _modes(group: GroupStats) -> Table:
     return table
 
 
+def _compact_modes(group: GroupStats) -> str:
+    """One line instead of a table of dashes when a group has only one outcome."""
+    which = "no failed trace" if group.n_failed == 0 else "no successful trace"
+    seen = [f"{m.id} {pct(m.prevalence)}" for m in group.modes if m.prevalence]
+    not_assessed = [m.id for m in group.modes if m.n_assessed == 0]
+    text = f"Modes in {escape(group.name)}: {which}, nothing to compare; "
+    text += ("present: " + ", ".join(seen)) if seen else "no mode found present"
+    if not_assessed:
+        text += f" (not assessed: {', '.join(not_assessed)})"
+    return text
+
+
 def _cascades(result: StatsResult) -> list[Table]:
     tables = []
     pairs = sorted(result.cooccurrence, key=lambda c: (-c.n_both, -(c.phi or 0), c.group, c.a, c.b))
@@ -163,7 +175,10 @@ def print_stats(result: StatsResult, mode_names: dict[str, str]) -> None:
     console.print(_summary(result))
     _print_unexplained(result)
     for group in result.groups:
-        console.print(_modes(group))
+        if 0 < group.n_failed < group.n - group.n_unknown_outcome:
+            console.print(_modes(group))
+        else:
+            console.print(_compact_modes(group), soft_wrap=True)
     for table in [*_cascades(result), _comparison(result), _regression(result), _recommendations(result)]:
         if table is not None:
             console.print(table)
