@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from mastlens.cli.tables import WideOption
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, fail, open_store, print_json, resolve_set
 from mastlens.cli.report import CompareOption, GroupByOption, SuccessOption, VerdictRulesOption, verdict_rules
 
@@ -22,6 +23,7 @@ def register(app: typer.Typer) -> None:
         rules_file: Optional[Path] = VerdictRulesOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
+        wide: bool = WideOption,
     ) -> None:
         """Statistics of an annotation set: per group and mode, with CIs, tests and verdicts."""
         from mastlens.analysis import compute_stats
@@ -43,4 +45,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
-        print_stats(result, {m.id: m.name for m in load_taxonomy().modes})
+        print_stats(result, {m.id: m.name for m in load_taxonomy().modes}, wide=wide)
