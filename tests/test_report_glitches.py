@@ -8,7 +8,7 @@ import re
 
 import pytest
 from _html_tree import parse
-from conftest import FIXTURES
+from _fixture_stores import rules_annotated_store
 from typer.testing import CliRunner
 
 from mastlens.analysis.stats import compute_stats
@@ -22,12 +22,7 @@ SOURCES = ("tau_bench", "who_and_when", "codex_rollout_format", "inspect_ai", "c
 
 @pytest.fixture(scope="module")
 def mixed(tmp_path_factory):
-    if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES)")
-    db = tmp_path_factory.mktemp("mixed") / "m.db"
-    result = runner.invoke(app, ["ingest", *(str(FIXTURES / s) for s in SOURCES), "--db", str(db)])
-    assert result.exit_code in (0, 1), result.output
-    assert runner.invoke(app, ["annotate", "--judge", "rules", "--db", str(db)]).exit_code == 0
+    db = rules_annotated_store(tmp_path_factory.mktemp("mixed"), *SOURCES)
     with Store(db) as store:
         stats = compute_stats(store, "rules")
         root, errors = parse(render_html(store, "rules", stats))

@@ -8,7 +8,8 @@ import re
 
 import pytest
 from _html_tree import parse
-from conftest import EXAMPLES, FIXTURES
+from _fixture_stores import rules_annotated_store
+from conftest import EXAMPLES
 from typer.testing import CliRunner
 
 import mastlens
@@ -52,11 +53,7 @@ def test_show_gives_the_itbench_judge_justification():
 
 @pytest.fixture(scope="module")
 def whowhen_report(tmp_path_factory):
-    if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES)")
-    db = tmp_path_factory.mktemp("labels") / "ww.db"
-    assert runner.invoke(app, ["ingest", str(FIXTURES / "who_and_when"), "--db", str(db)]).exit_code == 0
-    assert runner.invoke(app, ["annotate", "--judge", "rules", "--db", str(db)]).exit_code == 0
+    db = rules_annotated_store(tmp_path_factory.mktemp("labels"), "who_and_when")
     with Store(db) as store:
         traces = {t.id: t for t in store.iter_traces()}
         html = render_html(store, "rules", compute_stats(store, "rules"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import FIXTURES
+from _fixture_stores import rules_annotated_store
 from typer.testing import CliRunner
 
 from mastlens.cli.app import app
@@ -25,13 +25,7 @@ def _cli(*args: str, columns: int = 80) -> str:
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
-    if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES)")
-    path = tmp_path_factory.mktemp("tables") / "m.db"
-    result = runner.invoke(app, ["ingest", *(str(FIXTURES / s) for s in SOURCES), "--db", str(path)])
-    assert result.exit_code in (0, 1), result.output
-    assert runner.invoke(app, ["annotate", "--judge", "rules", "--db", str(path)]).exit_code == 0
-    return str(path)
+    return str(rules_annotated_store(tmp_path_factory.mktemp("tables"), *SOURCES))
 
 
 def _headers(out: str) -> list[str]:

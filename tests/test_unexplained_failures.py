@@ -7,7 +7,7 @@ import json
 
 import pytest
 from _html_tree import parse
-from conftest import FIXTURES
+from _fixture_stores import rules_annotated_store
 from typer.testing import CliRunner
 
 from mastlens.analysis.stats import compute_stats
@@ -22,13 +22,7 @@ CLEAN_BILLS = ("No intervention is indicated", "No failure mode found present")
 
 @pytest.fixture(scope="module")
 def tau_db(tmp_path_factory):
-    if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES)")
-    db = tmp_path_factory.mktemp("unexplained") / "tau.db"
-    source = FIXTURES / "tau_bench" / "gpt-4o-airline.subset.json"
-    assert runner.invoke(app, ["ingest", str(source), "--db", str(db)]).exit_code == 0
-    assert runner.invoke(app, ["annotate", "--judge", "rules", "--db", str(db)]).exit_code == 0
-    return db
+    return rules_annotated_store(tmp_path_factory.mktemp("unexplained"), "tau_bench/gpt-4o-airline.subset.json")
 
 
 def _expected(db):
