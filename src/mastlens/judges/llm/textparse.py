@@ -115,7 +115,7 @@ def _read_row(cells: list[str], reading: _Reading) -> None:
 def _read_line(raw: str, reading: _Reading) -> None:
     if raw.count("|") >= 2:
         if not _TABLE_RULE.match(raw):
-            _read_row(raw.strip().strip("|").split("|"), reading)
+            _read_row(raw.replace("**", "").replace("`", "").strip().strip("|").split("|"), reading)
         return
     line = _PREFIX.sub("", raw.replace("**", "").replace("`", "")).strip()
     if not line or line in "{}[],":
