@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -184,16 +185,22 @@ def test_otel_export_validates_and_links_to_the_source_spans(otel_store, tmp_pat
     summary = json.loads(result.stdout)
     records = validate_otlp_logs(json.loads(out.read_text(encoding="utf-8")))
     present = _present(db_path, "rules")
-    assert summary["rows"] == len(records) == sum(len(p) for p in present.values())
+    with Store(db_path) as store:
+        assessed = {(ann.trace_id, v.id): v.status.value for ann in store.get_annotations("rules")
+                    for v in ann.verdict.modes.values() if v.status is not ModeStatus.NOT_ASSESSED}
+    # every assessed verdict, absent ones too: absent and not assessed stay apart downstream (issue 14 item 13)
+    assert summary["rows"] == len(records) == len(assessed)
     assert all(r["eventName"] == "gen_ai.evaluation.result" for r in records)
     by_trace: dict[str, list[dict]] = {}
     for r in records:
         a = attrs(r)
         mode_id = a["gen_ai.evaluation.name"].removeprefix("mast.")
         assert re.fullmatch(r"FM-\d\.\d", mode_id) and a["mast.mode.name"] == TAXONOMY.mode(mode_id).name
-        assert a["gen_ai.evaluation.score.label"] == "present"
-        assert mode_id in present[a["mast.trace.id"]]
-        by_trace.setdefault(a["mast.trace.id"], []).append(r)
+        label = a["gen_ai.evaluation.score.label"]
+        assert label == assessed[(a["mast.trace.id"], mode_id)]
+        assert (label == "present") == (mode_id in present[a["mast.trace.id"]])
+        if label == "present":
+            by_trace.setdefault(a["mast.trace.id"], []).append(r)
     linked = {attrs(r)["gen_ai.evaluation.name"]: r for r in by_trace[TRACE_ID]}
     assert set(linked) == {"mast.FM-2.5", "mast.FM-3.3"}
     ignored, unverified = linked["mast.FM-2.5"], linked["mast.FM-3.3"]
@@ -208,18 +215,33 @@ def test_otel_export_validates_and_links_to_the_source_spans(otel_store, tmp_pat
     assert others and all("traceId" not in r and "spanId" not in r for r in others)
 
 
-def test_otel_export_with_absent_modes(otel_store, tmp_path: Path):
-    db_path, _ = otel_store
-    out = tmp_path / "all.json"
-    assert _run("export", "--set", "rules", "--to", "otel", "--include-absent", str(out),
-                "--db", str(db_path)).exit_code == 0
-    records = validate_otlp_logs(json.loads(out.read_text(encoding="utf-8")))
-    with Store(db_path) as store:
-        n_assessed = sum(1 for ann in store.get_annotations("rules") for v in ann.verdict.modes.values()
-                         if v.status is not ModeStatus.NOT_ASSESSED)
-    assert len(records) == n_assessed
-    labels = {attrs(r)["gen_ai.evaluation.score.label"] for r in records}
-    assert labels == {"present", "absent"}
+def test_otel_export_keeps_absent_apart_from_not_assessed(fixtures_dir: Path, tmp_path: Path):
+    """Real Who&When runs, rules judge (six modes not assessed): absent verdicts are exported by default,
+    not-assessed ones only with --include-not-assessed, and never as absent (issue 14 item 13)."""
+    db = str(tmp_path / "m.db")
+    assert _run("ingest", str(fixtures_dir / "who_and_when"), "--db", db).exit_code == 0
+    assert _run("annotate", "--judge", "rules", "--db", db).exit_code == 0
+    with Store(db) as store:
+        anns = store.get_annotations("rules")
+    verdicts = {(ann.trace_id, m): ann.verdict.modes.get(m) or ModeVerdict(id=m, status=ModeStatus.NOT_ASSESSED)
+                for ann in anns for m in TAXONOMY.ids}
+    assert any(not ann.verdict.present() for ann in anns)  # a trace with no present mode still exports
+    for flag, wanted in (([], {"present", "absent"}), (["--include-not-assessed"], {"present", "absent", "not_assessed"})):
+        out = tmp_path / f"otel{len(flag)}.json"
+        assert _run("export", "--set", "rules", "--to", "otel", *flag, str(out), "--db", db).exit_code == 0
+        records = validate_otlp_logs(json.loads(out.read_text(encoding="utf-8")))
+        assert len(records) == sum(1 for v in verdicts.values() if v.status.value in wanted)
+        assert {(attrs(r)["mast.trace.id"]) for r in records} == {ann.trace_id for ann in anns}
+        for r in records:
+            a = attrs(r)
+            v = verdicts[(a["mast.trace.id"], a["gen_ai.evaluation.name"].removeprefix("mast."))]
+            assert a["gen_ai.evaluation.score.label"] == v.status.value
+            if v.status is ModeStatus.NOT_ASSESSED or v.confidence is None:
+                assert "gen_ai.evaluation.score.value" not in a
+            else:
+                assert a["gen_ai.evaluation.score.value"] == pytest.approx(v.confidence)
+        labels = {attrs(r)["gen_ai.evaluation.score.label"] for r in records}
+        assert labels == {v.status.value for v in verdicts.values()} & wanted and "absent" in labels
 
 
 def test_validator_rejects_malformed_records():
@@ -252,3 +274,35 @@ def test_parquet_export_of_real_fixtures_with_mixed_metadata_types(fixtures_dir:
     assert levels["Algorithm-Generated/1"] == "2" and levels["Algorithm-Generated/102"] == "Medium"
     assert pd.isna(levels["Hand-Crafted/6"])
     assert str(table.schema.field("FM-1.3").type) == "bool"  # uniform columns keep their types
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_table_exports_keep_integers_integers(fixtures_dir: Path, tmp_path: Path, fmt: str):
+    """tau-bench's task_id and trial are integers; Who&When traces have neither, so the columns have gaps
+    and pandas would write 30.0 (issue 14 item 14)."""
+    db = str(tmp_path / "m.db")
+    for source in (fixtures_dir / "tau_bench", fixtures_dir / "who_and_when" / "Hand-Crafted"):
+        assert _run("ingest", str(source), "--db", db).exit_code == 0
+    assert _run("annotate", "--judge", "rules", "--db", db).exit_code == 0
+    out = tmp_path / f"v.{fmt}"
+    assert _run("export", "--to", fmt, str(out), "--db", db).exit_code == 0
+    with Store(db) as store:
+        expected = {t.id: (t.metadata.get("task_id"), t.metadata.get("trial")) for t in store.iter_traces()}
+    assert any(v == (None, None) for v in expected.values()) and any(isinstance(v[0], int) for v in expected.values())
+    if fmt == "csv":
+        text = out.read_text(encoding="utf-8")
+        rows = {r["id"]: r for r in csv.DictReader(text.splitlines())}
+        for trace_id, (task_id, trial) in expected.items():
+            assert rows[trace_id]["meta.task_id"] == ("" if task_id is None else str(task_id))
+            assert rows[trace_id]["meta.trial"] == ("" if trial is None else str(trial))
+        return
+    if fmt == "jsonl":
+        rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    else:
+        table = pq.read_table(out)
+        assert str(table.schema.field("meta.task_id").type) == "int64"
+        assert str(table.schema.field("FM-1.3@step").type) == "int64"
+        rows = {r["id"]: r for r in table.to_pylist()}
+    for trace_id, (task_id, trial) in expected.items():
+        assert rows[trace_id]["meta.task_id"] == task_id and type(rows[trace_id]["meta.task_id"]) is type(task_id)
+        assert rows[trace_id]["meta.trial"] == trial and type(rows[trace_id]["meta.trial"]) is type(trial)

@@ -170,6 +170,30 @@ def test_mast_style_text_reply_is_accepted(store):
     assert srv.calls == 1
 
 
+def test_key_value_text_reply_is_read_by_value_end_to_end(store):
+    # issue 14 item 19: "FM-1.1 Disobey task specification: present: false" once read as all 14 present
+    fill(store, 1)
+    from mastlens.taxonomy import load_taxonomy
+    tax = load_taxonomy()
+    text = "\n".join(f"{m} {tax.by_id[m].name}: present: {'true' if m == 'FM-2.3' else 'false'}" for m in tax.ids)
+    with FakeOpenAI(lambda req, n: reply(text, req)) as srv:
+        annotate_traces(store, judge(srv.url))
+    ann = _only(store)
+    assert ann.status.value == "ok" and srv.calls == 1
+    assert set(ann.verdict.present()) == {"FM-2.3"}
+
+
+def test_text_reply_with_an_unreadable_line_is_an_error_keeping_the_raw_text(store):
+    fill(store, 1)
+    text = MAST_TEXT.replace("1.3 Step Repetition: yes", "1.3 Step Repetition: hard to say")
+    with FakeOpenAI(lambda req, n: reply(text, req)) as srv:
+        annotate_traces(store, judge(srv.url))
+    ann = _only(store)
+    assert srv.calls == 2 and "FM-1.3: no yes/no answer" in srv.requests[1]["messages"][-1]["content"]
+    assert ann.status.value == "error" and ann.verdict is None
+    assert "hard to say" in ann.raw_reply and "FM-1.3" in ann.error
+
+
 def test_fabricated_evidence_is_stored_unverified(store):
     fill(store, 1)
     fake = verdict({"FM-1.2": [(3, "kubectl delete pod checkout --force")], "FM-1.3": [(2, "kubectl get pods")]})

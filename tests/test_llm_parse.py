@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fake_openai import MODE_IDS, verdict
@@ -111,8 +112,10 @@ def test_text_parser_uses_word_boundaries():
     assert parsed.modes["FM-2.5"] is True
     assert parsed.modes["FM-3.2"] is True
     assert parsed.modes["FM-1.1"] is False
-    # "Nothing" or "Notably" never count as answers
-    assert parse_mast_text("1.3 Step Repetition: Notably the agent", TAX) is None
+    # "Nothing" or "Notably" never count as answers: the line is a problem, not a verdict
+    unread = parse_mast_text("1.3 Step Repetition: Notably the agent", TAX)
+    assert unread is not None and "FM-1.3" not in unread.modes
+    assert any(p.startswith("FM-1.3: no yes/no answer") for p in unread.problems)
 
 
 def test_partial_text_answer_is_an_error():
@@ -128,3 +131,37 @@ def test_an_echoed_answer_template_is_no_answer():
         text = "\n".join(f"{m[3:]} x: {template}" for m in MODE_IDS)
         with pytest.raises(ReplyError):
             parse_reply(text, TAX)
+
+
+REPLIES = Path(__file__).parent / "judge_replies"
+EXPECTED = json.loads((REPLIES / "expected.json").read_text(encoding="utf-8"))
+SHAPES = sorted(name for name in EXPECTED if not name.startswith("_"))
+
+
+@pytest.mark.parametrize("name", SHAPES)
+def test_reply_shape_corpus_is_read_mode_by_mode(name):
+    """Each reply shape a model produces: read mode by mode, or an error naming the unreadable line."""
+    text = (REPLIES / name).read_text(encoding="utf-8")
+    expected = EXPECTED[name]
+    if "error" in expected:
+        with pytest.raises(ReplyError) as err:
+            parse_reply(text, TAX)
+        for fragment in expected["error"]:
+            assert fragment in str(err.value)
+        return
+    parsed = parse_reply(text, TAX)
+    assert parsed.parser == expected["parser"]
+    assert list(parsed.modes) == TAX.ids
+    for mode_id in TAX.ids:
+        assert parsed.modes[mode_id].present is (mode_id in expected["present"]), mode_id
+    if "task_completed" in expected:
+        assert parsed.task_completed is expected["task_completed"]
+
+
+def test_field_names_are_never_answers():
+    # the issue-14 reply: every line names the field "present" and answers false
+    lines = [f"{m} {TAX.by_id[m].name}: present: false" for m in TAX.ids]
+    parsed = parse_reply("\n".join(lines), TAX)
+    assert not any(item.present for item in parsed.modes.values())
+    negated = parse_mast_text("\n".join(f"{m}: absent: true" for m in TAX.ids), TAX)
+    assert negated is not None and not negated.problems and not any(negated.modes.values())

@@ -18,6 +18,6 @@ def test_long_task_is_shortened_in_the_table_and_whole_in_json(fixtures_dir, tmp
     rows = {r["id"]: r for r in json.loads(runner.invoke(app, ["traces", "--db", db, "--json"]).stdout)}
     assert rows["Algorithm-Generated/1"]["task"].startswith("This spreadsheet contains a list of clients")
     assert len(rows["Algorithm-Generated/1"]["task"]) > 300
-    table = runner.invoke(app, ["traces", "--db", db], env={"COLUMNS": "200"}).stdout
+    table = runner.invoke(app, ["traces", "--db", db, "--wide"], env={"COLUMNS": "200"}).stdout
     assert "This spreadsheet contains a list of cli…" in table and "sunset awning" not in table
     assert len(table.splitlines()) < 20  # six traces, a row each

@@ -1,10 +1,11 @@
 """MAST labels as OpenTelemetry evaluation events, encoded as OTLP/JSON logs.
 
 One ``gen_ai.evaluation.result`` event (OTel GenAI semantic conventions, ``model/gen-ai/events.yaml``,
-stability "development"; a log record with ``eventName``) per trace and present mode:
-``gen_ai.evaluation.name`` = ``mast.FM-x.y``, ``gen_ai.evaluation.score.label`` = present (absent too on
-request), ``gen_ai.evaluation.score.value`` = the judge's confidence, ``gen_ai.evaluation.explanation`` =
-its reason. The document follows the OTLP/JSON encoding (OTLP 1.5.0): ``resourceLogs → scopeLogs →
+stability "development"; a log record with ``eventName``) per trace and assessed mode:
+``gen_ai.evaluation.name`` = ``mast.FM-x.y``, ``gen_ai.evaluation.score.label`` = ``present`` or ``absent``,
+``gen_ai.evaluation.score.value`` = the judge's confidence, ``gen_ai.evaluation.explanation`` = its reason.
+Absent is exported as a verdict of its own, so downstream "absent" and "never looked at" stay apart; modes
+the judge did not assess are left out unless asked for (label ``not_assessed``, no score). The document follows the OTLP/JSON encoding (OTLP 1.5.0): ``resourceLogs → scopeLogs →
 logRecords``, times as decimal-string nanoseconds, attribute values wrapped (``stringValue``,
 ``doubleValue``, ``intValue`` as a string...). When a trace came from OpenTelemetry the record carries its
 ``traceId`` and the ``spanId`` of the first evidence step's span (else the root span), so Phoenix, Langfuse
@@ -84,7 +85,8 @@ def evaluation_record(trace_id: str, set_name: str, verdict: ModeVerdict, taxono
     attributes = {
         "gen_ai.evaluation.name": f"{EVALUATION_PREFIX}{verdict.id}",
         "gen_ai.evaluation.score.label": label,
-        "gen_ai.evaluation.score.value": None if verdict.confidence is None else float(verdict.confidence),
+        "gen_ai.evaluation.score.value": None if verdict.confidence is None or verdict.status is ModeStatus.NOT_ASSESSED
+        else float(verdict.confidence),
         "gen_ai.evaluation.explanation": verdict.reason or None,
         "mast.mode.name": mode.name if mode else None,
         "mast.mode.category": mode.category if mode else None,
@@ -102,18 +104,22 @@ def evaluation_record(trace_id: str, set_name: str, verdict: ModeVerdict, taxono
     return record
 
 
-def evaluation_logs(store: Store, set_name: str, *, include_absent: bool = False,
+def evaluation_logs(store: Store, set_name: str, *, include_not_assessed: bool = False,
                     taxonomy: Taxonomy | None = None, version: str = "") -> dict[str, Any]:
-    """The OTLP/JSON logs document for an annotation set (stale annotations and judge errors left out)."""
+    """The OTLP/JSON logs document for an annotation set: every assessed verdict, present or absent, and
+    not-assessed modes with ``include_not_assessed`` (stale annotations and judge errors left out)."""
     taxonomy = taxonomy or load_taxonomy()
-    wanted = {ModeStatus.PRESENT} | ({ModeStatus.ABSENT} if include_absent else set())
+    wanted = {ModeStatus.PRESENT, ModeStatus.ABSENT} | ({ModeStatus.NOT_ASSESSED} if include_not_assessed else set())
     stamps = {r[0]: r[1] for r in store.conn.execute(
         "SELECT trace_id, updated_at FROM trace_annotations WHERE set_name = ?", (set_name,))}
     records = []
     for ann in store.get_annotations(set_name):
         if ann.verdict is None:
             continue
-        verdicts = [v for v in ann.verdict.modes.values() if v.status in wanted]
+        modes = dict(ann.verdict.modes)
+        for mode_id in taxonomy.ids:  # a mode the verdict does not mention was not assessed
+            modes.setdefault(mode_id, ModeVerdict(id=mode_id, status=ModeStatus.NOT_ASSESSED))
+        verdicts = [v for v in modes.values() if v.status in wanted]
         if not verdicts:
             continue
         trace = store.get_trace(ann.trace_id)

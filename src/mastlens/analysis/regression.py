@@ -106,7 +106,8 @@ def logistic_regression(present: np.ndarray, assessed: np.ndarray, success: np.n
 
     if n == 0 or y.min(initial=1) == y.max(initial=0):
         return result("not fitted: needs traces with both outcomes (successes and failures)")
-    if len(names) == 1:
+    if not any(name != INTERCEPT and not name.startswith("group=") for name in names):
+        # group terms alone say nothing about modes: no table of them
         return result("not fitted: no mode varies without separating the outcome")
     events = int(min(y.sum(), n - y.sum()))
     if n <= len(names) + 1:

@@ -51,6 +51,19 @@ class ModeStat(BaseModel):
     prevalence_corrected_note: str | None = None
 
 
+class UnexplainedFailures(BaseModel):
+    """Failed traces in which no mode was found present: failures the annotations do not explain.
+
+    ``not_assessed`` counts, per mode, how many of those traces did not assess it (the judge could not look),
+    so "nothing found" is never read as "nothing wrong".
+    """
+
+    n: int = 0
+    share_of_failed: float | None = None
+    trace_ids: list[str] = Field(default_factory=list)  # the first few, for drilling in
+    not_assessed: dict[str, int] = Field(default_factory=dict)
+
+
 class GroupStats(BaseModel):
     name: str
     n: int
@@ -66,6 +79,7 @@ class GroupStats(BaseModel):
     modes_histogram_failed: dict[str, int] = Field(default_factory=dict)
     categories: list[CategoryStat] = Field(default_factory=list)
     modes: list[ModeStat] = Field(default_factory=list)
+    unexplained: UnexplainedFailures = Field(default_factory=UnexplainedFailures)
 
 
 class Cooccurrence(BaseModel):

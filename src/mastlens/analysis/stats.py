@@ -13,6 +13,7 @@ from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules, group_stats
 from mastlens.analysis.playbook import recommend
 from mastlens.analysis.regression import logistic_regression
 from mastlens.analysis.results import Excluded, StatsResult
+from mastlens.analysis.unexplained import unexplained_failures
 from mastlens.analysis.vectors import AS_INGESTED, failure_vectors, mode_matrices
 from mastlens.store import Store
 from mastlens.taxonomy import Taxonomy, load_taxonomy
@@ -75,6 +76,7 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
     for name in sorted(set(groups.tolist())):
         rows = groups == name
         g = group_stats(name, present[rows], assessed[rows], success[rows], score[rows], mode_ids, categories, rules)
+        g.unexplained = unexplained_failures(present[rows], assessed[rows], failed[rows], ids[rows], mode_ids)
         result.groups.append(g)
         result.cooccurrence += cooccurrence(name, present[rows], assessed[rows], mode_ids)
         result.precedence += precedence(name, onset[rows], mode_ids)

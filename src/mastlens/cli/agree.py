@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from mastlens.cli.tables import WideOption
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, fail, open_store, print_json, resolve_set
 
 
@@ -16,6 +17,7 @@ def register(app: typer.Typer) -> None:
         set_b: str = typer.Argument(..., help="Annotation set to measure against the reference."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
+        wide: bool = WideOption,
     ) -> None:
         """Precision, recall, F1 and Cohen's kappa (bootstrap 95% CI) of SET_B against reference SET_A."""
         from mastlens.analysis import compute_agreement
@@ -30,4 +32,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
-        print_agreement(result)
+        print_agreement(result, wide=wide)

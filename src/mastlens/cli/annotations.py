@@ -7,9 +7,8 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
-
 from mastlens.cli.common import DbOption, JsonOption, console, open_store, print_json, resolve_set
+from mastlens.cli.tables import ID_WIDTH, WideOption, fitted_table, middle, print_table
 from mastlens.trace import Annotation, ModeStatus
 
 
@@ -54,6 +53,7 @@ def register(app: typer.Typer) -> None:
         trace: list[str] = typer.Option(None, "--trace", help="Only this trace id (repeatable)."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
+        wide: bool = WideOption,
     ) -> None:
         """List the verdicts of an annotation set, per trace and mode."""
         with open_store(db, must_exist=True) as store:
@@ -65,14 +65,14 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json([annotation_to_json(a) for a in anns])
             return
-        table = Table(title=f"Annotation set {name}", title_justify="left")
-        for col in ("trace", "status", "present modes (? = no verified evidence)", "went wrong at", "not assessed",
-                    "error"):
-            table.add_column(col)
+        columns = ["trace", "status", "present modes", "went wrong at", "not assessed" if wide else "n/a", "error"]
+        table = fitted_table(f"Annotation set {escape(name)}", columns, right_from=4,
+                             wrap=("present modes", "went wrong at", "error"))
         for a in anns:
             n_na = sum(1 for m in (a.verdict.modes.values() if a.verdict else []) if m.status is ModeStatus.NOT_ASSESSED)
-            table.add_row(escape(a.trace_id), a.status.value, _present_cell(a), escape(_decisive_cell(a)),
-                          str(n_na) if n_na else "", escape(a.error or ""))
-        console.print(table)
+            table.add_row(escape(a.trace_id if wide else middle(a.trace_id, ID_WIDTH)), a.status.value,
+                          _present_cell(a), escape(_decisive_cell(a)), str(n_na) if n_na else "", escape(a.error or ""))
+        print_table(console, table, wide)
         ok = sum(1 for a in anns if a.status.value == "ok")
-        console.print(f"{len(anns)} traces: {ok} ok, {len(anns) - ok} errors")
+        console.print(f"{len(anns)} traces: {ok} ok, {len(anns) - ok} errors; ? = no verified evidence"
+                      + ("" if wide else "; ids cut in the middle (--json or --wide: whole)"), soft_wrap=True)

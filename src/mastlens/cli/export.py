@@ -22,8 +22,10 @@ def register(app: typer.Typer) -> None:
                                                    "logs of gen_ai.evaluation.result events)."),
         set_name: Optional[str] = typer.Option(None, "--set", help="Annotation set (default: the most recent)."),
         success: Optional[str] = typer.Option(None, "--success", help="Success rule for the table, e.g. 'score>0'."),
-        include_absent: bool = typer.Option(False, "--include-absent",
-                                            help="otel: also emit an event for each absent mode."),
+        include_not_assessed: bool = typer.Option(
+            False, "--include-not-assessed",
+            help="otel: also emit an event (label not_assessed, no score) for each mode the judge did not assess; "
+                 "present and absent verdicts are always exported."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -37,7 +39,8 @@ def register(app: typer.Typer) -> None:
                 from mastlens import __version__
                 from mastlens.analysis.otel_export import evaluation_logs
 
-                document = evaluation_logs(store, name, include_absent=include_absent, version=__version__)
+                document = evaluation_logs(store, name, include_not_assessed=include_not_assessed,
+                                           version=__version__)
                 rows = sum(len(s["logRecords"]) for r in document["resourceLogs"] for s in r["scopeLogs"])
                 payload = json.dumps(document, ensure_ascii=False)
             else:

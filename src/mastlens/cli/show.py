@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from mastlens.cli.common import (
     EXIT_PARTIAL, DbOption, JsonOption, check_format, console, err_console, fail, open_store, print_json,
 )
+from mastlens.report.drilldown import step_text
+from mastlens.report.source_labels import SourceLabel, source_labels
 from mastlens.store import default_db_path
 from mastlens.trace import StepKind, Trace
 
@@ -22,6 +24,11 @@ _STYLE = {
 }
 
 
+# Longer bodies are printed under a rule and left to the terminal to wrap: rich's panel layout grows
+# faster than linearly with one long unbroken line (30 MB would take many minutes).
+PANEL_LIMIT = 20_000
+
+
 def _clip(text: str, limit: int) -> str:
     if limit <= 0 or len(text) <= limit:
         return text
@@ -29,9 +36,18 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted; --full shows all ...]\n{text[-half:]}"
 
 
+def _print_source_labels(labels: list[SourceLabel]) -> None:
+    for label in labels:
+        body = Text(label.headline + "\n", style="bold")
+        body.append(label.text or "(no reason given)")
+        for name, value in label.details:
+            body.append(f"\n{name}: {value}", style="dim")
+        console.print(Panel(body, title="the source's own failure label", title_align="left", border_style="red"))
+
+
 def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | None = None) -> None:
-    """The step timeline; ``decisive`` maps a step to the lines saying an annotation set localized the
-    failure there (marked "went wrong here")."""
+    """The step timeline. The source's own failure labels mark their step; ``decisive`` maps a step to the
+    lines saying an annotation set localized the failure there (marked "went wrong here")."""
     decisive = decisive or {}
     outcome = trace.outcome
     head = (f"[bold]{escape(trace.id)}[/]  format={trace.source.format}  model={escape(trace.model or '-')}  "
@@ -39,17 +55,26 @@ def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | No
     console.print(head)
     if trace.task:
         console.print(f"task: {escape(trace.task)}")
-    for step in trace.steps:
-        label = " | ".join(x for x in [f"step {step.index}", step.kind.value, step.agent, step.tool] if x)
+    labels = source_labels(trace)
+    _print_source_labels(labels)
+    marked = {label.step: label for label in labels if label.step is not None}
+    for position, step in enumerate(trace.steps):
+        title = escape(" | ".join(x for x in [f"step {step.index}", step.kind.value, step.agent, step.tool] if x))
+        style = _STYLE.get(step.kind, "white")
+        mark = marked.get(position)
+        if mark is not None:
+            title += f"  [bold red]<< {escape(mark.headline)}[/]"
+            style = "bold red"
         if step.index in decisive:
-            label += " | went wrong here"
-        body = step.content
-        if step.kind is StepKind.TOOL_CALL and step.arguments is not None:
-            args = step.arguments if isinstance(step.arguments, str) else json.dumps(step.arguments, ensure_ascii=False)
-            body = f"{body}\n{args}".strip()
-        console.print(Panel(escape(_clip(body, limit)) or "[dim](empty)[/]", title=escape(label),
-                            title_align="left", border_style="bold red" if step.index in decisive
-                            else _STYLE.get(step.kind, "white")))
+            title += "  [bold red]<< went wrong here[/]"
+            style = "bold red"
+        body = _clip(step_text(step), limit)
+        if len(body) > PANEL_LIMIT:
+            console.rule(title, align="left", style=style)
+            console.print(Text(body), soft_wrap=True)
+        else:
+            console.print(Panel(Text(body) if body else Text("(empty)", style="dim"), title=title,
+                                title_align="left", border_style=style))
         for line in decisive.get(step.index, []):
             console.print(f"[bold red]went wrong here[/] {escape(line)}", soft_wrap=True)
 

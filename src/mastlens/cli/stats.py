@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from mastlens.cli.tables import WideOption
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, console, fail, open_store, print_json, resolve_set
 from mastlens.cli.report import (
     CompareOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, model_aliases, verdict_rules,
@@ -29,6 +30,7 @@ def register(app: typer.Typer) -> None:
         reference: Optional[str] = StatsReferenceOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
+        wide: bool = WideOption,
     ) -> None:
         """Statistics of an annotation set: per group and mode, with CIs, tests and verdicts."""
         from mastlens.analysis import compute_stats
@@ -54,6 +56,6 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
-        print_stats(result, {m.id: m.name for m in load_taxonomy().modes})
+        print_stats(result, {m.id: m.name for m in load_taxonomy().modes}, wide=wide)
         if result.success_decided:
             console.print(result.success_decided, soft_wrap=True)

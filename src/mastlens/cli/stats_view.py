@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mastlens.cli.common import console
+from mastlens.cli.tables import NAME_WIDTH, fitted_table, middle, print_table
 
 if TYPE_CHECKING:
     from mastlens.analysis.results import AgreementResult, GroupStats, Localization, ModeStat, StatsResult
@@ -39,29 +40,38 @@ def p_text(value: float | None) -> str:
     return "<0.001" if value < 0.001 else f"{value:.3f}"
 
 
-def _table(title: str, columns: list[str], right_from: int = 1) -> Table:
-    table = Table(title=title, title_justify="left")
-    for i, col in enumerate(columns):
-        # the first column names the row (a mode id, a group): never squeezed or wrapped
-        table.add_column(col, justify="right" if i >= right_from else "left", no_wrap=i == 0,
-                         min_width=len(col) if i == 0 else None)
+def _table(title: str, columns: list[str], right_from: int = 1, wrap: tuple[str, ...] = ()) -> Table:
+    return fitted_table(title, columns, right_from=right_from, wrap=wrap)
+
+
+def _rows(table: Table, columns: list[str], rows: list[dict[str, str]], **row_options: object) -> Table:
+    for row in rows:
+        table.add_row(*(row[c] for c in columns), **row_options)
     return table
 
 
-def _summary(result: StatsResult) -> Table:
+def _name(name: str, wide: bool) -> str:
+    return escape(name if wide else middle(name, NAME_WIDTH))
+
+
+def _summary(result: StatsResult, wide: bool = False) -> Table:
     cats = [c.id for c in result.groups[0].categories] if result.groups else []
+    group = result.group_by if wide else middle(result.group_by, NAME_WIDTH)
+    columns = [group, "traces", "failed", "success rate", "mean score", "modes/trace", "modes/failed trace",
+               "histogram (0,1,2,..)", *cats] if wide else [group, "traces", "failed", "success rate",
+                                                              "modes/failed trace"]
     table = _table(f"Groups by {escape(result.group_by)} (set {escape(result.set)}, success: "
-                   f"{escape(result.success_rule)})",
-                   [result.group_by, "traces", "failed", "success rate", "mean score", "modes/trace",
-                    "modes/failed trace", "histogram (0,1,2,..)", *cats])
+                   f"{escape(result.success_rule)})", columns)
+    rows = []
     for g in result.groups:
         hist = ",".join(str(g.modes_histogram[k]) for k in sorted(g.modes_histogram, key=int))
         rate = pct(g.success_rate, 1) + (f" of {g.n - g.n_unknown_outcome}" if g.n_unknown_outcome else "")
-        table.add_row(escape(g.name), str(g.n), str(g.n_failed), rate, number(g.mean_score, ".3f"),
-                      f"{number(g.modes_per_trace)} ± {number(g.modes_per_trace_sd)}",
-                      f"{number(g.modes_per_failed_trace)} ± {number(g.modes_per_failed_trace_sd)}", hist,
-                      *(pct(c.prevalence) for c in g.categories))
-    return table
+        rows.append({group: _name(g.name, wide), "traces": str(g.n), "failed": str(g.n_failed), "success rate": rate,
+                     "mean score": number(g.mean_score, ".3f"),
+                     "modes/trace": f"{number(g.modes_per_trace)} ± {number(g.modes_per_trace_sd)}",
+                     "modes/failed trace": f"{number(g.modes_per_failed_trace)} ± {number(g.modes_per_failed_trace_sd)}",
+                     "histogram (0,1,2,..)": hist, **{c.id: pct(c.prevalence) for c in g.categories}})
+    return _rows(table, columns, rows)
 
 
 def too_few(m: ModeStat) -> str:
@@ -74,31 +84,34 @@ def _corrected(m: ModeStat) -> str:
     return f"{pct(m.prevalence_corrected)} {interval(m.prevalence_corrected_ci)}"
 
 
-def _modes(group: GroupStats, reference: str | None = None) -> Table:
+def _modes(group: GroupStats, reference: str | None = None, wide: bool = False) -> Table:
     extra = ["corrected (se/sp)"] if reference else []
-    table = _table(f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful",
-                   ["mode", "assessed", "overall", *extra, "in successes", "in failed", "delta pp", "lift",
-                    "odds ratio", "p (Fisher)", "p (Holm)", "verdict"], right_from=1)
+    columns = ["mode", "assessed", "overall", *extra, "in successes", "in failed", "delta pp", "lift", "odds ratio",
+               "p (Fisher)", "p (Holm)", "verdict"] if wide else \
+        ["mode", "assessed", *extra, "in successes", "in failed", "delta pp", "verdict"]
+    table = _table(f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful", columns)
+    rows = []
     for m in group.modes:
-        assessed = str(m.n_assessed) + (f" ({m.n_not_assessed} n/a)" if m.n_not_assessed else "")
+        assessed = (str(m.n_assessed) + (f" ({m.n_not_assessed} n/a)" if m.n_not_assessed else "")) if wide else \
+            f"{m.n_assessed}/{m.n_assessed + m.n_not_assessed}"
         style = VERDICT_STYLE.get(m.verdict, "")
+        row = {"mode": m.id, "assessed": assessed, "verdict": f"[{style}]{m.verdict}[/]" if style else m.verdict}
         if m.too_few_assessed:
-            table.add_row(m.id, assessed, too_few(m), *(["-"] if reference else []), *["-"] * 7,
-                          f"[{style}]{m.verdict}[/]" if style else m.verdict)
+            first = "overall" if "overall" in columns else "in successes"
+            rows.append({c: row.get(c, "-") for c in columns} | {first: too_few(m)})
             continue
-        corrected = []
         if reference:
             se_sp = (f" ({pct(m.sensitivity)}/{pct(m.specificity)})" if m.sensitivity is not None
                      and m.specificity is not None else "")
-            corrected = [_corrected(m) + se_sp]
-        table.add_row(
-            m.id, assessed, f"{pct(m.prevalence)} {interval(m.prevalence_ci)}", *corrected,
-            f"{pct(m.prevalence_success)} {interval(m.prevalence_success_ci)}",
-            f"{pct(m.prevalence_failed)} {interval(m.prevalence_failed_ci)}",
-            number(m.delta_pp, "+.0f"), number(m.lift),
-            f"{number(m.odds_ratio)} {interval(m.odds_ratio_ci, as_pct=False)}",
-            p_text(m.p_value), p_text(m.p_holm), f"[{style}]{m.verdict}[/]" if style else m.verdict)
-    return table
+            row["corrected (se/sp)"] = _corrected(m) + se_sp
+        rows.append(row | {
+            "overall": f"{pct(m.prevalence)} {interval(m.prevalence_ci)}",
+            "in successes": f"{pct(m.prevalence_success)} {interval(m.prevalence_success_ci)}",
+            "in failed": f"{pct(m.prevalence_failed)} {interval(m.prevalence_failed_ci)}",
+            "delta pp": number(m.delta_pp, "+.0f"), "lift": number(m.lift),
+            "odds ratio": f"{number(m.odds_ratio)} {interval(m.odds_ratio_ci, as_pct=False)}",
+            "p (Fisher)": p_text(m.p_value), "p (Holm)": p_text(m.p_holm)})
+    return _rows(table, columns, rows)
 
 
 def _separation(result: StatsResult) -> Table | None:
@@ -106,7 +119,7 @@ def _separation(result: StatsResult) -> Table | None:
         return None
     table = _table("Do the failure vectors tell failed from successful runs? (AUROC of the number of present modes)",
                    ["group", "runs", "failed", "successful", "AUROC (95% CI)", "flagged failed", "flagged successful",
-                    "note"], right_from=1)
+                    "note"], right_from=1, wrap=("note",))
     for s in result.separation:
         if s.n == 0 and s.group != "all":
             continue  # a group without known outcomes has nothing to separate
@@ -116,26 +129,39 @@ def _separation(result: StatsResult) -> Table | None:
     return table
 
 
-def _cascades(result: StatsResult) -> list[Table]:
+def _compact_modes(group: GroupStats) -> str:
+    """One line instead of a table of dashes when a group has only one outcome."""
+    which = ("no known outcome" if group.n == group.n_unknown_outcome else
+             "no failed trace" if group.n_failed == 0 else "no successful trace")
+    seen = [f"{m.id} {pct(m.prevalence)}" for m in group.modes if m.prevalence]
+    not_assessed = [m.id for m in group.modes if m.n_assessed == 0]
+    text = f"Modes in {escape(group.name)}: {which}, nothing to compare; "
+    text += ("present: " + ", ".join(seen)) if seen else "no mode found present"
+    if not_assessed:
+        text += f" (not assessed: {', '.join(not_assessed)})"
+    return text
+
+
+def _cascades(result: StatsResult, wide: bool = False) -> list[Table]:
     tables = []
     pairs = sorted(result.cooccurrence, key=lambda c: (-c.n_both, -(c.phi or 0), c.group, c.a, c.b))
     if pairs:
         table = _table("Top co-occurrences (P(B|A) over traces assessing both)", ["group", "A", "B", "both", "phi",
                                                                                   "P(B|A)"], right_from=3)
         for c in pairs[:TOP_PAIRS]:
-            table.add_row(escape(c.group), c.a, c.b, str(c.n_both), number(c.phi), pct(c.p_b_given_a))
+            table.add_row(_name(c.group, wide), c.a, c.b, str(c.n_both), number(c.phi), pct(c.p_b_given_a))
         tables.append(table)
     order = sorted(result.precedence, key=lambda p: (-p.n_both_localized, -p.share_first, p.group, p.first))
     if order:
         table = _table("Which mode shows first (traces where both are localized)",
                        ["group", "first", "then", "both localized", "first share"], right_from=3)
         for p in order[:TOP_PAIRS]:
-            table.add_row(escape(p.group), p.first, p.second, str(p.n_both_localized), pct(p.share_first))
+            table.add_row(_name(p.group, wide), p.first, p.second, str(p.n_both_localized), pct(p.share_first))
         tables.append(table)
     if result.first_onsets:
         table = _table("Modes that open failed traces", ["group", "mode", "first in", "share"], right_from=2)
         for f in result.first_onsets[:TOP_PAIRS * 2]:
-            table.add_row(escape(f.group), f.mode, str(f.n_first), pct(f.share))
+            table.add_row(_name(f.group, wide), f.mode, str(f.n_first), pct(f.share))
         tables.append(table)
     return tables
 
@@ -153,52 +179,79 @@ def _comparison(result: StatsResult) -> Table | None:
     return table
 
 
-def _regression(result: StatsResult) -> Table | None:
+def _regression(result: StatsResult, wide: bool = False) -> Table | None:
     reg = result.regression
     if not reg.terms:
         return None
     table = _table(f"Logistic regression of success on modes, with group fixed effects (n = {reg.n})",
                    ["term", "odds ratio of success", "95% CI", "p"])
     for t in reg.terms:
-        table.add_row(escape(t.term), number(t.odds_ratio), interval(t.ci, as_pct=False), p_text(t.p_value))
+        table.add_row(escape(t.term if wide else middle(t.term, 30)), number(t.odds_ratio), interval(t.ci, as_pct=False), p_text(t.p_value))
     return table
 
 
-def _recommendations(result: StatsResult) -> Table | None:
+def _recommendations(result: StatsResult, wide: bool = False) -> Table | None:
     if not result.recommendations:
         return None
-    table = _table("What to fix first (score = prevalence in failed traces x fatality)",
-                   ["group", "intervention", "modes", "score", "example failed traces"], right_from=3)
+    columns = ["group", "intervention", "modes", "score", "example failed traces"] if wide else \
+        ["group", "intervention", "modes", "score"]
+    table = _table("What to fix first (score = prevalence in failed traces x fatality)", columns, right_from=3,
+                   wrap=("intervention", "modes", "example failed traces"))
     shown: dict[str, int] = {}
+    rows = []
     for r in result.recommendations:
         if shown.get(r.group, 0) >= TOP_RECOMMENDATIONS:
             continue
         shown[r.group] = shown.get(r.group, 0) + 1
-        table.add_row(escape(r.group), escape(r.title or r.intervention), " ".join(r.modes), f"{r.score:.2f}",
-                      escape(", ".join(r.example_traces)))
-    return table
+        rows.append({"group": _name(r.group, wide), "intervention": escape(r.title or r.intervention),
+                     "modes": " ".join(r.modes), "score": f"{r.score:.2f}",
+                     "example failed traces": escape(", ".join(r.example_traces))})
+    return _rows(table, columns, rows)
 
 
-def print_stats(result: StatsResult, mode_names: dict[str, str]) -> None:
-    """Every table of ``mastlens stats``, in reading order, then a legend of the mode ids shown."""
-    console.print(_summary(result))
+def _print_unexplained(result: StatsResult) -> None:
+    """Failed runs with no mode found present, per group: said right under the summary, never left implicit."""
+    for g in result.groups:
+        u = g.unexplained
+        if not u.n:
+            continue
+        text = f"[bold yellow]unexplained failures[/] in {escape(g.name)}: {u.n} of {g.n_failed} failed runs have no mode found present"
+        if u.trace_ids:
+            text += f" (e.g. {escape(', '.join(u.trace_ids[:3]))})"
+        if u.not_assessed:
+            text += "; not assessed on them: " + ", ".join(f"{m} on {k}" for m, k in u.not_assessed.items())
+        console.print(text, soft_wrap=True)
+
+
+def print_stats(result: StatsResult, mode_names: dict[str, str], wide: bool = False) -> None:
+    """Every table of ``mastlens stats``, in reading order, then a legend of the mode ids shown; ``wide``
+    shows every column and whole names."""
+    print_table(console, _summary(result, wide), wide)
+    _print_unexplained(result)
     for group in result.groups:
-        console.print(_modes(group, result.reference))
+        if 0 < group.n_failed < group.n - group.n_unknown_outcome:
+            print_table(console, _modes(group, result.reference, wide), wide)
+        else:
+            console.print(_compact_modes(group), soft_wrap=True)
     separation = _separation(result)
     if separation is not None:
-        console.print(separation)
+        print_table(console, separation, wide)
     if result.reference:
         notes = sorted({m.prevalence_corrected_note for g in result.groups for m in g.modes
                         if m.prevalence_corrected_note and not m.too_few_assessed})
         console.print(f"corrected = Rogan-Gladen prevalence for the judge's sensitivity/specificity measured against "
                       f"{escape(result.reference)} (bootstrap 95% CI); n/a: " + escape("; ".join(notes) or "-"),
                       style="dim", soft_wrap=True)
-    for table in [*_cascades(result), _comparison(result), _regression(result), _recommendations(result)]:
+    for table in [*_cascades(result, wide), _comparison(result), _regression(result, wide),
+                  _recommendations(result, wide)]:
         if table is not None:
-            console.print(table)
+            print_table(console, table, wide)
     if result.regression.note:
         console.print(f"[yellow]regression:[/] {escape(result.regression.note)}", soft_wrap=True)
     console.print("verdicts: " + escape(result.verdict_rules), style="dim", soft_wrap=True)
+    if not wide:
+        console.print("fewer columns and names cut to fit: --wide shows them all, --json gives every number",
+                      style="dim", soft_wrap=True)
     console.print("modes: " + "; ".join(f"{m} {name}" for m, name in mode_names.items()), style="dim",
                   soft_wrap=True)
     ex = result.excluded
@@ -207,21 +260,25 @@ def print_stats(result: StatsResult, mode_names: dict[str, str]) -> None:
                       f"{ex.not_in_store} annotations of traces not in the store", soft_wrap=True)
 
 
-def print_agreement(result: AgreementResult) -> None:
+def print_agreement(result: AgreementResult, wide: bool = False) -> None:
     """Per-mode agreement of B with reference A, then the micro and macro summaries."""
+    columns = ["mode", "n", "prevalence A / B", "tp/fp/fn/tn", "accuracy", "precision", "recall", "F1",
+               "kappa (95% CI)", "PABAK"] if wide else ["mode", "n", "prevalence A / B", "F1", "kappa (95% CI)", "PABAK"]
     table = _table(f"Agreement of {escape(result.b)} with reference {escape(result.a)} ({result.n_traces} traces in "
-                   "both)", ["mode", "n", "prevalence A / B", "tp/fp/fn/tn", "accuracy", "precision", "recall", "F1",
-                             "kappa (95% CI)", "PABAK"])
+                   "both)", columns)
     for s in [*result.modes, result.micro]:
-        kappa = f"{number(s.kappa)} {interval(s.kappa_ci, as_pct=False)}"
-        table.add_row(s.id, str(s.n), f"{pct(s.prevalence_a)} / {pct(s.prevalence_b)}",
-                      f"{s.tp}/{s.fp}/{s.fn}/{s.tn}", pct(s.accuracy), pct(s.precision), pct(s.recall), number(s.f1),
-                      kappa, number(s.pabak), end_section=s is result.modes[-1] if result.modes else False)
-    console.print(table)
+        row = {"mode": s.id, "n": str(s.n), "prevalence A / B": f"{pct(s.prevalence_a)} / {pct(s.prevalence_b)}",
+               "tp/fp/fn/tn": f"{s.tp}/{s.fp}/{s.fn}/{s.tn}", "accuracy": pct(s.accuracy),
+               "precision": pct(s.precision), "recall": pct(s.recall), "F1": number(s.f1),
+               "kappa (95% CI)": f"{number(s.kappa)} {interval(s.kappa_ci, as_pct=False)}", "PABAK": number(s.pabak)}
+        table.add_row(*(row[c] for c in columns), end_section=s is result.modes[-1] if result.modes else False)
+    print_table(console, table, wide)
     console.print(f"A = {escape(result.a)} (reference), B = {escape(result.b)}")
     console.print(f"macro over modes: F1 {number(result.macro.f1)}, kappa {number(result.macro.kappa)}")
+    if not wide:
+        console.print("--wide adds tp/fp/fn/tn, accuracy, precision and recall", style="dim")
     if result.localization is not None:
-        console.print(_localization(result.localization, result))
+        print_table(console, _localization(result.localization, result), wide)
 
 
 def _localization(loc: Localization, result: AgreementResult) -> Table:

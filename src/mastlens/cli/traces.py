@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from mastlens.cli.common import DbOption, JsonOption, console, open_store, print_json
+from mastlens.cli.tables import ID_WIDTH, NAME_WIDTH, WideOption, fitted_table, middle, print_table
 
 
 def _short(task: str | None, limit: int = 40) -> str:
@@ -20,7 +21,7 @@ def _short(task: str | None, limit: int = 40) -> str:
 
 def register(app: typer.Typer) -> None:
     @app.command("traces")
-    def traces_command(db: Path = DbOption, as_json: bool = JsonOption) -> None:
+    def traces_command(db: Path = DbOption, as_json: bool = JsonOption, wide: bool = WideOption) -> None:
         """List every stored trace."""
         with open_store(db, must_exist=True) as store:
             rows = store.trace_rows()
@@ -31,12 +32,18 @@ def register(app: typer.Typer) -> None:
                 for r in rows
             ])
             return
-        table = Table(title=f"{len(rows)} stored traces", title_justify="left")
-        for col in ("id", "format", "model", "task", "steps", "tool calls", "success", "score"):
-            table.add_column(col, overflow="fold")
+        columns = ["id", "format", "model", "task", "steps", "tool calls", "success", "score"] if wide else \
+            ["id", "model", "steps", "success", "score"]
+        table = fitted_table(f"{len(rows)} stored traces", columns, right_from=len(columns) - 3 if not wide else 4,
+                             wrap=("task",))
         for r in rows:
             success = "-" if r.success is None else ("yes" if r.success else "no")
             score = "-" if r.score is None else f"{r.score:g}"
-            table.add_row(r.id, r.format, r.model or "-", _short(r.task), str(r.n_steps), str(r.n_tool_calls),
-                          success, score)
-        console.print(table)
+            cells = {"id": r.id if wide else middle(r.id, ID_WIDTH), "format": r.format,
+                     "model": (r.model or "-") if wide else middle(r.model or "-", NAME_WIDTH - 2),
+                     "task": _short(r.task), "steps": str(r.n_steps), "tool calls": str(r.n_tool_calls),
+                     "success": success, "score": score}
+            table.add_row(*(escape(cells[c]) for c in columns))
+        print_table(console, table, wide)
+        if not wide:
+            console.print("[dim]ids are cut in the middle: --json gives them whole, --wide shows every column[/]")

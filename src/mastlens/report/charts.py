@@ -191,6 +191,7 @@ def histogram_panels(histograms: dict[str, dict[str, int]], *, title: str, xlabe
         total = sum(counts.values()) or 1
         xs = list(range(top + 1))
         ax.bar(xs, [counts.get(str(x), 0) / total for x in xs], color=PALETTE[k % len(PALETTE)])
+        ax.set_xticks(xs)  # counts of modes: whole numbers only, never 0.5
         size = f"{sum(counts.values())} {unit}" if unit else f"n={sum(counts.values())}"
         ax.set_title(f"{_label(names[k], 24)} ({size})", fontsize=8, loc="left")
         ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))

@@ -6,10 +6,12 @@ content never becomes markup.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 
 from mastlens.judges.llm.render import arguments_text
+from mastlens.report.source_labels import SourceLabel, source_labels
 from mastlens.trace import ModeStatus, Step, StepKind, Trace, Verdict
 
 # Tool outputs are cut harder than what the agent itself wrote, like the judge's rendering.
@@ -47,6 +49,7 @@ class StepView:
     modes: list[str] = field(default_factory=list)
     is_error: bool = False
     decisive: bool = False  # where the verdict says the run went wrong
+    source_mark: str = ""  # the source's own label of this step (e.g. Who&When's decisive mistake)
 
 
 @dataclass
@@ -94,6 +97,9 @@ class TraceView:
     decisive_agent: str | None = None
     decisive_reason: str = ""
     decisive_from: str = ""  # "judge" | "earliest evidence"
+    n_assessed: int = 0
+    not_assessed: list[str] = field(default_factory=list)
+    source_labels: list[SourceLabel] = field(default_factory=list)
 
     @property
     def mode_ids(self) -> list[str]:
@@ -101,11 +107,27 @@ class TraceView:
 
 
 def step_text(step: Step) -> str:
-    """What a step says, with a tool call's arguments after its text."""
+    """What a step says, with a tool call's arguments after its text, once: adapters often put the command
+    or the arguments in the content too, and then only the fuller of the two is shown."""
     body = step.content or ""
-    if step.kind is StepKind.TOOL_CALL and step.arguments is not None:
-        body = f"{body}\n{arguments_text(step.arguments)}".strip()
-    return body
+    if step.kind is not StepKind.TOOL_CALL or step.arguments is None:
+        return body
+    args = arguments_text(step.arguments)
+    stripped = body.strip()
+    if not args or args in body or _same_json(stripped, step.arguments):
+        return body
+    if not stripped or stripped in args:
+        return args
+    return f"{body}\n{args}".strip()
+
+
+def _same_json(text: str, arguments: object) -> bool:
+    if not text.startswith(("{", "[")):
+        return False
+    try:
+        return json.loads(text) == arguments
+    except ValueError:
+        return False
 
 
 def _find(text: str, quote: str) -> tuple[int, int] | None:
@@ -239,7 +261,9 @@ def build_trace_view(
     decisive = _decisive(verdict, trace)
     # A larger budget also shows more steps (about 300 characters each).
     max_steps = max(MAX_STEPS, min(150, char_budget // 300))
-    keep = set(by_step) | ({decisive[0]} if decisive else set())
+    labels = source_labels(trace)
+    marks = {label.step: label.headline for label in labels if label.step is not None}
+    keep = set(by_step) | set(marks) | ({decisive[0]} if decisive else set())
     visible = _visible_steps(len(trace.steps), keep, max_steps)
     flagged_share, plain_share = _shares(visible, set(by_step), char_budget)
     rows: list[StepView | GapView] = []
@@ -247,20 +271,25 @@ def build_trace_view(
     for i in visible:
         if i > prev + 1:
             rows.append(GapView(prev + 1, i - 1))
-        rows.append(_step_view(trace.steps[i], sorted(set(by_step.get(i, []))), quotes_by_step.get(i, []),
-                                flagged_share if i in by_step else plain_share))
-        rows[-1].decisive = bool(decisive) and decisive[0] == i
+        view = _step_view(trace.steps[i], sorted(set(by_step.get(i, []))), quotes_by_step.get(i, []),
+                          flagged_share if i in by_step else plain_share)
+        view.source_mark = marks.get(i, "")
+        view.decisive = bool(decisive) and decisive[0] == i
+        rows.append(view)
         prev = i
     if prev < len(trace.steps) - 1:
         rows.append(GapView(prev + 1, len(trace.steps) - 1))
     truncated = any(isinstance(r, GapView) or r.omitted_chars for r in rows)
     outcome = "unknown" if success is None else ("success" if success else "failure")
+    not_assessed = [] if verdict is None else [
+        m for m in mode_names if m not in verdict.modes or verdict.modes[m].status is ModeStatus.NOT_ASSESSED]
     return TraceView(
         anchor=anchor, id=trace.id, group=group, group_key=group_key, outcome=outcome,
         score=trace.outcome.score, task=trace.task, status=status, error=error,
         summary=verdict.summary if verdict else "", flags=flags, rows=rows, n_steps=len(trace.steps),
         show_command=f"mastlens show {_shell_quote(trace.id)} --full" + (f" --db {_shell_quote(db)}" if db else ""),
-        truncated=truncated,
+        truncated=truncated, n_assessed=len(mode_names) - len(not_assessed), not_assessed=not_assessed,
+        source_labels=labels,
         **({"decisive_step": decisive[0], "decisive_agent": decisive[1], "decisive_reason": decisive[2],
             "decisive_from": decisive[3]} if decisive else {}),
     )

@@ -30,15 +30,24 @@ def modes_histograms(groups: list[dict[str, Any]]) -> str | None:
     """Surgical vs cascading: how many distinct modes each failed trace carries, per group."""
     hists = {g["name"]: {str(k): int(v) for k, v in (g.get("modes_histogram_failed") or {}).items()}
              for g in groups}
-    if not any(sum(h.values()) for h in hists.values()):
+    hists = {name: h for name, h in hists.items() if sum(h.values())}  # a panel only where there is a failed trace
+    if not hists:
         return None
     return charts.histogram_panels(hists, title="Distinct modes per failed trace, share of each group's failed traces",
                                    xlabel="modes present", unit="failed")
 
 
+def has_both_outcomes(group: dict[str, Any]) -> bool:
+    """Whether a group has failed and successful traces, so that modes can be compared between them."""
+    n_known = group.get("n", 0) - group.get("n_unknown_outcome", 0)
+    return 0 < group.get("n_failed", 0) < n_known
+
+
 def fatal_charts(groups: list[dict[str, Any]]) -> dict[str, str]:
     out = {}
     for g in groups:
+        if not has_both_outcomes(g):
+            continue
         modes = [m for m in g.get("modes") or []
                  if m.get("prevalence_success") is not None or m.get("prevalence_failed") is not None]
         if modes:

@@ -21,6 +21,35 @@ def md_text(value: Any, limit: int = 80) -> str:
     return re.sub(r"([\\`*_\[\]|#!])", r"\\\1", s)
 
 
+def _unexplained(group: dict[str, Any]) -> dict[str, Any]:
+    return group.get("unexplained") or {}
+
+
+def _unexplained_cell(group: dict[str, Any]) -> str:
+    if not group.get("n_failed"):
+        return "–"
+    n = _unexplained(group).get("n", 0)
+    return f"**{n}** of {group['n_failed']}" if n else f"0 of {group['n_failed']}"
+
+
+def _unexplained_section(groups: list[dict[str, Any]]) -> list[str]:
+    """Failed runs with no present mode, per group, with the modes that were not assessed on them."""
+    rows = [g for g in groups if _unexplained(g).get("n")]
+    if not rows:
+        return []
+    lines = ["", "### Unexplained failures", "",
+             "Failed runs in which no failure mode was found present: their cause is unknown, not absent.", ""]
+    for g in rows:
+        u = _unexplained(g)
+        line = f"- **{md_text(g['name'])}**: {u['n']} of {g['n_failed']} failed runs"
+        if u.get("trace_ids"):
+            line += f" (e.g. {', '.join('`' + md_text(t, 60).replace('`', '') + '`' for t in u['trace_ids'][:3])})"
+        if u.get("not_assessed"):
+            line += "; not assessed on them: " + ", ".join(f"{m} on {k}" for m, k in u["not_assessed"].items())
+        lines.append(line)
+    return lines
+
+
 def render_markdown(
     store: Store | None, set_name: str, stats: Any, *, agreement: Any = None, top: int = 5,
     report_path: str | None = None,
@@ -33,7 +62,7 @@ def render_markdown(
     lines = [f"## mastlens: MAST failure diagnosis ({md_text(set_name)})", ""]
     lines.append(f"Grouped by **{md_text(s.get('group_by', 'model'))}**, success rule `{s.get('success_rule', '')}`.")
     lines += ["", f"| {md_text(s.get('group_by', 'group'))} | traces | failed | success rate | mean score "
-              "| modes / failed trace | top fatal modes |", "|---|---:|---:|---:|---:|---:|---|"]
+              "| modes / failed trace | unexplained failures | top fatal modes |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for g in groups:
         fatal = [m for m in g.get("modes") or [] if m.get("verdict") == "fatal"]
         fatal.sort(key=lambda m: -(m.get("delta_pp") or 0))
@@ -43,7 +72,7 @@ def render_markdown(
         lines.append(
             f"| {md_text(g['name'])} | {g.get('n')} | {g.get('n_failed')} | {rate} "
             f"| {num(g.get('mean_score'))} | {num(g.get('modes_per_failed_trace'))} "
-            f"| {', '.join(m['id'] for m in fatal[:3]) or '–'} |"
+            f"| {_unexplained_cell(g)} | {', '.join(m['id'] for m in fatal[:3]) or '–'} |"
         )
     separation = (s.get("separation") or [None])[0]
     if separation:
@@ -56,6 +85,7 @@ def render_markdown(
         if few:
             lines += ["", f"{md_text(g['name'])}: no prevalence, too few assessed: "
                       + ", ".join(f"{m['id']} too few assessed ({m.get('n_assessed', 0)})" for m in few) + "."]
+    lines += _unexplained_section(groups)
     fatal_rows = [(g["name"], m) for g in groups for m in g.get("modes") or [] if m.get("verdict") == "fatal"]
     fatal_rows.sort(key=lambda r: -(r[1].get("delta_pp") or 0))
     lines += ["", "### Top fatal modes", ""]
@@ -75,7 +105,10 @@ def render_markdown(
             lines.append(f"{i}. **{md_text(r.get('title') or r.get('intervention', ''), 160)}** "
                          f"({md_text(r.get('group', ''))}; {', '.join(r.get('modes') or [])})")
     else:
-        lines.append("No intervention is indicated.")
+        n_unexplained = sum(_unexplained(g).get("n", 0) for g in groups)
+        lines.append("No intervention comes out of the modes found."
+                     + (f" **{n_unexplained} failed runs have no mode found present**, so their cause is unknown."
+                        if n_unexplained else ""))
     if ag:
         micro = ag.get("micro") or {}
         lines += ["", f"Agreement with `{md_text(ag.get('a', ''))}` on {ag.get('n_traces')} traces: "

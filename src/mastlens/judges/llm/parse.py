@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mastlens.judges.llm.answers import exact_answer
 
 from mastlens.judges.llm.textparse import parse_mast_text
 from mastlens.taxonomy import Taxonomy, UnknownMode
@@ -34,6 +36,22 @@ class ModeItem(BaseModel):
     confidence: float | None = Field(default=None, ge=0, le=1)
     evidence: list[EvidenceItem] = Field(default_factory=list)
     reason: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present_by_value(cls, data: Any) -> Any:
+        """``"present": "absent"`` or ``"status": "present"`` read by the value; a field name is never one."""
+        if not isinstance(data, dict):
+            return data
+        if "present" not in data:
+            for key in ("status", "verdict", "detected", "label", "answer", "result"):
+                if isinstance(data.get(key), (str, bool)):
+                    data = {**data, "present": data[key]}
+                    break
+        value = data.get("present")
+        if isinstance(value, str) and exact_answer(value) is not None:
+            data = {**data, "present": exact_answer(value)}
+        return data
 
     @field_validator("id", mode="before")
     @classmethod
@@ -97,9 +115,21 @@ def _extract_json(text: str) -> Any:
         raise ReplyError(f"not valid JSON ({first_error.msg} at line {first_error.lineno} column {first_error.colno})") from None
 
 
-def _modes_as_list(data: dict[str, Any]) -> dict[str, Any]:
-    """Accept ``"modes": {"FM-1.1": {...}}`` as well as the list form."""
+def _names_mode(key: str, taxonomy: Taxonomy) -> bool:
+    try:
+        taxonomy.resolve(key)
+        return True
+    except UnknownMode:
+        return False
+
+
+def _modes_as_list(data: dict[str, Any], taxonomy: Taxonomy | None = None) -> dict[str, Any]:
+    """Accept ``"modes": {"FM-1.1": {...}}`` (or mode ids as top-level keys) as well as the list form."""
     modes = data.get("modes")
+    if modes is None and taxonomy is not None:  # {"FM-1.1": {...}, ..., "summary": ...} without "modes"
+        keyed = {k: v for k, v in data.items() if _names_mode(k, taxonomy)}
+        if keyed:
+            data, modes = {**data, "modes": keyed}, keyed
     if isinstance(modes, dict):
         data = dict(data)
         data["modes"] = [{"id": k, **v} if isinstance(v, dict) else {"id": k, "present": v} for k, v in modes.items()]
@@ -164,7 +194,7 @@ def parse_reply(text: str, taxonomy: Taxonomy) -> ParsedVerdict:
     if not isinstance(data, dict):
         raise ReplyError(f"expected a JSON object, got {type(data).__name__}")
     try:
-        reply = VerdictReply.model_validate(_modes_as_list(data))
+        reply = VerdictReply.model_validate(_modes_as_list(data, taxonomy))
     except ValidationError as exc:
         raise ReplyError(_validation_message(exc)) from None
     return ParsedVerdict(reply.summary, reply.task_completed, normalize_modes(reply.modes, taxonomy), "json",
