@@ -199,3 +199,10 @@ def test_reviewer_names_and_usage_errors(store, db_path):
         result = runner.invoke(app, ["review", "--db", str(db_path), *args], env={"COLUMNS": "300"})
         assert result.exit_code == 2, result.output
         assert message in result.output
+
+
+def test_human_sets_belong_to_the_labels_judge():
+    from mastlens.analysis.labels import LABELS_JUDGE
+    from mastlens.review.decisions import LABELS_JUDGE as REVIEW_LABELS_JUDGE
+
+    assert REVIEW_LABELS_JUDGE == LABELS_JUDGE

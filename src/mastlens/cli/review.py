@@ -82,8 +82,8 @@ def register(app: typer.Typer) -> None:
         db: Path = DbOption,
     ) -> None:
         """Check and correct a judge's verdicts in the browser; the labels become the set human:NAME."""
-        from mastlens.analysis.labels import LABELS_JUDGE
         from mastlens.review import STRATEGIES, human_set_name, open_queue
+        from mastlens.review.decisions import LABELS_JUDGE
 
         if strategy not in STRATEGIES:
             fail(f"unknown strategy {strategy!r}; choose one of: {', '.join(STRATEGIES)}")

@@ -6,6 +6,7 @@ writer; a save is one ``BEGIN IMMEDIATE`` transaction, so two reviewers or two p
 
 from __future__ import annotations
 
+import importlib
 import threading
 from functools import lru_cache
 from importlib import resources
@@ -22,7 +23,6 @@ from starlette.routing import Route
 
 from mastlens.report.drilldown import step_text
 from mastlens.report.html import ci, num, pct
-from mastlens.review.agreement import agreement_view
 from mastlens.review.decisions import StaleTrace, save_review
 from mastlens.review.pages import (
     BadRequest, QueueFilters, ReviewConfig, item_page, next_todo, parse_choices, queue_groups, queue_page, queue_trace,
@@ -175,6 +175,8 @@ def create_app(cfg: ReviewConfig, secret: Secret) -> Starlette:
         return PlainTextResponse(text)
 
     async def agreement(request: Request) -> Response:
+        from mastlens.review.agreement import agreement_view
+
         view = await run_in_threadpool(lambda: agreement_view(stores.get(), cfg.human_set, cfg.judge_set))
         return render(request, "agreement.html.j2", title="Agreement", view=view)
 
@@ -193,8 +195,11 @@ def create_app(cfg: ReviewConfig, secret: Secret) -> Starlette:
         Route("/", queue), Route("/agreement", agreement),
         Route("/item/{position}", item), Route("/item/{position}", save, methods=["POST"]),
         Route("/item/{position}/step/{index}", step), Route("/static/{name}", static),
+        Route("/favicon.ico", lambda request: Response(static_file("icon.svg"), media_type=STATIC["icon.svg"])),
     ]
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(GuardMiddleware, secret=secret)
     app.state.stores = stores
+    # The agreement page needs the analysis stack (numpy, pandas, scipy); load it while the reviewer reads.
+    threading.Thread(target=importlib.import_module, args=("mastlens.review.agreement",), daemon=True).start()
     return app

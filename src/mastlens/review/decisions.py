@@ -14,12 +14,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from mastlens.analysis.labels import LABELS_JUDGE
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
 from mastlens.trace import Annotation, AnnotationStatus, Evidence, ModeStatus, ModeVerdict, Verdict
 
 HUMAN_PREFIX = "human:"
+# The judge of label sets (analysis.labels.LABELS_JUDGE), so import-labels can write into a human set; not
+# imported from there because that pulls in the whole analysis stack and the server should start fast.
+LABELS_JUDGE = "labels"
 MAX_NOTE = 2000
 _NAME = re.compile(r"[\w.@+-]{1,64}")
 
