@@ -8,7 +8,7 @@ import json
 import pytest
 from _report_data import PAYLOADS, build_store
 from _review_server import start_review
-from conftest import require_tool
+from test_report_chromium import browser  # noqa: F401 - the shared Debian Chromium fixture
 from typer.testing import CliRunner
 
 from mastlens.cli.app import app as cli_app
@@ -19,22 +19,7 @@ from mastlens.trace import ModeStatus, Outcome, Source, Step, StepKind, Trace
 
 pytestmark = pytest.mark.chromium
 
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]
 BIG_OUTPUT = 5 * 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def browser():
-    executable = require_tool("/usr/bin/chromium", "Debian chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class Watched:
@@ -84,8 +69,8 @@ def _checked(page, mode_id: str) -> str:  # noqa: ANN001
 
 def test_keyboard_review_persists_and_agreement_matches_the_cli(browser, served, store, db_path, tmp_path):
     w = Watched(browser, served)
-    w.page.keyboard.press("Tab")  # nothing on the queue page needs the mouse either
-    w.goto("/item/0")
+    w.page.keyboard.press("n")  # the queue page's "review the next one": keyboard from the start
+    w.page.wait_for_url("**/item/0")
     queue = _queue(store)
     for position in range(3):
         assert w.page.url.endswith(f"/item/{position}")
@@ -234,6 +219,40 @@ def test_hostile_traces_run_no_script(browser, store, db_path, tmp_path):
         assert w.page.evaluate("typeof window.__pwned") == "undefined"
         assert w.problems == []
         assert w.foreign_requests() == []
+        w.close()
+    finally:
+        server.stop()
+
+
+def test_bundled_examples_review_then_agree(browser, tmp_path):
+    """The issue's done-when: review the bundled examples' rules verdicts by keyboard, then `agree` shows it."""
+    import getpass
+
+    from conftest import EXAMPLES
+
+    db = tmp_path / "examples.db"
+    runner = CliRunner()
+    for args in (["ingest", str(EXAMPLES)], ["annotate", "--judge", "rules"]):
+        result = runner.invoke(cli_app, [*args, "--db", str(db)])
+        assert result.exit_code == 0, result.output
+    server = start_review(db, tmp_path, "--sample", "5")  # default set (rules) and reviewer (the OS user)
+    try:
+        assert any("reviewing rules into human:" in line for line in server.stdout_lines)
+        w = Watched(browser, server)
+        w.page.keyboard.press("n")  # the queue page's "review the next one"
+        w.page.wait_for_url("**/item/0")
+        w.page.keyboard.press("j")
+        w.page.keyboard.press("p")  # FM-1.2 present
+        with w.page.expect_navigation():
+            w.page.keyboard.press("s")
+        human = f"human:{getpass.getuser()}"
+        result = runner.invoke(cli_app, ["agree", human, "rules", "--db", str(db), "--json"])
+        assert result.exit_code == 0, result.output
+        agree = json.loads(result.output)
+        assert agree["n_traces"] == 1
+        fm12 = next(s for s in agree["modes"] if s["id"] == "FM-1.2")
+        assert fm12["n"] == 1 and fm12["tp"] + fm12["fn"] == 1
+        assert w.problems == []
         w.close()
     finally:
         server.stop()

@@ -206,3 +206,21 @@ def test_human_sets_belong_to_the_labels_judge():
     from mastlens.review.decisions import LABELS_JUDGE as REVIEW_LABELS_JUDGE
 
     assert REVIEW_LABELS_JUDGE == LABELS_JUDGE
+
+
+def test_agreement_page_numbers_equal_compute_agreement(store):
+    from mastlens.review.agreement import agreement_view, human_agreement
+
+    ids = build_store(store, per_model=6)
+    rng = random.Random(4)
+    for t in ids[::2]:
+        choices = {m: Label(rng.choice(list(ModeStatus))) for m in ("FM-1.3", "FM-1.5", "FM-3.1", "FM-3.3", "FM-2.6")}
+        save_review(store, human_set="human:ann", judge_set="judge-a", trace_id=t, loaded_hash=_hash(store, t),
+                    choices=choices, reviewer="ann")
+    expected = compute_agreement(store, "human:ann", "judge-a")
+    assert expected.n_traces == len(ids[::2])
+    assert human_agreement(store, "human:ann", "judge-a").model_dump() == expected.model_dump()
+    view = agreement_view(store, "human:ann", "judge-a")
+    assert view.result.model_dump() == expected.model_dump()
+    assert view.corrected_available is False  # until the analysis offers corrected_prevalence
+    assert {r.stat.id: r.judged for r in view.rows}["FM-1.3"] == len(ids)

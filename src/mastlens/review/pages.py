@@ -8,7 +8,6 @@ from typing import Any
 
 from mastlens.report.drilldown import MAX_TRACE_CHARS, TraceView, build_trace_view
 from mastlens.review.decisions import MAX_NOTE, Label, current_labels, history, judge_modes
-from mastlens.review.queue import outcome_name
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
 from mastlens.trace import ModeStatus, ModeVerdict
@@ -70,14 +69,14 @@ _LABELLED = ("EXISTS (SELECT 1 FROM trace_annotations h WHERE h.set_name = :huma
 
 
 def _where(f: QueueFilters) -> str:
+    """Filters on the queue's own columns (no join: a 100,000-trace queue filters in one table scan)."""
     parts = ["q.queue_id = :queue"]
     if f.group:
-        parts.append("COALESCE(t.model, t.system, 'unknown') = :group")
+        parts.append("q.grp = :group")
     if f.outcome:
-        parts.append({"failure": "t.success = 0", "success": "t.success = 1", "unknown": "t.success IS NULL"}[f.outcome])
+        parts.append("q.outcome = :outcome")
     if f.mode:
-        parts.append("EXISTS (SELECT 1 FROM mode_annotations m WHERE m.set_name = :judge AND m.trace_id = q.trace_id "
-                     "AND m.mode_id = :mode AND m.status = 'present')")
+        parts.append("q.judge_present LIKE :mode_pattern")
     if f.state:
         parts.append(_LABELLED if f.state == "done" else f"NOT {_LABELLED}")
     return " AND ".join(parts)
@@ -85,33 +84,34 @@ def _where(f: QueueFilters) -> str:
 
 def queue_groups(store: Store, queue_id: int) -> list[str]:
     return [r[0] for r in store.conn.execute(
-        """SELECT DISTINCT COALESCE(t.model, t.system, 'unknown') FROM review_queue_items q
-           JOIN traces t ON t.id = q.trace_id WHERE q.queue_id = ? ORDER BY 1""", (queue_id,))]
+        "SELECT DISTINCT grp FROM review_queue_items WHERE queue_id = ? ORDER BY 1", (queue_id,))]
 
 
 def queue_progress(store: Store, cfg: ReviewConfig) -> tuple[int, int]:
-    """(labelled, total) over the queue."""
-    args = {"queue": cfg.queue_id, "human": cfg.human_set}
-    total = store.conn.execute("SELECT COUNT(*) FROM review_queue_items q WHERE q.queue_id = :queue", args).fetchone()[0]
-    done = store.conn.execute(f"SELECT COUNT(*) FROM review_queue_items q WHERE q.queue_id = :queue AND {_LABELLED}",
-                              args).fetchone()[0]
+    """(labelled, total) over the queue; the labelled count walks the human set, which is the small side."""
+    total = store.conn.execute("SELECT COUNT(*) FROM review_queue_items WHERE queue_id = ?",
+                               (cfg.queue_id,)).fetchone()[0]
+    done = store.conn.execute(
+        """SELECT COUNT(*) FROM trace_annotations h
+           WHERE h.set_name = ? AND h.stale = 0 AND h.status = 'ok' AND EXISTS (
+               SELECT 1 FROM review_queue_items q WHERE q.queue_id = ? AND q.trace_id = h.trace_id)""",
+        (cfg.human_set, cfg.queue_id)).fetchone()[0]
     return done, total
 
 
 def queue_page(store: Store, cfg: ReviewConfig, f: QueueFilters) -> dict[str, Any]:
-    args = {"queue": cfg.queue_id, "human": cfg.human_set, "judge": cfg.judge_set, "group": f.group, "mode": f.mode}
+    args = {"queue": cfg.queue_id, "human": cfg.human_set, "group": f.group, "outcome": f.outcome,
+            "mode_pattern": f"% {f.mode} %"}
     where = _where(f)
-    joined = "FROM review_queue_items q JOIN traces t ON t.id = q.trace_id"
-    matching = store.conn.execute(f"SELECT COUNT(*) {joined} WHERE {where}", args).fetchone()[0]
+    matching = store.conn.execute(f"SELECT COUNT(*) FROM review_queue_items q WHERE {where}", args).fetchone()[0]
     pages = max(1, math.ceil(matching / PAGE_SIZE))
     rows = store.conn.execute(
-        f"""SELECT q.position, q.trace_id, q.why, COALESCE(t.model, t.system, 'unknown') AS grp, t.success, t.n_steps,
-                   {_LABELLED} AS labelled
-            {joined} WHERE {where} ORDER BY q.position LIMIT {PAGE_SIZE} OFFSET {(f.page - 1) * PAGE_SIZE}""",
-        args).fetchall()
+        f"""SELECT q.position, q.trace_id, q.why, q.grp, q.outcome, t.n_steps, {_LABELLED} AS labelled
+            FROM (SELECT * FROM review_queue_items q WHERE {where} ORDER BY q.position
+                  LIMIT {PAGE_SIZE} OFFSET {(f.page - 1) * PAGE_SIZE}) q
+            LEFT JOIN traces t ON t.id = q.trace_id ORDER BY q.position""", args).fetchall()
     items = [{"position": r["position"], "trace_id": r["trace_id"], "why": r["why"], "group": r["grp"],
-              "outcome": outcome_name(r["success"]), "n_steps": r["n_steps"], "labelled": bool(r["labelled"])}
-             for r in rows]
+              "outcome": r["outcome"], "n_steps": r["n_steps"], "labelled": bool(r["labelled"])} for r in rows]
     done, total = queue_progress(store, cfg)
     return {"items": items, "matching": matching, "pages": pages, "filters": f, "done": done, "total": total,
             "next_todo": next_todo(store, cfg, -1)}

@@ -31,6 +31,7 @@ class Candidate:
     max_flip_rate: float | None = None
     unverified: int = 0  # present modes without verified evidence
     disagreements: int = 0  # modes where the judge set and the --against set differ
+    present: tuple[str, ...] = ()  # modes the judge found present
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,8 @@ def load_candidates(store: Store, judge_set: str, against: str | None = None) ->
            WHERE a.set_name = ? AND a.stale = 0 AND a.status = 'ok' ORDER BY a.trace_id""", (judge_set,)).fetchall()
     doubt = {r[0]: r for r in store.conn.execute(
         """SELECT trace_id, MIN(CASE WHEN status != 'not_assessed' THEN confidence END), MAX(flip_rate),
-                  SUM(status = 'present' AND has_verified_evidence = 0)
+                  SUM(status = 'present' AND has_verified_evidence = 0),
+                  GROUP_CONCAT(CASE WHEN status = 'present' THEN mode_id END, ' ')
            FROM mode_annotations WHERE set_name = ? GROUP BY trace_id""", (judge_set,))}
     differ: dict[str, int] = {}
     if against:
@@ -135,7 +137,8 @@ def load_candidates(store: Store, judge_set: str, against: str | None = None) ->
         out.append(Candidate(
             trace_id=trace_id, group=group or "unknown", outcome=outcome_name(success),
             min_confidence=d[1] if d else None, max_flip_rate=d[2] if d else None,
-            unverified=int(d[3] or 0) if d else 0, disagreements=differ.get(trace_id, 0)))
+            unverified=int(d[3] or 0) if d else 0, disagreements=differ.get(trace_id, 0),
+            present=tuple(sorted((d[4] or "").split())) if d else ()))
     return out
 
 
@@ -154,7 +157,8 @@ def open_queue(store: Store, *, human_set: str, judge_set: str, strategy: str, s
     row = store.conn.execute(f"SELECT id FROM review_queues WHERE {where}", key).fetchone()
     created = row is None
     if created:
-        items = build_queue(load_candidates(store, judge_set, against), strategy, sample, seed)
+        candidates = {c.trace_id: c for c in load_candidates(store, judge_set, against)}
+        items = build_queue(list(candidates.values()), strategy, sample, seed)
         with store.conn:
             store.conn.execute("BEGIN IMMEDIATE")
             row = store.conn.execute(f"SELECT id FROM review_queues WHERE {where}", key).fetchone()
@@ -164,8 +168,11 @@ def open_queue(store: Store, *, human_set: str, judge_set: str, strategy: str, s
                        VALUES (?,?,?,?,?,?)""", key)
                 queue_id = cur.lastrowid
                 store.conn.executemany(
-                    "INSERT INTO review_queue_items (queue_id, position, trace_id, why) VALUES (?,?,?,?)",
-                    [(queue_id, i, trace_id, why) for i, (trace_id, why) in enumerate(items)])
+                    """INSERT INTO review_queue_items (queue_id, position, trace_id, why, grp, outcome, judge_present)
+                       VALUES (?,?,?,?,?,?,?)""",
+                    [(queue_id, i, trace_id, why, candidates[trace_id].group, candidates[trace_id].outcome,
+                      "".join(f" {m} " for m in candidates[trace_id].present))
+                     for i, (trace_id, why) in enumerate(items)])
                 row = (queue_id,)
     size = store.conn.execute("SELECT COUNT(*) FROM review_queue_items WHERE queue_id = ?", (row[0],)).fetchone()[0]
     return QueueInfo(id=row[0], human_set=human_set, judge_set=judge_set, strategy=strategy,

@@ -96,6 +96,10 @@ MIGRATIONS: list[str] = [
         position INTEGER NOT NULL,
         trace_id TEXT NOT NULL,
         why TEXT NOT NULL DEFAULT '',
+        -- what the queue page filters on, as the judge set said when the queue was built
+        grp TEXT NOT NULL DEFAULT 'unknown',
+        outcome TEXT NOT NULL DEFAULT 'unknown',
+        judge_present TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (queue_id, position)
     );
     CREATE INDEX review_queue_items_trace ON review_queue_items(queue_id, trace_id);

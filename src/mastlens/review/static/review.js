@@ -2,7 +2,19 @@
 (function () {
   "use strict";
   var form = document.getElementById("review-form");
-  if (!form) { return; }
+  if (!form) {
+    // The queue page: n opens the next trace to do.
+    var start = document.getElementById("start");
+    document.addEventListener("keydown", function (event) {
+      var target = event.target;
+      if (start && event.key === "n" && !event.ctrlKey && !event.metaKey && !event.altKey &&
+          !(target && (target.tagName === "INPUT" || target.tagName === "SELECT"))) {
+        event.preventDefault();
+        window.location.assign(start.getAttribute("href"));
+      }
+    });
+    return;
+  }
   var modes = Array.prototype.slice.call(form.querySelectorAll("fieldset.mode"));
   var current = 0;
 
