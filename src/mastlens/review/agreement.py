@@ -39,8 +39,9 @@ def human_agreement(store: Store, human_set: str, judge_set: str) -> AgreementRe
     """``compute_agreement(store, human_set, judge_set)``, reading the judge set only where the human set is."""
     mode_ids = load_taxonomy().ids
     col = {m: j for j, m in enumerate(mode_ids)}
+    # CROSS JOIN keeps SQLite walking the (small) human set first, not the judge's 100,000 rows.
     joins = """FROM trace_annotations h
-               JOIN trace_annotations b ON b.set_name = :judge AND b.trace_id = h.trace_id
+               CROSS JOIN trace_annotations b ON b.set_name = :judge AND b.trace_id = h.trace_id
                     AND b.stale = 0 AND b.status = 'ok'"""
     where = "WHERE h.set_name = :human AND h.stale = 0 AND h.status = 'ok'"
     args = {"human": human_set, "judge": judge_set}
@@ -51,7 +52,7 @@ def human_agreement(store: Store, human_set: str, judge_set: str) -> AgreementRe
         matrix = np.full((len(common), len(mode_ids)), -1, dtype=np.int8)
         for trace_id, mode_id, status in store.conn.execute(
                 f"""SELECT m.trace_id, m.mode_id, m.status {joins}
-                    JOIN mode_annotations m ON m.set_name = :{name} AND m.trace_id = h.trace_id {where}""", args):
+                    CROSS JOIN mode_annotations m ON m.set_name = :{name} AND m.trace_id = h.trace_id {where}""", args):
             if mode_id in col and status != "not_assessed":
                 matrix[row[trace_id], col[mode_id]] = int(status == "present")
         matrices[name] = matrix
@@ -72,9 +73,10 @@ def judge_prevalence(store: Store, judge_set: str) -> dict[str, tuple[int, float
         return cached[1]
     out = {}
     for mode_id, assessed, present in store.conn.execute(
-            """SELECT m.mode_id, SUM(m.status != 'not_assessed'), SUM(m.status = 'present')
-               FROM mode_annotations m JOIN trace_annotations a ON a.set_name = m.set_name AND a.trace_id = m.trace_id
-               WHERE m.set_name = ? AND a.stale = 0 AND a.status = 'ok' GROUP BY m.mode_id""", (judge_set,)):
+            """SELECT mode_id, SUM(status != 'not_assessed'), SUM(status = 'present') FROM mode_annotations
+               WHERE set_name = :set AND trace_id NOT IN (
+                   SELECT trace_id FROM trace_annotations WHERE set_name = :set AND (stale = 1 OR status != 'ok'))
+               GROUP BY mode_id""", {"set": judge_set}):
         out[mode_id] = (int(assessed or 0), present / assessed if assessed else None)
     _PREVALENCE_CACHE[(str(store.path), judge_set)] = (version, out)
     return out

@@ -200,6 +200,12 @@ def create_app(cfg: ReviewConfig, secret: Secret) -> Starlette:
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error}, max_body_size=MAX_BODY_BYTES)
     app.add_middleware(GuardMiddleware, secret=secret)
     app.state.stores = stores
-    # The agreement page needs the analysis stack (numpy, pandas, scipy); load it while the reviewer reads.
-    threading.Thread(target=importlib.import_module, args=("mastlens.review.agreement",), daemon=True).start()
+    # The agreement page needs the analysis stack (numpy, pandas, scipy) and the judge's prevalence over its
+    # whole set (a while for 100,000 traces): prepare both while the reviewer reads.
+    def warm_up() -> None:
+        module = importlib.import_module("mastlens.review.agreement")
+        with Store(cfg.db) as store:
+            module.judge_prevalence(store, cfg.judge_set)
+
+    threading.Thread(target=warm_up, daemon=True).start()
     return app
