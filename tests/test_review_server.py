@@ -90,6 +90,8 @@ def test_bodies_are_bounded_and_bad_values_get_a_clear_400(served, store):
         assert response.status_code == 400, extra
         assert message in response.text.replace("&#39;", "'")
         assert "Traceback" not in response.text
+    many = client.post("/item/0", data={**form, **{f"x{i}": "1" for i in range(300)}})
+    assert many.status_code == 400 and "Traceback" not in many.text
     no_hash = client.post("/item/0", data={"csrf": form["csrf"], "status:FM-1.1": "present"})
     assert no_hash.status_code == 400 and "trace_hash" in no_hash.text
     for query in ("outcome=maybe", "page=x", "page=0", "mode=FM-0", "state=later"):

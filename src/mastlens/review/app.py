@@ -33,6 +33,7 @@ from mastlens.taxonomy import load_taxonomy
 
 STATIC = {"review.js": "text/javascript; charset=utf-8", "review.css": "text/css; charset=utf-8",
           "icon.svg": "image/svg+xml"}
+MAX_FIELDS = 200  # a save has three per mode and two more
 
 
 @lru_cache(maxsize=1)
@@ -121,7 +122,7 @@ def create_app(cfg: ReviewConfig, secret: Secret) -> Starlette:
 
     async def save(request: Request) -> Response:
         position = position_of(request)
-        form = await request.form()
+        form = await request.form(max_files=0, max_fields=MAX_FIELDS)  # beyond either: a 400
         if not secret.check_csrf(form.get("csrf")):
             return error(request, 403, "Forbidden", "The form's CSRF token is missing or wrong; reload the page.")
         loaded_hash = str(form.get("trace_hash") or "")
