@@ -27,8 +27,8 @@ BIG_OUTPUT = 5 * 1024 * 1024
 class Watched:
     """A browser context logged in with the server's token, recording console problems and requests."""
 
-    def __init__(self, browser, server):  # noqa: ANN001
-        self.context = browser.new_context(viewport={"width": 1400, "height": 900})
+    def __init__(self, browser, server, *, javascript: bool = True):  # noqa: ANN001
+        self.context = browser.new_context(viewport={"width": 1400, "height": 900}, java_script_enabled=javascript)
         self.page = self.context.new_page()
         self.problems: list[str] = []
         self.requests: list[str] = []
@@ -142,6 +142,20 @@ def test_two_reviewers_save_different_traces_at_once(browser, served, store):
     assert a.problems == b.problems == []
     a.close()
     b.close()
+
+
+def test_saving_works_without_javascript(browser, served, store):
+    w = Watched(browser, served, javascript=False)
+    w.goto("/item/6")
+    w.page.check("input[name='status:FM-3.2'][value='present']")
+    w.page.fill("input[name='step:FM-3.2']", "2")
+    with w.page.expect_navigation():
+        w.page.click("#save")
+    assert w.page.url.endswith("/item/7")
+    label = current_labels(store, "human:ann", _queue(store)[6])["FM-3.2"]
+    assert (label.status, label.step) == (ModeStatus.PRESENT, 2)
+    assert w.problems == []
+    w.close()
 
 
 def test_a_save_for_changed_content_is_refused(browser, served, store):
