@@ -26,6 +26,8 @@ def register(app: typer.Typer) -> None:
             False, "--include-not-assessed",
             help="otel: also emit an event (label not_assessed, no score) for each mode the judge did not assess; "
                  "present and absent verdicts are always exported."),
+        history: bool = typer.Option(False, "--history", help="A human:NAME set's every review decision (csv, "
+                                                               "parquet, jsonl) instead of its current labels."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -33,6 +35,8 @@ def register(app: typer.Typer) -> None:
         fmt = to.lower()
         if fmt not in EXPORT_FORMATS:
             fail(f"unknown export format {to!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
+        if history and fmt == "otel":
+            fail("--history writes a table (csv, parquet or jsonl), not otel events")
         with open_store(db, must_exist=True) as store:
             name = resolve_set(store, set_name, quiet=as_json)
             if fmt == "otel":
@@ -43,6 +47,11 @@ def register(app: typer.Typer) -> None:
                                            version=__version__)
                 rows = sum(len(s["logRecords"]) for r in document["resourceLogs"] for s in r["scopeLogs"])
                 payload = json.dumps(document, ensure_ascii=False)
+            elif history:
+                from mastlens.review.decisions import history_frame
+
+                df = history_frame(store, name)
+                rows = len(df)
             else:
                 from mastlens.analysis import failure_vectors
 
@@ -64,7 +73,7 @@ def register(app: typer.Typer) -> None:
         if rows == 0:
             note(f"[yellow]note:[/] set {name!r} has nothing to export; {path} holds an empty "
                  f"{'document' if fmt == 'otel' else 'table'}")
-        what = "evaluation events" if fmt == "otel" else "traces"
+        what = "evaluation events" if fmt == "otel" else "decisions" if history else "traces"
         if as_json:
             print_json({"path": str(path), "format": fmt, "set": name, "rows": rows})
         else:

@@ -92,6 +92,70 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX trace_tags_key ON trace_tags(key, value);
     """,
+    # review: a stored queue per (human set, judge set, strategy, seed, sample) and every reviewer decision,
+    # appended, never updated. The human set's current labels stay an ordinary annotation set; the trigger
+    # records label writes to a `human:*` set that the review app did not make (import-labels) with the value
+    # they replaced, so nothing is lost. (The app writes its own decisions and marks its rows review_save.)
+    """
+    CREATE TABLE review_queues (
+        id INTEGER PRIMARY KEY,
+        human_set TEXT NOT NULL,
+        judge_set TEXT NOT NULL,
+        strategy TEXT NOT NULL,
+        against_set TEXT NOT NULL DEFAULT '',
+        seed INTEGER NOT NULL,
+        sample INTEGER NOT NULL,
+        created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+        UNIQUE (human_set, judge_set, strategy, against_set, seed, sample)
+    );
+    CREATE TABLE review_queue_items (
+        queue_id INTEGER NOT NULL REFERENCES review_queues(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        trace_id TEXT NOT NULL,
+        why TEXT NOT NULL DEFAULT '',
+        -- what the queue page filters on, as the judge set said when the queue was built
+        grp TEXT NOT NULL DEFAULT 'unknown',
+        outcome TEXT NOT NULL DEFAULT 'unknown',
+        judge_present TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (queue_id, position)
+    );
+    CREATE INDEX review_queue_items_trace ON review_queue_items(queue_id, trace_id);
+    CREATE TABLE review_decisions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        set_name TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        mode_id TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('present', 'absent', 'not_assessed')),
+        step INTEGER,
+        note TEXT NOT NULL DEFAULT '',
+        previous_status TEXT,
+        judge_set TEXT,
+        judge_status TEXT,
+        judge_confidence REAL,
+        trace_hash TEXT,
+        reviewer TEXT NOT NULL,
+        source TEXT NOT NULL DEFAULT 'review' CHECK (source IN ('review', 'import')),
+        decided_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+    );
+    CREATE INDEX review_decisions_key ON review_decisions(set_name, trace_id, mode_id, id);
+    CREATE TRIGGER review_decisions_from_labels AFTER INSERT ON mode_annotations
+    WHEN NEW.set_name LIKE 'human:%' AND NEW.status IS NOT (
+        SELECT d.status FROM review_decisions d WHERE d.set_name = NEW.set_name AND d.trace_id = NEW.trace_id
+        AND d.mode_id = NEW.mode_id ORDER BY d.id DESC LIMIT 1)
+    AND NOT EXISTS (SELECT 1 FROM trace_annotations a WHERE a.set_name = NEW.set_name AND a.trace_id = NEW.trace_id
+                    AND json_extract(a.verdict_meta, '$.review_save') IS NOT NULL)
+    BEGIN
+        INSERT INTO review_decisions (set_name, trace_id, mode_id, status, previous_status, trace_hash, reviewer,
+                                      source, note)
+        SELECT NEW.set_name, NEW.trace_id, NEW.mode_id, NEW.status,
+               (SELECT d.status FROM review_decisions d WHERE d.set_name = NEW.set_name
+                AND d.trace_id = NEW.trace_id AND d.mode_id = NEW.mode_id ORDER BY d.id DESC LIMIT 1),
+               a.trace_hash,
+               COALESCE('import-labels:' || json_extract(a.verdict_meta, '$.labels_file'), 'external write'),
+               'import', NEW.reason
+        FROM trace_annotations a WHERE a.set_name = NEW.set_name AND a.trace_id = NEW.trace_id;
+    END;
+    """,
 ]
 
 
