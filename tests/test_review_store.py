@@ -222,5 +222,16 @@ def test_agreement_page_numbers_equal_compute_agreement(store):
     assert human_agreement(store, "human:ann", "judge-a").model_dump() == expected.model_dump()
     view = agreement_view(store, "human:ann", "judge-a")
     assert view.result.model_dump() == expected.model_dump()
-    assert view.corrected_available is False  # until the analysis offers corrected_prevalence
+    assert view.corrected_available is True
+    for row in view.rows:  # Rogan-Gladen by hand: (p + sp - 1) / (se + sp - 1), clipped to [0, 1]
+        s = row.stat
+        if not (s.tp + s.fn) or not (s.tn + s.fp) or row.judge_prevalence is None:
+            assert row.corrected_prevalence is None, s.id
+            continue
+        se, sp = s.tp / (s.tp + s.fn), s.tn / (s.tn + s.fp)
+        if se + sp - 1 <= 0.05:
+            assert row.corrected_prevalence is None, s.id
+            continue
+        expected_rg = min(1.0, max(0.0, (row.judge_prevalence + sp - 1) / (se + sp - 1)))
+        assert row.corrected_prevalence == pytest.approx(expected_rg), s.id
     assert {r.stat.id: r.judged for r in view.rows}["FM-1.3"] == len(ids)

@@ -82,16 +82,22 @@ def judge_prevalence(store: Store, judge_set: str) -> dict[str, tuple[int, float
     return out
 
 
-def corrected_prevalences(store: Store, judge_set: str, result: AgreementResult) -> dict[str, float] | None:
-    """The judge's prevalence corrected for its measured error against the human labels.
+def corrected_prevalences(store: Store, judge_set: str, result: AgreementResult) -> dict[str, float | None]:
+    """mode -> the judge's prevalence over the whole set corrected for its error measured against the human
+    labels so far (Rogan-Gladen, as ``mastlens stats --reference``); None where it cannot be corrected (no
+    human positive or negative yet, or a judge no better than chance)."""
+    from mastlens.analysis.fidelity import rogan_gladen
 
-    Hook for the trustworthy-verdicts analysis (Rogan-Gladen from sensitivity and specificity): once
-    ``mastlens.analysis`` offers ``corrected_prevalence(store, judge_set, agreement)`` returning mode ->
-    corrected share, the page shows it; until then this returns None and the page says so."""
-    from mastlens import analysis
-
-    correct = getattr(analysis, "corrected_prevalence", None)
-    return None if correct is None else dict(correct(store, judge_set, result))
+    prevalence = judge_prevalence(store, judge_set)
+    out: dict[str, float | None] = {}
+    for stat in result.modes:
+        share = prevalence.get(stat.id, (0, None))[1]
+        positives, negatives = stat.tp + stat.fn, stat.tn + stat.fp
+        if share is None or not positives or not negatives:
+            out[stat.id] = None
+            continue
+        out[stat.id] = rogan_gladen(share, stat.tp / positives, stat.tn / negatives)
+    return out
 
 
 def agreement_view(store: Store, human_set: str, judge_set: str) -> AgreementView:
