@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -12,8 +13,9 @@ from mastlens.cli.common import (
     EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DbOption, JsonOption, check_format, console, err_console, fail, open_store,
     print_json,
 )
-from mastlens.store.ingest import IngestReport, ingest
-from mastlens.trace import SuccessRuleError
+
+if TYPE_CHECKING:  # the adapters load when a command reads files
+    from mastlens.store.ingest import IngestReport
 
 
 def print_ingest_report(report: IngestReport) -> None:
@@ -47,6 +49,9 @@ def exit_code(report: IngestReport) -> int:
 
 
 def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None) -> IngestReport:
+    from mastlens.store.ingest import ingest
+    from mastlens.trace import SuccessRuleError
+
     check_format(fmt)
     with open_store(db) as store:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -12,13 +13,13 @@ from rich.panel import Panel
 from mastlens.cli.common import (
     EXIT_PARTIAL, DbOption, JsonOption, check_format, console, err_console, fail, open_store, print_json,
 )
-from mastlens.store import default_db_path
-from mastlens.trace import StepKind, Trace
 
-_STYLE = {
-    StepKind.SYSTEM: "magenta", StepKind.USER: "cyan", StepKind.ASSISTANT: "green",
-    StepKind.REASONING: "dim green", StepKind.TOOL_CALL: "yellow", StepKind.TOOL_RESULT: "white",
-    StepKind.ERROR: "red", StepKind.EVENT: "blue",
+if TYPE_CHECKING:
+    from mastlens.trace import Trace
+
+_STYLE = {  # by StepKind value
+    "system": "magenta", "user": "cyan", "assistant": "green", "reasoning": "dim green", "tool_call": "yellow",
+    "tool_result": "white", "error": "red", "event": "blue",
 }
 
 
@@ -30,6 +31,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def print_timeline(trace: Trace, limit: int) -> None:
+    from mastlens.trace import StepKind
+
     outcome = trace.outcome
     head = (f"[bold]{escape(trace.id)}[/]  format={trace.source.format}  model={escape(trace.model or '-')}  "
             f"steps={len(trace.steps)}  success={outcome.success}  score={outcome.score}")
@@ -43,7 +46,7 @@ def print_timeline(trace: Trace, limit: int) -> None:
             args = step.arguments if isinstance(step.arguments, str) else json.dumps(step.arguments, ensure_ascii=False)
             body = f"{body}\n{args}".strip()
         console.print(Panel(escape(_clip(body, limit)) or "[dim](empty)[/]", title=escape(label),
-                            title_align="left", border_style=_STYLE.get(step.kind, "white")))
+                            title_align="left", border_style=_STYLE.get(step.kind.value, "white")))
 
 
 def register(app: typer.Typer) -> None:
@@ -72,6 +75,8 @@ def register(app: typer.Typer) -> None:
             if not traces:
                 fail(f"no trace could be read from {target}")
         else:
+            from mastlens.store import default_db_path
+
             store_path = db or default_db_path()
             if not Path(store_path).exists():
                 fail(f"no such path {target!r}, and no store at {store_path} to look it up as a trace id")
