@@ -150,15 +150,17 @@ async def _judge_trace(judge: Judge, trace: Trace, samples: int) -> JudgeResult:
     )
 
 
-def _load(store: Store, trace_id: str) -> tuple[Trace, str] | None:
+def _load(store: Store, trace_id: str, known_hash: str | None) -> tuple[Trace, str] | None:
+    """A stored trace and its content hash (the one stored with it: hashing a big trace again costs)."""
     trace = store.get_trace(trace_id)
-    return None if trace is None else (trace, trace.content_hash())
+    return None if trace is None else (trace, known_hash or trace.content_hash())
 
 
 class _Run:
     def __init__(self, store: Store, judge: Judge, summary: RunSummary, *, samples: int, budget: float | None,
                  progress: ProgressCallback | None, total: int, work: RunWork):
         self.store, self.judge, self.summary, self.work = store, judge, summary, work
+        self.hashes = store.trace_hashes()
         self.samples, self.budget, self.progress = samples, budget, progress
         self.total = total
         self.done = 0
@@ -200,7 +202,7 @@ class _Run:
             if self.stopped:
                 self.summary.not_started += 1
                 continue
-            loaded = await self.work.run(_load, self.store, trace_id)
+            loaded = await self.work.run(_load, self.store, trace_id, self.hashes.get(trace_id))
             if loaded is None:
                 continue
             trace, trace_hash = loaded

@@ -51,6 +51,13 @@ class _Tally:
         self.latency_s += reply.latency_s
 
 
+def _hash_parts(digest: Any, parts: tuple[str, str]) -> None:
+    for part in parts:  # length-prefixed parts: no two message lists hash alike
+        raw = part.encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "big"))
+        digest.update(raw)
+
+
 class LLMJudge(Judge):
     """MAST judge on any OpenAI-compatible Chat Completions endpoint."""
 
@@ -89,6 +96,7 @@ class LLMJudge(Judge):
         self._refused: set[ResponseFormat] = set()
         self._store: Any = None
         self._work: Any = None  # the runner's helper thread and write buffer, while a run lasts
+        self._key_bases: dict[tuple[Any, ...], Any] = {}
 
     # -- hooks the runner uses ----------------------------------------------------------------
 
@@ -162,17 +170,21 @@ class LLMJudge(Judge):
         return build_messages(window, self.taxonomy, with_schema=fmt is ResponseFormat.PLAIN)
 
     def _cache_key(self, messages: list[dict[str, str]], fmt: ResponseFormat, sample: int) -> str:
-        params = json.dumps(
-            {"model": self.model, "temperature": self.temperature, "format": fmt.value,
-             "max_tokens": self.max_output_tokens, "taxonomy": self.taxonomy.version, "sample": sample},
-            sort_keys=True, separators=(",", ":"),
-        )
-        digest = hashlib.sha256(params.encode("utf-8"))
-        for message in messages:  # length-prefixed parts: no two message lists hash alike
-            for part in (message["role"], message["content"]):
-                raw = part.encode("utf-8")
-                digest.update(len(raw).to_bytes(8, "big"))
-                digest.update(raw)
+        # The params and the system message are the same for every trace: hashed once, then copied.
+        first = messages[0]["role"], messages[0]["content"]
+        base = self._key_bases.get((fmt, sample, first))
+        if base is None:
+            params = json.dumps(
+                {"model": self.model, "temperature": self.temperature, "format": fmt.value,
+                 "max_tokens": self.max_output_tokens, "taxonomy": self.taxonomy.version, "sample": sample},
+                sort_keys=True, separators=(",", ":"),
+            )
+            base = hashlib.sha256(params.encode("utf-8"))
+            _hash_parts(base, first)
+            self._key_bases[(fmt, sample, first)] = base
+        digest = base.copy()
+        for message in messages[1:]:
+            _hash_parts(digest, (message["role"], message["content"]))
         return "verdict:" + digest.hexdigest()
 
     def _format_key(self) -> str:

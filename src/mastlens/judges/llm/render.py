@@ -124,7 +124,7 @@ def _same_json(text: str, arguments: object) -> bool:
         return False
 
 
-def call_text(step: Step, limit: int = TOOL_OUTPUT_CHARS * 2 // 3) -> str:
+def call_text(step: Step, limit: int = TOOL_OUTPUT_CHARS // 2) -> str:
     """A tool call as the judge sees it: its arguments once, long values cut head + tail.
 
     When the content is the adapter's rendering of the arguments (the shell command, the arguments'
@@ -168,9 +168,9 @@ def _block(step: Step, body: str) -> str:
 
 
 def argument_chars(tool_output_chars: int) -> int:
-    """How much of one long argument value is kept: two thirds of an output's share (patch bodies and
-    scripts are the agent's own text, but their middle rarely decides a failure mode)."""
-    return max(200, tool_output_chars * 2 // 3)
+    """How much of one long argument value is kept: half an output's share. The head names what is
+    patched or run and the tail how it ends; the middle of a patch body or script rarely decides a mode."""
+    return max(200, tool_output_chars // 2)
 
 
 def step_body(step: Step, tool_output_chars: int = TOOL_OUTPUT_CHARS) -> str:
