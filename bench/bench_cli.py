@@ -26,6 +26,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,18 +105,32 @@ def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool]]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def run_args(doc: str) -> argparse.Namespace:
+    """--traces N (320), --concurrency C (32), --latency L (1.0): shared with bench_llm_judge.py."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--traces", type=int, default=320)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--latency", type=float, default=1.0)
-    args = parser.parse_args()
-    n, c, latency = args.traces, args.concurrency, args.latency
+    return parser.parse_args()
 
+
+@contextmanager
+def scripted_endpoint(latency: float) -> Iterator[str]:
+    """The suite's scripted Chat Completions server in its own process; yields its base URL."""
     server = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_openai.py"), "--latency", str(latency)],
                               stdout=subprocess.PIPE, text=True)
     try:
-        url = server.stdout.readline().strip()
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    args = run_args(__doc__)
+    n, c, latency = args.traces, args.concurrency, args.latency
+
+    with scripted_endpoint(latency) as url:
         with tempfile.TemporaryDirectory() as tmp_name:
             tmp = Path(tmp_name)
             db, small = tmp / "bench.db", tmp / "small.db"
@@ -141,9 +157,6 @@ def main() -> None:
             big_wall, done = mastlens(["annotate", str(one_path), "--judge", MODEL, "--base-url", url, "--json"],
                                       tmp / "big.db")
             big_run = json.loads(done.stdout)
-    finally:
-        server.terminate()
-        server.wait()
 
     ideal = c / latency
     rate = first["annotated"] / first_wall

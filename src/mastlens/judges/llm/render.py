@@ -25,6 +25,9 @@ _PINNED_KINDS = {StepKind.SYSTEM}
 _EMBEDDING_KINDS = {StepKind.SYSTEM, StepKind.USER}  # instructions and requests re-sent inside wrappers
 SHOWN_ABOVE = "(shown above)"  # stands in the arguments for the command the call shows
 _REPEATS_NOTE = "Text repeated from an earlier step is shown once; later copies read [same as step N]."
+_CUT_ARGUMENTS_NOTE = ("Long tool-call arguments (patch bodies, scripts) are cut like long outputs: "
+                       "[... K characters omitted ...].")
+_OMITTED = " characters omitted ...]"
 
 
 def estimate_tokens(text: str) -> int:
@@ -217,15 +220,17 @@ class Rendering:
         return sum(len(w.text) for w in self.windows)
 
 
-def _header(trace: Trace, repeats: bool) -> str:
+def _header(trace: Trace, blocks: list[_Block]) -> str:
     lines = []
     if trace.system:
         lines.append(f"Agent system: {trace.system}")
     if trace.task:
         lines.append(f"Task: {trace.task}")
     lines.append(f"Steps: {len(trace.steps)}")
-    if repeats:
+    if any(b.refs for b in blocks):
         lines.append(_REPEATS_NOTE)
+    if any(b.step.kind is StepKind.TOOL_CALL and _OMITTED in b.text for b in blocks):
+        lines.append(_CUT_ARGUMENTS_NOTE)
     return "\n".join(lines)
 
 
@@ -303,7 +308,7 @@ def render_trace(trace: Trace, *, max_tokens: int = 100_000, tool_output_chars: 
                  overlap_share: float = 0.1) -> Rendering:
     """Render ``trace`` into one window, or into overlapping windows of whole steps if over budget."""
     blocks = _blocks(trace, tool_output_chars)
-    header = _header(trace, any(b.refs for b in blocks))
+    header = _header(trace, blocks)
     raw_chars = sum(len(s.content) + len(arguments_text(s.arguments)) for s in trace.steps)
     budget = max_tokens * CHARS_PER_TOKEN
     total = len(header) + sum(len(b.text) + 2 for b in blocks)
