@@ -1,7 +1,9 @@
 """Per-trace blocking work of an annotation run, kept off the event loop.
 
 One helper thread does what would stall the requests in flight: reading and decoding stored traces,
-rendering and hashing them, cache look-ups, and the store's writes. Writes are buffered and committed in
+rendering and hashing them, cache look-ups, and the store's writes. While no request is in flight
+(a cached re-run, the very start of a run) there is nothing to stall, and reads and rendering run at
+once on the loop's thread instead, sparing the thread hand-offs. Writes are buffered and committed in
 batches (judge-cache entries, then annotations: one transaction each per batch), every ``max_delay``
 seconds or ``batch`` annotations, and always when the run ends, so a run that is interrupted keeps
 everything that finished before the last flush and the finally-flush.
@@ -50,10 +52,14 @@ class RunWork(InlineWork):
         self._annotations: list[Annotation] = []
         self._oldest: float | None = None
         self._flushing: asyncio.Future[None] | None = None
-        self.busy_s = 0.0  # time the helper thread spent working (reported by the benchmark)
+        self.busy_s = 0.0  # time spent on the run's blocking work, on either thread (reported by the benchmark)
         self.flushes = 0
+        # True while requests are in flight (set by the judge); None: always use the helper thread
+        self.waiting: Callable[[], bool] | None = None
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.waiting is not None and not self.waiting():
+            return self._timed(fn, args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
 
     def _timed(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:

@@ -137,6 +137,7 @@ class ChatClient:
         self._secret = api_key or None
         self._sdk: Any = None
         self._loading: asyncio.Future[Any] | None = None
+        self.in_flight = 0  # requests started and not yet answered (retries and their waits included)
 
     async def _ready_client(self) -> Any:
         """The SDK client; the first request imports the SDK on a thread, so the event loop goes on."""
@@ -171,6 +172,15 @@ class ChatClient:
     async def complete(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
                        temperature: float | None, max_tokens: int | None) -> Reply:
         """One chat completion, retried on transient failures."""
+        self.in_flight += 1
+        try:
+            return await self._complete(messages, fmt=fmt, schema=schema, temperature=temperature,
+                                        max_tokens=max_tokens)
+        finally:
+            self.in_flight -= 1
+
+    async def _complete(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
+                        temperature: float | None, max_tokens: int | None) -> Reply:
         sdk = await self._ready_client()
         import openai  # already loaded by now
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages}

@@ -130,6 +130,8 @@ class LLMJudge(Judge):
         """Do rendering, cache look-ups and cache writes through ``work`` (a run's helper thread), or
         directly again with None."""
         self._work = work
+        if work is not None:
+            work.waiting = lambda: self.client.in_flight > 0
 
     def _w(self) -> Any:
         return self._work if self._work is not None else InlineWork(self._store)
