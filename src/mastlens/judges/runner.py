@@ -1,7 +1,7 @@
 """Annotate many traces with one judge: concurrency, rate limit, resume, budget, samples, progress.
 
-The event loop only sends requests and keeps the tally: reading, decoding and hashing stored traces, the
-judge's rendering and cache look-ups, and the store's writes run on one helper thread
+The event loop only sends requests and keeps the tally: reading and decoding stored traces, the judge's
+rendering and cache look-ups, and the store's writes run on one helper thread while requests are in flight
 (:mod:`mastlens.judges.offload`). Finished traces are written in batches (one transaction per batch, at
 least every 0.25 s, and when the run ends or is interrupted), and a rerun skips what is already annotated
 ok and retries the errors.

@@ -203,8 +203,9 @@ class LLMJudge(Judge):
         return self.price.cost(input_tokens, output_tokens) if self.price else 0.0
 
     def _prepare(self, trace: Trace, sample: int, work: Any) -> tuple[Any, list[tuple[Any, ...]], Any]:
-        """Blocking part before any request (run on the helper thread): render, build each window's
-        messages and cache key, look the replies up; with every window cached, the merged verdict too."""
+        """The blocking part before any request (done through the run's work: on its helper thread while
+        requests are in flight): render, build each window's messages and cache key, look the replies up;
+        with every window cached, the merged verdict too."""
         rendering = self._render(trace)
         fmt = self._fmt or self._first_untried()
         looked = []
