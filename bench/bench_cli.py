@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from mastlens.store import Store  # noqa: E402
 from mastlens.trace import StepKind  # noqa: E402
 
 MODEL = "openai:gpt-4.1-mini"
+CPU: list[float] = []  # CPU seconds of each mastlens subprocess, in order
 
 
 def _env(db: Path) -> dict[str, str]:
@@ -51,30 +53,39 @@ def _env(db: Path) -> dict[str, str]:
 
 
 def mastlens(args: list[str], db: Path, *, python_flags: tuple[str, ...] = ()) -> tuple[float, subprocess.CompletedProcess]:
-    """Run ``python [flags] -m mastlens ARGS``; (wall seconds, completed process)."""
+    """Run ``python [flags] -m mastlens ARGS``; (wall seconds, completed process). The CPU seconds the
+    process used (user + system: what a loaded machine does not inflate much) go to ``CPU[-1]``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, *python_flags, "-m", "mastlens", *args], env=_env(db),
                           capture_output=True, text=True)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     if done.returncode not in (0, 1):
         raise SystemExit(f"mastlens {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
     return wall, done
 
 
-def python_wall(code: str, runs: int = 5) -> float:
-    walls = []
+def python_wall(code: str, runs: int = 5) -> tuple[float, float]:
+    """Fastest wall and CPU seconds of ``python -c CODE`` over ``runs``."""
+    walls, cpus = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
         walls.append(time.perf_counter() - started)
-    return min(walls)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return min(walls), min(cpus)
 
 
 def startup(db: Path, runs: int = 7) -> tuple[float, float, set[str]]:
     """Fastest ``mastlens traces`` wall of ``runs``, its median, and the heavy packages it imported."""
     walls = [mastlens(["traces"], db)[0] for _ in range(runs)]
+    cpu = min(CPU[-runs:])
     _, done = mastlens(["traces"], db, python_flags=("-X", "importtime"))
-    return min(walls), statistics.median(walls), _heavy(done.stderr)
+    return min(walls), statistics.median(walls), cpu, _heavy(done.stderr)
 
 
 def _heavy(importtime: str) -> set[str]:
@@ -140,16 +151,18 @@ def main() -> None:
             with Store(small) as store:
                 for i in range(5):
                     store.add_trace(sample_trace(i))
-            bare = python_wall("pass")
-            sdk_import = python_wall("import openai", runs=3) - bare
-            start_min, start_median, start_heavy = startup(small)
+            bare, bare_cpu = python_wall("pass")
+            sdk_wall, sdk_cpu = python_wall("import openai", runs=3)
+            sdk_import, sdk_cpu = sdk_wall - bare, sdk_cpu - bare_cpu
+            start_min, start_median, start_cpu, start_heavy = startup(small)
             common = ["annotate", "--judge", MODEL, "--base-url", url, "-c", str(c), "--json"]
             first_wall, done = mastlens(common, db)
-            first = json.loads(done.stdout)
+            first, first_cpu = json.loads(done.stdout), CPU[-1]
             rerun_wall, done = mastlens([*common, "--set", "rerun"], db, python_flags=("-X", "importtime"))
             rerun = json.loads(done.stdout)
             rerun_heavy = _heavy(done.stderr)
             rerun_plain = min(mastlens([*common, "--set", f"rerun{k}"], db)[0] for k in range(3))
+            rerun_cpu = min(CPU[-3:])
             big = tmp / "rollouts"
             big.mkdir()
             ratios = prompt_ratios(big)
@@ -162,7 +175,8 @@ def main() -> None:
     rate = first["annotated"] / first_wall
     rounds = math.ceil(n / c) * latency
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; bare `python -c pass` "
-          f"{bare * 1000:.0f} ms, `import openai` {sdk_import * 1000:.0f} ms")
+          f"{bare * 1000:.0f} ms ({bare_cpu * 1000:.0f} ms CPU), `import openai` {sdk_import * 1000:.0f} ms "
+          f"({sdk_cpu * 1000:.0f} ms CPU)")
     print()
     print("| measure | result | goal |")
     print("|---|---|---|")
@@ -186,6 +200,9 @@ def main() -> None:
           "render, hash, look up, verify, write)")
     rest = run_wall - rounds - sdk_import - per_trace * n
     print(f"  the rest (requests: SDK, HTTP, JSON)   {rest:6.2f} s")
+    print(f"CPU seconds of the mastlens process (user + system; less inflated by other load than wall time): "
+          f"`traces` {start_cpu:.2f} s, first run {first_cpu:.2f} s ({first_cpu / n * 1000:.2f} ms/trace, start-up "
+          f"and the SDK import included), cached re-run {rerun_cpu:.2f} s ({rerun_cpu / n * 1000:.2f} ms/trace)")
     print(f"one {ratios[0][1] / 1e6:.1f} MB Codex rollout, ingested and annotated in one command: {big_wall:.2f} s wall "
           f"({big_run['calls']} call of L = {latency:g} s)")
     print()
