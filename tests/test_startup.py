@@ -66,3 +66,12 @@ def test_dry_run_and_cached_rerun_never_import_the_sdk(tmp_path):
         summary = json.loads(done.stdout)
         assert (summary["annotated"], summary["calls"], summary["cache_hits"]) == (4, 0, 4)
         assert not loaded & HEAVY and server.calls == 4
+
+
+def test_light_analysis_modules_leave_the_numeric_stack_unloaded():
+    code = ("import sys, mastlens.analysis.labels, mastlens.analysis.otel_export, mastlens.analysis.results\n"
+            "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    done = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, PYTHONPATH=str(SRC)),
+                          capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert "mastlens" in loaded and not loaded & (HEAVY | {"numpy"})
