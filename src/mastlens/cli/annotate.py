@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from mastlens.cli.common import (
     EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DbOption, JsonOption, console, err_console, fail, note, open_store, print_json,
 )
-from mastlens.judges.base import Judge, UnknownJudge
-from mastlens.judges.runner import RunProgress, RunSummary, SetConflict, annotate_traces
+if TYPE_CHECKING:  # the judges (and asyncio behind the runner) load when the command runs
+    from mastlens.judges.base import Judge
+    from mastlens.judges.runner import RunProgress, RunSummary
 
 LLM_HINT = (
     "set OPENAI_API_KEY (or MASTLENS_API_KEY) and pass --judge openai:MODEL, "
@@ -36,6 +35,7 @@ def rules_options(rules_config: Path | None) -> dict[str, Any]:
 
 
 def _build_judge(judge_name: str | None, options: dict[str, Any], rules_config: Path | None = None) -> Judge:
+    from mastlens.judges.base import UnknownJudge
     from mastlens.judges.registry import DEFAULT_MODEL, default_judge_name, get_judge, is_llm_judge_name
 
     name = judge_name
@@ -58,6 +58,8 @@ class _Bar:
     """A rich progress bar: done/total, errors, ETA and spend (on stderr)."""
 
     def __init__(self, enabled: bool):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         self.progress = Progress(
             TextColumn("[bold]annotating[/]"), BarColumn(), MofNCompleteColumn(),
             TextColumn("errors {task.fields[errors]}"), TextColumn("cache {task.fields[cache]}"),
@@ -114,6 +116,8 @@ def _print_dry_run(summary: RunSummary, as_json: bool) -> None:
                            "cost_usd": round(e.cost_usd, 6), "segments": e.segments, "cached": e.cached} for e in est],
         })
         return
+    from rich.table import Table
+
     table = Table(title=f"Dry run for set {summary.set} (no calls made)", title_justify="left")
     for col in ("trace", "input tokens", "output tokens", "cost USD", "segments", "cached"):
         table.add_column(col, justify="left" if col == "trace" else "right")
@@ -154,6 +158,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = JsonOption,
     ) -> None:
         """Judge traces with the MAST taxonomy and store the verdicts as an annotation set."""
+        from mastlens.judges.runner import SetConflict, annotate_traces
+
         if temperature is None:
             temperature = 0.7 if samples > 1 else 0.0
         options: dict[str, Any] = {

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from mastlens.cli.common import DbOption, JsonOption, console, open_store, print_json, resolve_set
 from mastlens.cli.tables import ID_WIDTH, WideOption, fitted_table, middle, print_table
-from mastlens.trace import Annotation, ModeStatus
+
+if TYPE_CHECKING:
+    from mastlens.trace import Annotation
 
 
 def annotation_to_json(ann: Annotation) -> dict[str, Any]:
@@ -29,6 +31,8 @@ def annotation_to_json(ann: Annotation) -> dict[str, Any]:
 
 
 def _present_cell(ann: Annotation) -> str:
+    from mastlens.trace import ModeStatus
+
     if ann.verdict is None:
         return ""
     cells = []
@@ -56,6 +60,8 @@ def register(app: typer.Typer) -> None:
         wide: bool = WideOption,
     ) -> None:
         """List the verdicts of an annotation set, per trace and mode."""
+        from mastlens.trace import ModeStatus
+
         with open_store(db, must_exist=True) as store:
             name = resolve_set(store, set_name, quiet=False)
             anns = store.get_annotations(name)

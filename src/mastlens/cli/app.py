@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import sys
 from pathlib import Path
 from typing import Optional
 
@@ -30,6 +31,8 @@ def _global_options(
         help="Your own taxonomy file (same schema as the packaged MAST one) for judging, statistics and reports."),
 ) -> None:
     """Find out why LLM agents fail: MAST failure-mode diagnosis of agent traces."""
+    if taxonomy is None and "mastlens.taxonomy" not in sys.modules:
+        return  # the packaged taxonomy, loaded by whichever command needs it (`traces` does not)
     from mastlens.taxonomy import TaxonomyError, use_taxonomy
 
     try:
@@ -41,6 +44,8 @@ def _global_options(
 
 
 def _register_commands() -> None:
+    """Import every command module and let it add its command. Registration must stay cheap: a command
+    module imports what its command needs inside the command function, not at the top."""
     for info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
         if info.name in _SUPPORT_MODULES or info.name.startswith("_"):
             continue

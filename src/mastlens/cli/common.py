@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from mastlens.store import Store, default_db_path
+if TYPE_CHECKING:  # the store (and pydantic behind it) loads when a command opens it
+    from mastlens.store import Store
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -29,6 +30,8 @@ JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 def open_store(db: Path | None, *, must_exist: bool = False) -> Store:
     """The store at ``--db`` (or the default). Commands that only read it pass ``must_exist`` so that a
     mistyped path is an error, not a new empty database."""
+    from mastlens.store import Store, default_db_path
+
     path = db or default_db_path()
     if must_exist and str(path) != ":memory:" and not Path(path).exists():
         fail(f"no traces stored: {path} does not exist; run `mastlens ingest PATH` or `mastlens analyze PATH` "

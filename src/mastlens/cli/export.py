@@ -9,7 +9,6 @@ from typing import Optional
 import typer
 
 from mastlens.cli.common import DbOption, JsonOption, console, fail, note, open_store, print_json, resolve_set
-from mastlens.trace import SuccessRuleError
 
 EXPORT_FORMATS = ("csv", "parquet", "jsonl", "otel")
 
@@ -54,6 +53,7 @@ def register(app: typer.Typer) -> None:
                 rows = len(df)
             else:
                 from mastlens.analysis import failure_vectors
+                from mastlens.trace import SuccessRuleError
 
                 try:
                     df = failure_vectors(store, name, success_rule=success)

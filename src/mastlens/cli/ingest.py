@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -12,8 +13,9 @@ from mastlens.cli.common import (
     EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, DbOption, JsonOption, check_format, console, err_console, fail, open_store,
     print_json,
 )
-from mastlens.store.ingest import IngestReport, ingest, parse_tags
-from mastlens.trace import SuccessRuleError
+
+if TYPE_CHECKING:  # the adapters load when a command reads files
+    from mastlens.store.ingest import IngestReport
 
 
 def print_ingest_report(report: IngestReport) -> None:
@@ -59,6 +61,9 @@ TagOption = typer.Option(
 
 def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None,
                tags: list[str] | None = None) -> IngestReport:
+    from mastlens.store.ingest import ingest, parse_tags
+    from mastlens.trace import SuccessRuleError
+
     check_format(fmt)
     try:
         parsed = parse_tags(tags)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.markup import escape
 
 from mastlens.cli.common import DbOption, console, fail, note, open_store, resolve_set
-from mastlens.store import Store
+if TYPE_CHECKING:
+    from mastlens.store import Store
 
 OutOption = typer.Option(Path("report.html"), "-o", "--output", help="Where to write the HTML report.")
 MdOption = typer.Option(None, "--md", help="Also write a Markdown summary (fit for a PR comment).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -12,15 +13,13 @@ from rich.text import Text
 from mastlens.cli.common import (
     EXIT_PARTIAL, DbOption, JsonOption, check_format, console, err_console, fail, open_store, print_json,
 )
-from mastlens.report.drilldown import step_text
-from mastlens.report.source_labels import SourceLabel, source_labels
-from mastlens.store import default_db_path
-from mastlens.trace import StepKind, Trace
 
-_STYLE = {
-    StepKind.SYSTEM: "magenta", StepKind.USER: "cyan", StepKind.ASSISTANT: "green",
-    StepKind.REASONING: "dim green", StepKind.TOOL_CALL: "yellow", StepKind.TOOL_RESULT: "white",
-    StepKind.ERROR: "red", StepKind.EVENT: "blue",
+if TYPE_CHECKING:
+    from mastlens.trace import Trace
+
+_STYLE = {  # by StepKind value
+    "system": "magenta", "user": "cyan", "assistant": "green", "reasoning": "dim green", "tool_call": "yellow",
+    "tool_result": "white", "error": "red", "event": "blue",
 }
 
 
@@ -36,7 +35,7 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted; --full shows all ...]\n{text[-half:]}"
 
 
-def _print_source_labels(labels: list[SourceLabel]) -> None:
+def _print_source_labels(labels: list) -> None:
     for label in labels:
         body = Text(label.headline + "\n", style="bold")
         body.append(label.text or "(no reason given)")
@@ -48,6 +47,9 @@ def _print_source_labels(labels: list[SourceLabel]) -> None:
 def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | None = None) -> None:
     """The step timeline. The source's own failure labels mark their step; ``decisive`` maps a step to the
     lines saying an annotation set localized the failure there (marked "went wrong here")."""
+    from mastlens.report.drilldown import step_text
+    from mastlens.report.source_labels import source_labels
+
     decisive = decisive or {}
     outcome = trace.outcome
     head = (f"[bold]{escape(trace.id)}[/]  format={trace.source.format}  model={escape(trace.model or '-')}  "
@@ -60,7 +62,7 @@ def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | No
     marked = {label.step: label for label in labels if label.step is not None}
     for position, step in enumerate(trace.steps):
         title = escape(" | ".join(x for x in [f"step {step.index}", step.kind.value, step.agent, step.tool] if x))
-        style = _STYLE.get(step.kind, "white")
+        style = _STYLE.get(step.kind.value, "white")
         mark = marked.get(position)
         if mark is not None:
             title += f"  [bold red]<< {escape(mark.headline)}[/]"
@@ -114,6 +116,8 @@ def register(app: typer.Typer) -> None:
             if not traces:
                 fail(f"no trace could be read from {target}")
         else:
+            from mastlens.store import default_db_path
+
             store_path = db or default_db_path()
             if not Path(store_path).exists():
                 fail(f"no such path {target!r}, and no store at {store_path} to look it up as a trace id")

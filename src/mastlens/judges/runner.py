@@ -1,7 +1,10 @@
 """Annotate many traces with one judge: concurrency, rate limit, resume, budget, samples, progress.
 
-Every finished trace is written to the store at once (one transaction each), so an interrupted run
-loses nothing that finished, and a rerun skips what is already annotated ok and retries the errors.
+The event loop only sends requests and keeps the tally: reading and decoding stored traces, the judge's
+rendering and cache look-ups, and the store's writes run on one helper thread while requests are in flight
+(:mod:`mastlens.judges.offload`). Finished traces are written in batches (one transaction per batch, at
+least every 0.25 s, and when the run ends or is interrupted), and a rerun skips what is already annotated
+ok and retries the errors.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any
 from mastlens.judges.base import Judge, JudgeError, JudgeResult
 from mastlens.judges.consensus import merge_samples
 from mastlens.judges.limits import CallEstimate, RateLimiter
+from mastlens.judges.offload import RunWork
 from mastlens.store import Store
 from mastlens.trace import Annotation, AnnotationStatus, Trace
 
@@ -58,6 +62,7 @@ class RunSummary:
     budget_stopped: bool = False
     stopped_reason: str | None = None  # the endpoint refused a request in a way every later one would share
     dry_run: bool = False
+    helper_busy_s: float = 0.0  # time the run's helper thread worked (rendering, decoding, writes)
     error_reasons: dict[str, str] = field(default_factory=dict)
     estimates: list[TraceEstimate] = field(default_factory=list)
 
@@ -145,10 +150,17 @@ async def _judge_trace(judge: Judge, trace: Trace, samples: int) -> JudgeResult:
     )
 
 
+def _load(store: Store, trace_id: str, known_hash: str | None) -> tuple[Trace, str] | None:
+    """A stored trace and its content hash (the one stored with it: hashing a big trace again costs)."""
+    trace = store.get_trace(trace_id)
+    return None if trace is None else (trace, known_hash or trace.content_hash())
+
+
 class _Run:
     def __init__(self, store: Store, judge: Judge, summary: RunSummary, *, samples: int, budget: float | None,
-                 progress: ProgressCallback | None, total: int):
-        self.store, self.judge, self.summary = store, judge, summary
+                 progress: ProgressCallback | None, total: int, work: RunWork):
+        self.store, self.judge, self.summary, self.work = store, judge, summary, work
+        self.hashes = store.trace_hashes()
         self.samples, self.budget, self.progress = samples, budget, progress
         self.total = total
         self.done = 0
@@ -165,12 +177,16 @@ class _Run:
                 calls=s.calls, cache_hits=s.cache_hits, cost_usd=s.cost_usd, trace_id=trace_id, status=status,
             ))
 
-    def _admit(self, trace: Trace) -> CallEstimate | None:
+    async def _admit(self, trace: Trace) -> CallEstimate | None:
         """The trace's estimate if it may start now; None once the budget would be passed."""
         if self.stopped:
             return None
-        est = _estimate(self.judge, trace).times(self.samples) if self.budget is not None else CallEstimate()
-        if self.budget is not None and not est.cached:
+        if self.budget is None:
+            return CallEstimate()
+        est = (await self.work.run(_estimate, self.judge, trace)).times(self.samples)
+        if self.stopped:
+            return None
+        if not est.cached:
             if self.summary.cost_usd + self.in_flight_estimate + est.cost_usd > self.budget:
                 self.stopped = True
                 self.summary.budget_stopped = True
@@ -183,20 +199,24 @@ class _Run:
                 trace_id = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            trace = self.store.get_trace(trace_id)
-            if trace is None:
+            if self.stopped:
+                self.summary.not_started += 1
                 continue
-            est = self._admit(trace)
+            loaded = await self.work.run(_load, self.store, trace_id, self.hashes.get(trace_id))
+            if loaded is None:
+                continue
+            trace, trace_hash = loaded
+            est = await self._admit(trace)
             if est is None:
                 self.summary.not_started += 1
                 continue
             cost_hold = 0.0 if est.cached else est.cost_usd
             self.in_flight_estimate += cost_hold
             try:
-                ann = await self._annotate(trace)
+                ann = await self._annotate(trace, trace_hash)
             finally:
                 self.in_flight_estimate -= cost_hold
-            self.store.save_annotation(ann)
+            self.work.save(ann)
             self.done += 1
             if ann.status is AnnotationStatus.OK:
                 self.annotated_now.add(trace_id)
@@ -205,7 +225,7 @@ class _Run:
                 self.summary.error_reasons[trace_id] = ann.error or "unknown error"
             self._tick(trace_id, ann.status.value)
 
-    async def _annotate(self, trace: Trace) -> Annotation:
+    async def _annotate(self, trace: Trace, trace_hash: str) -> Annotation:
         s = self.summary
         started = time.monotonic()
         try:
@@ -223,13 +243,13 @@ class _Run:
                 trace_id=trace.id, set=s.set, status=AnnotationStatus.ERROR, error=exc.reason,
                 raw_reply=exc.raw_reply, attempts=exc.attempts, latency_s=time.monotonic() - started,
                 input_tokens=getattr(exc, "input_tokens", 0), output_tokens=getattr(exc, "output_tokens", 0),
-                cost_usd=getattr(exc, "cost_usd", 0.0), trace_hash=trace.content_hash(),
+                cost_usd=getattr(exc, "cost_usd", 0.0), trace_hash=trace_hash,
             )
         except Exception as exc:  # a judge bug must not lose the rest of the batch
             return Annotation(
                 trace_id=trace.id, set=s.set, status=AnnotationStatus.ERROR,
                 error=f"judge failed unexpectedly: {type(exc).__name__}: {exc}",
-                latency_s=time.monotonic() - started, trace_hash=trace.content_hash(),
+                latency_s=time.monotonic() - started, trace_hash=trace_hash,
             )
         s.calls += result.calls
         s.cache_hits += result.cache_hits
@@ -240,7 +260,7 @@ class _Run:
             trace_id=trace.id, set=s.set, status=AnnotationStatus.OK, verdict=result.verdict,
             raw_reply=result.raw_reply, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
             cost_usd=result.cost_usd, latency_s=result.latency_s or (time.monotonic() - started),
-            attempts=result.attempts, trace_hash=trace.content_hash(),
+            attempts=result.attempts, trace_hash=trace_hash,
         )
 
 
@@ -288,7 +308,12 @@ async def annotate_traces_async(
         set_limiter = getattr(judge, "set_rate_limiter", None)
         if set_limiter is not None:
             set_limiter(RateLimiter(rpm))
-    run = _Run(store, judge, summary, samples=samples, budget=budget_usd, progress=progress, total=len(todo))
+    work = RunWork(store)
+    use_work = getattr(judge, "use_work", None)
+    if use_work is not None:  # the judge's rendering, look-ups and cache writes go to the helper thread too
+        use_work(work)
+    run = _Run(store, judge, summary, samples=samples, budget=budget_usd, progress=progress, total=len(todo),
+               work=work)
     queue: asyncio.Queue[str] = asyncio.Queue()
     for trace_id in todo:
         queue.put_nowait(trace_id)
@@ -297,15 +322,26 @@ async def annotate_traces_async(
     if limiter is not None:
         original = run._annotate
 
-        async def limited(trace: Trace) -> Annotation:
+        async def limited(trace: Trace, trace_hash: str) -> Annotation:
             await limiter.acquire()
-            return await original(trace)
+            return await original(trace, trace_hash)
 
         run._annotate = limited  # type: ignore[method-assign]
+    ticker = asyncio.ensure_future(work.tick())
     try:
         workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(concurrency, len(todo) or 1)))]
         await asyncio.gather(*workers)
     finally:
+        ticker.cancel()
+        try:
+            await work.close()
+        except asyncio.CancelledError:  # interrupted: write what finished before leaving
+            work.close_sync()
+            raise
+        finally:
+            if use_work is not None:
+                use_work(None)
+        summary.helper_busy_s = work.busy_s
         final_ok = store.annotated_ids(name)
         final_err = store.annotated_ids(name, status="error")
         chosen = set(selected)

@@ -2,7 +2,8 @@
 
 Retries (exponential backoff with full jitter, Retry-After honoured) cover 429, 5xx, timeouts,
 connection errors and unreadable responses. A 400/422 that names the response format is a
-:class:`FormatRejected`, so the judge can fall back to a format the server accepts.
+:class:`FormatRejected`, so the judge can fall back to a format the server accepts. The SDK is imported
+when the first request is about to be sent: a cached re-run or a dry run never loads it.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import openai
-
 from mastlens.judges.limits import RateLimiter
+
+if TYPE_CHECKING:
+    import openai
 
 
 class ResponseFormat(str, Enum):
@@ -133,11 +135,30 @@ class ChatClient:
         self.backoff_cap = backoff_cap
         self.limiter: RateLimiter | None = None
         self._secret = api_key or None
-        self._sdk = openai.AsyncOpenAI(api_key=api_key or "unused", base_url=base_url, timeout=timeout,
-                                       max_retries=0)
+        self._sdk: Any = None
+        self._loading: asyncio.Future[Any] | None = None
+        self.in_flight = 0  # requests started and not yet answered (retries and their waits included)
+
+    async def _ready_client(self) -> Any:
+        """The SDK client; the first request imports the SDK on a thread, so the event loop goes on."""
+        if self._sdk is not None:
+            return self._sdk
+        loop = asyncio.get_running_loop()
+        if self._loading is None or self._loading.get_loop() is not loop:
+            self._loading = asyncio.ensure_future(asyncio.to_thread(self._client))
+        return await asyncio.shield(self._loading)
+
+    def _client(self) -> Any:
+        if self._sdk is None:
+            import openai  # about 1 s of imports: only once a request is really sent
+
+            self._sdk = openai.AsyncOpenAI(api_key=self._secret or "unused", base_url=self.base_url,
+                                           timeout=self.timeout, max_retries=0)
+        return self._sdk
 
     async def aclose(self) -> None:
-        await self._sdk.close()
+        if self._sdk is not None:
+            await self._sdk.close()
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key masked (servers sometimes echo it in error messages)."""
@@ -151,6 +172,17 @@ class ChatClient:
     async def complete(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
                        temperature: float | None, max_tokens: int | None) -> Reply:
         """One chat completion, retried on transient failures."""
+        self.in_flight += 1
+        try:
+            return await self._complete(messages, fmt=fmt, schema=schema, temperature=temperature,
+                                        max_tokens=max_tokens)
+        finally:
+            self.in_flight -= 1
+
+    async def _complete(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
+                        temperature: float | None, max_tokens: int | None) -> Reply:
+        sdk = await self._ready_client()
+        import openai  # already loaded by now
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
         if temperature is not None:
             kwargs["temperature"] = temperature
@@ -166,7 +198,7 @@ class ChatClient:
             started = time.monotonic()
             wait: float | None = None
             try:
-                response = await self._sdk.chat.completions.create(**kwargs)
+                response = await sdk.chat.completions.create(**kwargs)
                 return self._reply(response, attempt + 1, time.monotonic() - started)
             except openai.RateLimitError as exc:
                 last = f"rate limited (HTTP 429): {_status_detail(exc)}"

@@ -17,6 +17,7 @@ from mastlens.judges.llm.prompt import build_messages, correction_message, promp
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
 from mastlens.judges.llm.segments import merge_windows
 from mastlens.judges.endpoint import configured_api_key, configured_base_url
+from mastlens.judges.offload import InlineWork
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Trace
 
@@ -48,6 +49,13 @@ class _Tally:
         self.calls += reply.attempts  # every request sent, retries included
         self.attempts += reply.attempts
         self.latency_s += reply.latency_s
+
+
+def _hash_parts(digest: Any, parts: tuple[str, str]) -> None:
+    for part in parts:  # length-prefixed parts: no two message lists hash alike
+        raw = part.encode("utf-8")
+        digest.update(len(raw).to_bytes(8, "big"))
+        digest.update(raw)
 
 
 class LLMJudge(Judge):
@@ -87,6 +95,8 @@ class LLMJudge(Judge):
         self._fmt: ResponseFormat | None = ResponseFormat(response_format) if response_format else None
         self._refused: set[ResponseFormat] = set()
         self._store: Any = None
+        self._work: Any = None  # the runner's helper thread and write buffer, while a run lasts
+        self._key_bases: dict[tuple[Any, ...], Any] = {}
 
     # -- hooks the runner uses ----------------------------------------------------------------
 
@@ -115,6 +125,16 @@ class LLMJudge(Judge):
             known = store.cache_get(self._format_key())
             if known in {f.value for f in ResponseFormat}:
                 self._fmt = ResponseFormat(known)
+
+    def use_work(self, work: Any) -> None:
+        """Do rendering, cache look-ups and cache writes through ``work`` (a run's helper thread), or
+        directly again with None."""
+        self._work = work
+        if work is not None:
+            work.waiting = lambda: self.client.in_flight > 0
+
+    def _w(self) -> Any:
+        return self._work if self._work is not None else InlineWork(self._store)
 
     def set_rate_limiter(self, limiter: RateLimiter) -> None:
         self.client.limiter = limiter
@@ -152,17 +172,21 @@ class LLMJudge(Judge):
         return build_messages(window, self.taxonomy, with_schema=fmt is ResponseFormat.PLAIN)
 
     def _cache_key(self, messages: list[dict[str, str]], fmt: ResponseFormat, sample: int) -> str:
-        params = json.dumps(
-            {"model": self.model, "temperature": self.temperature, "format": fmt.value,
-             "max_tokens": self.max_output_tokens, "taxonomy": self.taxonomy.version, "sample": sample},
-            sort_keys=True, separators=(",", ":"),
-        )
-        digest = hashlib.sha256(params.encode("utf-8"))
-        for message in messages:  # length-prefixed parts: no two message lists hash alike
-            for part in (message["role"], message["content"]):
-                raw = part.encode("utf-8")
-                digest.update(len(raw).to_bytes(8, "big"))
-                digest.update(raw)
+        # The params and the system message are the same for every trace: hashed once, then copied.
+        first = messages[0]["role"], messages[0]["content"]
+        base = self._key_bases.get((fmt, sample, first))
+        if base is None:
+            params = json.dumps(
+                {"model": self.model, "temperature": self.temperature, "format": fmt.value,
+                 "max_tokens": self.max_output_tokens, "taxonomy": self.taxonomy.version, "sample": sample},
+                sort_keys=True, separators=(",", ":"),
+            )
+            base = hashlib.sha256(params.encode("utf-8"))
+            _hash_parts(base, first)
+            self._key_bases[(fmt, sample, first)] = base
+        digest = base.copy()
+        for message in messages[1:]:
+            _hash_parts(digest, (message["role"], message["content"]))
         return "verdict:" + digest.hexdigest()
 
     def _format_key(self) -> str:
@@ -173,18 +197,35 @@ class LLMJudge(Judge):
         if self._fmt is not fmt:
             self._fmt = fmt
             if self._store is not None:
-                self._store.cache_put(self._format_key(), fmt.value)
+                self._w().cache_put(self._format_key(), fmt.value)
 
     def _cost(self, input_tokens: int, output_tokens: int) -> float:
         return self.price.cost(input_tokens, output_tokens) if self.price else 0.0
 
-    async def annotate(self, trace: Trace, sample: int = 0) -> JudgeResult:
+    def _prepare(self, trace: Trace, sample: int, work: Any) -> tuple[Any, list[tuple[Any, ...]], Any]:
+        """The blocking part before any request (done through the run's work: on its helper thread while
+        requests are in flight): render, build each window's messages and cache key, look the replies up;
+        with every window cached, the merged verdict too."""
         rendering = self._render(trace)
+        fmt = self._fmt or self._first_untried()
+        looked = []
+        for window in rendering.windows:
+            messages = self._messages(window, fmt)
+            key = self._cache_key(messages, fmt, sample)
+            looked.append((fmt, messages, key, self._cache_lookup(key, work, window)))
+        merged = None
+        if all(hit is not None for *_, hit in looked):
+            merged = merge_windows(trace, rendering.windows, [hit[0] for *_, hit in looked])
+        return rendering, looked, merged
+
+    async def annotate(self, trace: Trace, sample: int = 0) -> JudgeResult:
+        work = self._w()
+        rendering, looked, merged = await work.run(self._prepare, trace, sample, work)
         results: list[WindowResult] = []
         tally = _Tally()
         try:
-            for window in rendering.windows:
-                results.append(await self._judge_window(window, sample, tally))
+            for window, prepared in zip(rendering.windows, looked):
+                results.append(await self._judge_window(window, sample, tally, prepared, work))
         except JudgeError as exc:
             exc.calls = tally.calls  # type: ignore[attr-defined]
             exc.input_tokens, exc.output_tokens = tally.input_tokens, tally.output_tokens  # type: ignore[attr-defined]
@@ -193,7 +234,8 @@ class LLMJudge(Judge):
             if len(rendering.windows) > 1:
                 exc.reason = f"segment {len(results) + 1} of {len(rendering.windows)}: {exc.reason}"
             raise
-        verdict = merge_windows(trace, rendering.windows, [r.parsed for r in results])
+        verdict = merged if merged is not None else \
+            await work.run(merge_windows, trace, rendering.windows, [r.parsed for r in results])
         verdict.metadata.update({
             "format": results[-1].fmt.value, "parser": sorted({r.parsed.parser for r in results}),
             "render_chars": rendering.chars, "raw_chars": rendering.raw_chars, "sample": sample,
@@ -205,11 +247,14 @@ class LLMJudge(Judge):
             raw_reply=results[-1].raw if len(results) == 1 else None,
         )
 
-    async def _judge_window(self, window: Window, sample: int, tally: _Tally) -> WindowResult:
-        fmt = self._fmt or self._first_untried()
-        messages = self._messages(window, fmt)
-        key = self._cache_key(messages, fmt, sample)
-        hit = self._cache_lookup(key, window)
+    async def _judge_window(self, window: Window, sample: int, tally: _Tally, prepared: tuple[Any, ...],
+                            work: Any) -> WindowResult:
+        fmt, messages, key, hit = prepared
+        if hit is None and self._fmt is not None and self._fmt is not fmt:  # learnt meanwhile: look up again
+            fmt = self._fmt
+            messages = self._messages(window, fmt)
+            key = self._cache_key(messages, fmt, sample)
+            hit = await work.run(self._cache_lookup, key, work, window)
         if hit is not None:
             return WindowResult(hit[0], hit[1], fmt, cache_hits=1)
         reply, fmt, messages, key = await self._call(window, messages, fmt, key, sample, tally)
@@ -234,7 +279,7 @@ class LLMJudge(Judge):
                     attempts=tally.attempts,
                 ) from None
         if self._store is not None:
-            self._store.cache_put(key, json.dumps({"content": raw, "format": fmt.value}))
+            work.cache_put(key, json.dumps({"content": raw, "format": fmt.value}))
         return WindowResult(parsed, raw, fmt)
 
     def _parse(self, text: str, window: Window) -> ParsedVerdict:
@@ -244,10 +289,10 @@ class LLMJudge(Judge):
         check_decisive_step(parsed, 0 if window.parts > 1 else window.first_step, window.last_step)
         return parsed
 
-    def _cache_lookup(self, key: str, window: Window) -> tuple[ParsedVerdict, str] | None:
+    def _cache_lookup(self, key: str, work: Any, window: Window) -> tuple[ParsedVerdict, str] | None:
         if self._store is None:
             return None
-        cached = self._store.cache_get(key)
+        cached = work.cache_get(key)
         if cached is None:
             return None
         try:

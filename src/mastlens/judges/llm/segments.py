@@ -17,19 +17,27 @@ def merge_windows(trace: Trace, windows: list[Window], parsed: list[ParsedVerdic
     """
     mode_ids = list(parsed[0].modes)
     modes: dict[str, ModeVerdict] = {}
-    unverified = 0
+    chosen_by_mode: dict[str, tuple[list, list]] = {}
+    pairs_by_mode: dict[str, list[tuple[int, str]]] = {}
     for mode_id in mode_ids:
         items = [p.modes[mode_id] for p in parsed]
         present = [i for i in items if i.present]
         chosen = present or items
-        confs = [i.confidence for i in chosen if i.confidence is not None]
-        confidence = (max(confs) if present else min(confs)) if confs else None
+        chosen_by_mode[mode_id] = (present, chosen)
         pairs: list[tuple[int, str]] = []
         for item in chosen:
             for e in item.evidence:
                 if (e.step, e.quote) not in pairs:
                     pairs.append((e.step, e.quote))
-        evidence = verify_evidence(trace, pairs)
+        pairs_by_mode[mode_id] = pairs
+    # One verification pass for the whole verdict: each cited step is normalized once, not once per mode.
+    verified = iter(verify_evidence(trace, [pair for pairs in pairs_by_mode.values() for pair in pairs]))
+    unverified = 0
+    for mode_id in mode_ids:
+        present, chosen = chosen_by_mode[mode_id]
+        confs = [i.confidence for i in chosen if i.confidence is not None]
+        confidence = (max(confs) if present else min(confs)) if confs else None
+        evidence = [next(verified) for _ in pairs_by_mode[mode_id]]
         unverified += sum(1 for e in evidence if not e.verified)
         reasons = [i.reason for i in chosen if i.reason]
         reason = " | ".join(dict.fromkeys(reasons)) if present else (reasons[0] if reasons else "")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from mastlens.judges.llm.render import render_step
+from mastlens.judges.llm.render import full_step_text
 from mastlens.trace import Evidence, Trace
 
 NEIGHBOURS = 2
@@ -38,7 +38,7 @@ class _StepIndex:
     def text(self, index: int) -> str:
         if index not in self._text:
             step = self.by_index[index]
-            self._text[index] = normalize(render_step(step, tool_output_chars=1 << 62))
+            self._text[index] = normalize(full_step_text(step))
         return self._text[index]
 
     def grams(self, index: int) -> set[tuple[str, ...]]:

@@ -1,0 +1,213 @@
+"""Benchmark through the CLI, as a user runs it: every figure is a ``mastlens`` subprocess, start-up included.
+
+Against the test suite's scripted Chat Completions server (``tests/fake_openai.py``, its own process,
+latency L = 1 s), on N generated traces (default 320) and on generated Codex rollouts shaped like the big
+real ITBench runs (tests/codex_coding_run.py):
+
+1. ``annotate`` of N traces at concurrency C (default 32): traces/s as a ratio to the ideal C / L (goal
+   >= 0.92), and where the gap to the ideal goes;
+2. the cached re-run of the same traces into a new set: zero calls, wall per 1,000 traces (goal < 1 s),
+   and whether the ``openai`` SDK was imported (it must not be);
+3. start-up of a command that needs no LLM (``mastlens traces`` on a small store; goal < 0.3 s), beside the
+   bare interpreter's (``python -c pass``) on the same machine at the same moment;
+4. prompt bytes / raw bytes of big generated rollouts, every call and agent message kept (goal <= 5%).
+
+Reproduce:  python bench/bench_cli.py [--traces 320] [--concurrency 32] [--latency 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from codex_coding_run import write_coding_run  # noqa: E402
+from judge_helpers import sample_trace  # noqa: E402
+
+from mastlens.adapters.loader import read_file  # noqa: E402
+from mastlens.judges.llm.render import render_trace  # noqa: E402
+from mastlens.store import Store  # noqa: E402
+from mastlens.trace import StepKind  # noqa: E402
+
+MODEL = "openai:gpt-4.1-mini"
+CPU: list[float] = []  # CPU seconds of each mastlens subprocess, in order
+
+
+def _env(db: Path) -> dict[str, str]:
+    env = dict(os.environ, MASTLENS_DB=str(db), OPENAI_API_KEY="bench", PYTHONPATH=str(REPO / "src"))
+    env.pop("OPENAI_BASE_URL", None)
+    return env
+
+
+def mastlens(args: list[str], db: Path, *, python_flags: tuple[str, ...] = ()) -> tuple[float, subprocess.CompletedProcess]:
+    """Run ``python [flags] -m mastlens ARGS``; (wall seconds, completed process). The CPU seconds the
+    process used (user + system: what a loaded machine does not inflate much) go to ``CPU[-1]``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, *python_flags, "-m", "mastlens", *args], env=_env(db),
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"mastlens {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+    return wall, done
+
+
+def python_wall(code: str, runs: int = 5) -> tuple[float, float]:
+    """Fastest wall and CPU seconds of ``python -c CODE`` over ``runs``."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+        walls.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return min(walls), min(cpus)
+
+
+def startup(db: Path, runs: int = 7) -> tuple[float, float, set[str]]:
+    """Fastest ``mastlens traces`` wall of ``runs``, its median, and the heavy packages it imported."""
+    walls = [mastlens(["traces"], db)[0] for _ in range(runs)]
+    cpu = min(CPU[-runs:])
+    _, done = mastlens(["traces"], db, python_flags=("-X", "importtime"))
+    return min(walls), statistics.median(walls), cpu, _heavy(done.stderr)
+
+
+def _heavy(importtime: str) -> set[str]:
+    names = {line.split("|")[-1].strip().split(".")[0] for line in importtime.splitlines() if "|" in line}
+    return names & {"openai", "pandas", "matplotlib", "scipy", "statsmodels", "numpy", "httpx"}
+
+
+def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool]]:
+    """(shape, raw bytes, prompt chars, calls, agent messages, nothing lost) for big generated rollouts."""
+    sys.path.insert(0, str(REPO / "examples"))
+    from itbench_runs import write_run
+    from make_examples import RUNS
+
+    rollouts = [("coding 3 MB, 60 calls", write_coding_run(tmp / "c3.jsonl", target_bytes=3_000_000, calls=60).path),
+                ("coding 1 MB, 25 calls", write_coding_run(tmp / "c1.jsonl", target_bytes=1_000_000, calls=25).path)]
+    for i, (folder, model, scenario, run, pattern) in enumerate(RUNS):
+        if pattern in ("loop", "task_reissued", "ignored_error"):
+            write_run(tmp / "ex" / str(i), model=model, scenario=scenario, pattern=pattern, seed=i, scale=300)
+            rollouts.append((f"{folder} {pattern} x300", next((tmp / "ex" / str(i)).rglob("rollout-*.jsonl"))))
+    out = []
+    for shape, path in rollouts:
+        trace = read_file(path).traces[0]
+        text = "\n".join(w.text for w in render_trace(trace).windows)
+        calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
+        said = [s for s in trace.steps if s.kind in (StepKind.ASSISTANT, StepKind.REASONING)]
+        kept = all(f"[step {s.index} |" in text for s in calls) and all(s.content in text for s in said)
+        out.append((shape, path.stat().st_size, len(text), len(calls), len(said), kept))
+    return out
+
+
+def run_args(doc: str) -> argparse.Namespace:
+    """--traces N (320), --concurrency C (32), --latency L (1.0): shared with bench_llm_judge.py."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--traces", type=int, default=320)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--latency", type=float, default=1.0)
+    return parser.parse_args()
+
+
+@contextmanager
+def scripted_endpoint(latency: float) -> Iterator[str]:
+    """The suite's scripted Chat Completions server in its own process; yields its base URL."""
+    server = subprocess.Popen([sys.executable, str(REPO / "tests" / "fake_openai.py"), "--latency", str(latency)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        yield server.stdout.readline().strip()
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def main() -> None:
+    args = run_args(__doc__)
+    n, c, latency = args.traces, args.concurrency, args.latency
+
+    with scripted_endpoint(latency) as url:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            tmp = Path(tmp_name)
+            db, small = tmp / "bench.db", tmp / "small.db"
+            with Store(db) as store:
+                for i in range(n):
+                    store.add_trace(sample_trace(i))
+            with Store(small) as store:
+                for i in range(5):
+                    store.add_trace(sample_trace(i))
+            bare, bare_cpu = python_wall("pass")
+            sdk_wall, sdk_cpu = python_wall("import openai", runs=3)
+            sdk_import, sdk_cpu = sdk_wall - bare, sdk_cpu - bare_cpu
+            start_min, start_median, start_cpu, start_heavy = startup(small)
+            common = ["annotate", "--judge", MODEL, "--base-url", url, "-c", str(c), "--json"]
+            first_wall, done = mastlens(common, db)
+            first, first_cpu = json.loads(done.stdout), CPU[-1]
+            rerun_wall, done = mastlens([*common, "--set", "rerun"], db, python_flags=("-X", "importtime"))
+            rerun = json.loads(done.stdout)
+            rerun_heavy = _heavy(done.stderr)
+            rerun_plain = min(mastlens([*common, "--set", f"rerun{k}"], db)[0] for k in range(3))
+            rerun_cpu = min(CPU[-3:])
+            big = tmp / "rollouts"
+            big.mkdir()
+            ratios = prompt_ratios(big)
+            one_path = big / "c3.jsonl"
+            big_wall, done = mastlens(["annotate", str(one_path), "--judge", MODEL, "--base-url", url, "--json"],
+                                      tmp / "big.db")
+            big_run = json.loads(done.stdout)
+
+    ideal = c / latency
+    rate = first["annotated"] / first_wall
+    rounds = math.ceil(n / c) * latency
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; bare `python -c pass` "
+          f"{bare * 1000:.0f} ms ({bare_cpu * 1000:.0f} ms CPU), `import openai` {sdk_import * 1000:.0f} ms "
+          f"({sdk_cpu * 1000:.0f} ms CPU)")
+    print()
+    print("| measure | result | goal |")
+    print("|---|---|---|")
+    print(f"| `annotate`, {n} traces, C={c}, L={latency:g} s: traces/s vs ideal C/L | {rate:.2f}/{ideal:.0f} = "
+          f"**{rate / ideal:.3f}** ({first_wall:.2f} s wall, {first['calls']} calls, {first['errors']} errors) | >= 0.92 |")
+    print(f"| cached re-run of the same {n} traces (new set) | **{rerun_plain / n * 1000:.2f} s per 1,000** "
+          f"({rerun_plain:.2f} s wall, {rerun['calls']} calls, {rerun['cache_hits']} cache hits; heavy imports: "
+          f"{', '.join(sorted(rerun_heavy)) or 'none'}) | < 1 s per 1,000, 0 calls, no openai |")
+    print(f"| start-up of `mastlens traces` (5 traces stored) | **{start_min * 1000:.0f} ms** fastest of 7, "
+          f"median {start_median * 1000:.0f} ms (heavy imports: {', '.join(sorted(start_heavy)) or 'none'}) | < 300 ms |")
+    for shape, raw, chars, calls, said, kept in ratios:
+        print(f"| prompt / raw, {shape} | **{chars / raw:.2%}** ({chars:,} of {raw:,} bytes; {calls} calls, {said} "
+              f"agent messages {'all kept' if kept else 'NOT ALL KEPT'}) | <= 5% |")
+    print()
+    run_wall = first["wall_s"]
+    per_trace = rerun["wall_s"] / max(rerun["traces"], 1)
+    print(f"where the first run's {first_wall:.2f} s go (ideal {rounds:.2f} s = {math.ceil(n / c)} rounds of L):")
+    print(f"  start-up and exit outside the run      {first_wall - run_wall:6.2f} s  (process wall - the run's wall_s)")
+    print(f"  importing the openai SDK (first call)  {sdk_import:6.2f} s  (measured alone: `python -c 'import openai'` - bare)")
+    print(f"  per-trace work, as in the cached run   {per_trace * n:6.2f} s  ({per_trace * 1000:.2f} ms/trace: load, decode, "
+          "render, hash, look up, verify, write)")
+    rest = run_wall - rounds - sdk_import - per_trace * n
+    print(f"  the rest (requests: SDK, HTTP, JSON)   {rest:6.2f} s")
+    print(f"CPU seconds of the mastlens process (user + system; less inflated by other load than wall time): "
+          f"`traces` {start_cpu:.2f} s, first run {first_cpu:.2f} s ({first_cpu / n * 1000:.2f} ms/trace, start-up "
+          f"and the SDK import included), cached re-run {rerun_cpu:.2f} s ({rerun_cpu / n * 1000:.2f} ms/trace)")
+    print(f"one {ratios[0][1] / 1e6:.1f} MB Codex rollout, ingested and annotated in one command: {big_wall:.2f} s wall "
+          f"({big_run['calls']} call of L = {latency:g} s)")
+    print()
+    print(f"reproduce: python bench/bench_cli.py --traces {n} --concurrency {c} --latency {latency:g}")
+
+
+if __name__ == "__main__":
+    main()

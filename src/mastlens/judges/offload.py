@@ -1,0 +1,125 @@
+"""Per-trace blocking work of an annotation run, kept off the event loop.
+
+One helper thread does what would stall the requests in flight: reading and decoding stored traces,
+rendering and hashing them, cache look-ups, and the store's writes. While no request is in flight
+(a cached re-run, the very start of a run) there is nothing to stall, and reads and rendering run at
+once on the loop's thread instead, sparing the thread hand-offs. Writes are buffered and committed in
+batches (judge-cache entries, then annotations: one transaction each per batch), every ``max_delay``
+seconds or ``batch`` annotations, and always when the run ends, so a run that is interrupted keeps
+everything that finished before the last flush and the finally-flush.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from mastlens.trace import Annotation
+
+T = TypeVar("T")
+
+
+class InlineWork:
+    """The same interface, done at once on the caller's thread (a judge used outside the runner)."""
+
+    def __init__(self, store: Any = None):
+        self.store = store
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        return fn(*args)
+
+    def cache_get(self, key: str) -> str | None:
+        return self.store.cache_get(key) if self.store is not None else None
+
+    def cache_put(self, key: str, value: str) -> None:
+        if self.store is not None:
+            self.store.cache_put(key, value)
+
+
+class RunWork(InlineWork):
+    """A run's helper thread and write buffer (see the module docstring)."""
+
+    def __init__(self, store: Any, *, batch: int = 64, max_delay: float = 0.25):
+        super().__init__(store)
+        self.batch, self.max_delay = batch, max_delay
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mastlens-run")
+        self._lock = threading.Lock()
+        self._cache: dict[str, str] = {}
+        self._annotations: list[Annotation] = []
+        self._oldest: float | None = None
+        self._flushing: asyncio.Future[None] | None = None
+        self.busy_s = 0.0  # time spent on the run's blocking work, on either thread (reported by the benchmark)
+        self.flushes = 0
+        # True while requests are in flight (set by the judge); None: always use the helper thread
+        self.waiting: Callable[[], bool] | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self.waiting is not None and not self.waiting():
+            return self._timed(fn, args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
+
+    def _timed(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.busy_s += time.perf_counter() - started
+
+    def cache_get(self, key: str) -> str | None:
+        with self._lock:
+            pending = self._cache.get(key)
+        return pending if pending is not None else self.store.cache_get(key)
+
+    def cache_put(self, key: str, value: str) -> None:
+        with self._lock:
+            self._cache[key] = value
+            self._oldest = self._oldest or time.monotonic()
+
+    def save(self, annotation: Annotation) -> None:
+        """Queue one finished trace's annotation; written with the next batch."""
+        with self._lock:
+            self._annotations.append(annotation)
+            self._oldest = self._oldest or time.monotonic()
+            due = len(self._annotations) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
+        if due and (self._flushing is None or self._flushing.done()):
+            self._flushing = asyncio.ensure_future(self.run(self._flush))
+
+    def _flush(self) -> None:
+        with self._lock:
+            cache, self._cache = self._cache, {}
+            annotations, self._annotations = self._annotations, []
+            self._oldest = None
+        if cache:
+            with self.store.conn:
+                self.store.conn.execute("BEGIN IMMEDIATE")
+                for key, value in cache.items():
+                    self.store.cache_put(key, value)
+        if annotations:
+            self.store.save_annotations(annotations)
+        if cache or annotations:
+            self.flushes += 1
+
+    async def tick(self, every: float | None = None) -> None:
+        """Flush on a timer, so a slow run still writes what finished (cancel it when the run ends)."""
+        while True:
+            await asyncio.sleep(every or self.max_delay)
+            if self._oldest is not None and (self._flushing is None or self._flushing.done()):
+                self._flushing = asyncio.ensure_future(self.run(self._flush))
+
+    async def close(self) -> None:
+        """Write everything still buffered, then stop the helper thread."""
+        try:
+            if self._flushing is not None:
+                await asyncio.shield(self._flushing)
+            await self.run(self._flush)
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def close_sync(self) -> None:
+        """Flush from outside the loop (after a cancelled run); safe to call twice."""
+        self._flush()
+        self._executor.shutdown(wait=True)

@@ -1,0 +1,114 @@
+"""A Codex rollout shaped like the big real ITBench runs, for render-size tests and the CLI benchmark.
+
+What makes those prompts big is reproduced: the AGENTS.md instructions (~12.8 KB) sent as the session's
+instructions and again as the first user message, environment context re-sent on later turns, shell calls
+with long inline scripts (heredocs) and large outputs, ``apply_patch`` calls whose patch bodies run to
+kilobytes, reasoning summaries and agent messages. ``write_coding_run(path, target_bytes=3_000_000)``
+writes it (deterministic for a seed) and returns what it holds, so tests can check nothing was lost.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+if str(EXAMPLES) not in sys.path:
+    sys.path.insert(0, str(EXAMPLES))
+
+from itbench_runs import RolloutWriter  # noqa: E402
+from itbench_text import SCENARIOS, big_log  # noqa: E402
+
+CWD = "/work/agent_outputs/scenario_2/1"
+
+
+@dataclass
+class CodingRun:
+    path: Path
+    calls: int = 0
+    agent_messages: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    instructions: str = ""
+
+
+def agents_md(rng: random.Random, chars: int = 12_800) -> str:
+    """Task instructions of about ``chars`` characters: sections of rules, as an AGENTS.md file has."""
+    topics = ["alerts", "events", "logs", "traces", "metrics", "topology", "configuration", "output", "validation"]
+    out = ["**Task**: investigate a production incident as an SRE support agent; diagnose, never remediate."]
+    n = 0
+    while sum(len(p) + 2 for p in out) < chars:
+        topic = topics[n % len(topics)]
+        rules = "\n".join(f"- Rule {n}.{k}: when reading {topic}, check {rng.choice(topics)} for the same "
+                          f"time window (+/- {rng.randint(1, 15)} min) and note which entity each finding names."
+                          for k in range(6))
+        out.append(f"# {topic.title()} ({n})\n{rules}")
+        n += 1
+    return "\n\n".join(out)
+
+
+def _script(rng: random.Random, lines: int) -> str:
+    body = "\n".join(f"    rows.append(summarize(record, field_{i}={rng.randint(0, 999)!r}))  # column {i}"
+                     for i in range(lines))
+    return (f"python3 - <<'PY'\nimport json, sys\nrows = []\nfor record in json.load(open('alerts.json')):\n"
+            f"{body}\nprint(json.dumps(rows, indent=2))\nPY")
+
+
+def _patch(rng: random.Random, lines: int) -> str:
+    added = "\n".join(f"+    \"check_{i}\": {{\"entity\": \"otel-demo/Service/s{rng.randint(0, 40)}\", "
+                      f"\"why\": \"error rate {rng.random():.3f} above threshold\"}}," for i in range(lines))
+    return f"*** Begin Patch\n*** Update File: {CWD}/notes.py\n@@ def findings():\n-    return {{}}\n{added}\n*** End Patch"
+
+
+def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 60, seed: int = 0) -> CodingRun:
+    """Write the rollout to ``path``; tool outputs are sized so that the file is about ``target_bytes``."""
+    rng = random.Random(seed)
+    sc = SCENARIOS["scenario_2"]
+    w = RolloutWriter(rng, "gpt-5.1-codex-max", datetime(2026, 1, 15, 18, 0, tzinfo=timezone.utc), "text")
+    run = CodingRun(path=path, instructions=agents_md(rng))
+    w.session_meta(CWD, run.instructions)
+    w.user(f"# AGENTS.md instructions for {CWD}\n\n<INSTRUCTIONS>\n{run.instructions}\n</INSTRUCTIONS>", echo=False)
+    env = (f"<environment_context>\n  <cwd>{CWD}</cwd>\n  <approval_policy>never</approval_policy>\n"
+           "  <sandbox_mode>workspace-write</sandbox_mode>\n  <network_access>restricted</network_access>\n"
+           "  <shell>bash</shell>\n</environment_context>")
+    w.user(env, echo=False)
+    task = ("Diagnose the incident captured in /work/ITBench-Lite/snapshots/sre/v0.2/scenario_2 (namespace "
+            "otel-demo). Write the diagnosis to agent_output.json in your working directory and validate it.")
+    w.user(task)
+    # Outputs take what the instructions, scripts and patches leave of the target size.
+    log_calls = max(1, calls // 3)
+    per_log_lines = max(40, (target_bytes - 40_000 - calls * 6_000) // (log_calls * 110))
+    for i in range(calls):
+        if i and i % 20 == 0:  # a new turn re-sends the context and the request
+            w.turn(CWD)
+            w.user(env, echo=False)
+            w.user(task)
+        thought = f"**Step {i}**\n\nChecking hypothesis {i}: {rng.choice(sc.impacted)} errors come from upstream."
+        w.think(thought)
+        run.reasoning.append(thought)
+        kind = i % 3
+        if kind == 0:
+            w.shell(CWD, f"kubectl logs -n otel-demo deploy/{sc.victim} --since=30m --timestamps | tail -n {i + 100}",
+                    big_log(rng, sc.victim, sc, per_log_lines))
+        elif kind == 1:
+            w.shell(CWD, _script(rng, rng.randint(40, 90)), big_log(rng, "frontend", sc, 30), seconds=0.8)
+        else:
+            call_id = f"call_patch_{i}"
+            w.emit("response_item", {"type": "custom_tool_call", "name": "apply_patch", "status": "completed",
+                                     "call_id": call_id, "input": _patch(rng, rng.randint(40, 120))}, 0.8)
+            w.emit("response_item", {"type": "custom_tool_call_output", "call_id": call_id,
+                                     "output": f"Success. Updated the following files:\nM {CWD}/notes.py"}, 0.2)
+            w.facts.tool_calls += 1
+        run.calls += 1
+        if i % 5 == 4:
+            message = f"Finding {i}: the {sc.victim} errors line up with the flag change in flagd-config."
+            w.say(message)
+            run.agent_messages.append(message)
+        w.tokens(20_000 + 300 * i, 400)
+    final = "The root cause is otel-demo/ConfigMap/flagd-config; the diagnosis is written and validated."
+    w.say(final, final=True)
+    run.agent_messages.append(final)
+    w.write(path)
+    return run
