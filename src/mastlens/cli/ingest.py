@@ -46,11 +46,12 @@ def exit_code(report: IngestReport) -> int:
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
-def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None) -> IngestReport:
+def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None,
+               group_spans_by: str | None = None) -> IngestReport:
     check_format(fmt)
     with open_store(db) as store:
         try:
-            return ingest(paths, store, fmt=fmt, success_rule=success)
+            return ingest(paths, store, fmt=fmt, success_rule=success, group_spans_by=group_spans_by)
         except SuccessRuleError as exc:
             fail(str(exc))
 
@@ -61,11 +62,16 @@ def register(app: typer.Typer) -> None:
         paths: list[Path] = typer.Argument(..., help="Files or folders of traces (folders are walked)."),
         fmt: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to sniff each file."),
         success: str = typer.Option(None, "--success", help="Success rule, e.g. 'score>=1' (default) or 'score>0'."),
+        group_spans_by: str = typer.Option(
+            None, "--group-spans-by", metavar="KEY",
+            help="OTel: the span attribute that joins model calls with no parent span into one run "
+                 "(session.id and gen_ai.conversation.id are used without it)."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
-        """Read traces from files and folders into the store and summarize them."""
-        report = run_ingest(paths, db, fmt, success)
+        """Read traces from files and folders into the store and summarize them. OTel traces and logs
+        exports given together are joined by trace and span id."""
+        report = run_ingest(paths, db, fmt, success, group_spans_by)
         if as_json:
             print_json(report.to_json())
         else:

@@ -36,6 +36,8 @@ def print_timeline(trace: Trace, limit: int) -> None:
     console.print(head)
     if trace.task:
         console.print(f"task: {escape(trace.task)}")
+    for note in trace.metadata.get("notes") or []:  # what the reader wants a user to know about this trace
+        console.print(f"[yellow]note:[/] {escape(str(note))}", soft_wrap=True)
     for step in trace.steps:
         label = " | ".join(x for x in [f"step {step.index}", step.kind.value, step.agent, step.tool] if x)
         body = step.content

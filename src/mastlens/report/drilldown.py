@@ -88,6 +88,7 @@ class TraceView:
     n_steps: int
     show_command: str
     truncated: bool
+    notes: list[str] = field(default_factory=list)  # the reader's notes on the trace (trace.metadata["notes"])
 
     @property
     def mode_ids(self) -> list[str]:
@@ -251,7 +252,7 @@ def build_trace_view(
         score=trace.outcome.score, task=trace.task, status=status, error=error,
         summary=verdict.summary if verdict else "", flags=flags, rows=rows, n_steps=len(trace.steps),
         show_command=f"mastlens show {_shell_quote(trace.id)} --full" + (f" --db {_shell_quote(db)}" if db else ""),
-        truncated=truncated,
+        truncated=truncated, notes=[str(n) for n in trace.metadata.get("notes") or []],
     )
 
 

@@ -70,12 +70,14 @@ class IngestReport:
 
 
 def ingest(
-    paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None
+    paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None,
+    group_spans_by: str | None = None,
 ) -> IngestReport:
-    """Read and store every trace under ``paths``. Bad files are reported, never raised."""
+    """Read and store every trace under ``paths``. Bad files are reported, never raised.
+    ``group_spans_by`` names the span attribute that joins OTel spans into runs."""
     report = IngestReport()
     rule = SuccessRule.parse(success_rule)
-    for result in walk([Path(p) for p in paths], fmt, rule):
+    for result in walk([Path(p) for p in paths], fmt, rule, group_spans_by):
         if isinstance(result, FileSkip):
             report.skipped.append(result)
             continue

@@ -63,7 +63,9 @@ class _TraceBuilder:
     def __init__(self, spans: list[Span]):
         self.by_id = {s.span_id: s for s in spans if s.span_id}
         self.builder = StepBuilder()
-        self.seen_messages: set[tuple] = set()
+        # how often each message appeared in one model call's history so far: a history that holds the same
+        # message twice (three identical tool results without ids) has new copies beyond that count
+        self.seen_messages: Counter = Counter()
         self.seen_calls: set[str] = set()
         self.seen_results: set[str] = set()
         self.unanswered: dict[str, list[str]] = {}  # tool name -> ids of calls still waiting for a result
@@ -105,14 +107,17 @@ class _TraceBuilder:
                 self.silent_model_calls += 1
                 self.builder.add(StepKind.EVENT, f"model call {model or ''} (content not captured)".replace("  ", " "),
                                  agent=agent, timestamp=ts, metadata={**meta, "event": "model_call"})
+            here: Counter = Counter()
             for message in inputs:
-                if message.fingerprint() not in self.seen_messages:
-                    self.seen_messages.add(message.fingerprint())
+                here[message.fingerprint()] += 1
+                if here[message.fingerprint()] > self.seen_messages[message.fingerprint()]:
                     self._message(message, agent, meta, ts)
             last = None
             for message in outputs:
-                self.seen_messages.add(message.fingerprint())
+                here[message.fingerprint()] += 1
                 last = self._message(message, agent, meta, ts) or last
+            for fingerprint, count in here.items():
+                self.seen_messages[fingerprint] = max(self.seen_messages[fingerprint], count)
             tokens = output_tokens(span)
             if last is not None and tokens is not None:
                 last.tokens = tokens
@@ -270,13 +275,17 @@ class OtelAdapter(Adapter):
             ctx.notes.append(f"{len(loose)} GenAI log event(s) carry no trace/span id and could not be joined")
         runs, notes = group_runs(spans, ctx.group_spans_by)
         ctx.notes.extend(notes)
+        silent = 0
         for run in runs:
             trace = self._trace(home.get(run.trace_ids[0], parts[0][0]), run, ctx)
             if trace is None:
                 names = ", ".join(sorted({s.name or "unnamed" for s in run.spans}))
                 ctx.notes.append(f"trace {run.id} has no messages or tool calls (spans: {names}); skipped")
             else:
+                silent += trace.metadata.get("content_captured") is False
                 yield Path(trace.source.path), trace
+        if silent:
+            ctx.notes.append(f"{silent} trace(s): {_NO_CONTENT_NOTE}")
 
     def _trace(self, path: Path, run: Run, ctx: ReadContext) -> Trace | None:
         spans = run.spans
@@ -311,7 +320,6 @@ class OtelAdapter(Adapter):
         if not captured:
             metadata["content_captured"] = False
             metadata["notes"] = [_NO_CONTENT_NOTE]
-            ctx.notes.append(f"trace {run.id}: {_NO_CONTENT_NOTE}")
         if captured and _ends_waiting_for_a_tool(steps):
             metadata["incomplete_run"] = True  # a model call that asked for a tool: not a finished run
         return Trace(
