@@ -174,3 +174,44 @@ def test_langfuse_observation_export(tmp_path: Path):
     assert error.content == "pod not ready"
     assert answer.content == "Yes: cart-0 is crash-looping." and answer.tokens == 9
     assert trace.metadata["otel"]["root_span_id"] == "o1" and trace.metadata["otel"].get("trace_id") is None
+
+
+def test_single_genai_tool_execution_span_map(tmp_path: Path):
+    """One execute_tool span's flat gen_ai.* attribute map (GenAI semantic conventions 1.37): detected as otel,
+    with its call id, arguments (a JSON string or a nested object) and result kept."""
+    span = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.call.id": "call_7", "gen_ai.tool.type": "function",
+            "gen_ai.tool.call.arguments": '{"location": "Paris"}', "gen_ai.tool.call.result": "rainy, 57°F"}
+    path = tmp_path / "tool_span.json"
+    path.write_text(json.dumps(span), encoding="utf-8")
+    [trace] = read(path).traces
+    assert [(s.kind, s.tool, s.call_id) for s in trace.steps] == [(StepKind.TOOL_CALL, "get_weather", "call_7"),
+                                                                   (StepKind.TOOL_RESULT, "get_weather", "call_7")]
+    assert trace.steps[0].arguments == {"location": "Paris"} and trace.steps[1].content == "rainy, 57°F"
+    nested = {**span, "gen_ai.tool.call.arguments": {"location": "Paris", "units": {"temp": "F"}},
+              "gen_ai.tool.call.result": {"forecast": "rainy"}}
+    path.write_text(json.dumps(nested), encoding="utf-8")
+    [trace] = read(path).traces
+    assert trace.steps[0].arguments == {"location": "Paris", "units": {"temp": "F"}}
+    assert json.loads(trace.steps[1].content) == {"forecast": "rainy"}
+
+
+def test_json_message_content_is_text(tmp_path: Path):
+    """A message whose content string parses as JSON (a tool's error object, an assistant's JSON answer) keeps
+    it as written, and a tool result reporting failure in its structure is a failed result."""
+    attrs = {"openinference.span.kind": "LLM", "llm.model_name": "m",
+             "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "go",
+             "llm.input_messages.1.message.role": "assistant",
+             "llm.input_messages.1.message.tool_calls.0.tool_call.id": "c1",
+             "llm.input_messages.1.message.tool_calls.0.tool_call.function.name": "pay",
+             "llm.input_messages.1.message.tool_calls.0.tool_call.function.arguments": "{}",
+             "llm.input_messages.2.message.role": "tool", "llm.input_messages.2.message.tool_call_id": "c1",
+             "llm.input_messages.2.message.content": '{"ok": false, "error": "card declined"}',
+             "llm.output_messages.0.message.role": "assistant",
+             "llm.output_messages.0.message.content": '["a", "b"]'}
+    path = tmp_path / "span.json"
+    path.write_text(json.dumps(attrs), encoding="utf-8")
+    [trace] = read(path).traces
+    result = trace.steps[2]
+    assert result.content == '{"ok": false, "error": "card declined"}' and result.metadata["is_error"] is True
+    assert trace.steps[-1].content == '["a", "b"]'

@@ -235,3 +235,22 @@ def test_ingest_joins_logs_and_groups_then_show_notes(tmp_path: Path, tmp_path_f
     assert done.exit_code == 0 and "content not captured" in done.output
     shown = runner.invoke(app, ["show", "sess-flights-bare", "--db", str(tmp_path / "n.db")])
     assert shown.exit_code == 0 and "note: content not captured" in shown.output
+
+
+def test_one_real_execute_tool_span_as_an_attribute_map(tmp_path: Path, tmp_path_factory):
+    """Issue 14 item 5 on a real span: util-genai's execute_tool span of the flights run, its attributes saved
+    as a flat map, is detected as otel and keeps its arguments and result."""
+    from mastlens.adapters.loader import read_file
+    from mastlens.adapters.otel.spans import attribute_map
+
+    rec = recorded("genai", "span_only", tmp_path_factory)
+    spans = [s for rs in json.loads(rec.traces_hex.read_text())["resourceSpans"] for ss in rs["scopeSpans"]
+             for s in ss["spans"] if s["name"] == "execute_tool search_flights"]
+    path = tmp_path / "execute_tool.json"
+    path.write_text(json.dumps(attribute_map(spans[0]["attributes"])), encoding="utf-8")
+    result = read_file(path)
+    assert result.format == "otel" and not result.failures
+    [trace] = result.traces
+    call, answer = trace.steps
+    assert (call.kind, call.tool, call.arguments) == (StepKind.TOOL_CALL, "search_flights", FLIGHT_ARGS)
+    assert answer.kind is StepKind.TOOL_RESULT and json.loads(answer.content) == FLIGHT_RESULT
