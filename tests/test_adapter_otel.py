@@ -215,3 +215,16 @@ def test_json_message_content_is_text(tmp_path: Path):
     result = trace.steps[2]
     assert result.content == '{"ok": false, "error": "card declined"}' and result.metadata["is_error"] is True
     assert trace.steps[-1].content == '["a", "b"]'
+
+
+def test_formats_documents_the_conventions_and_versions_covered():
+    from typer.testing import CliRunner
+
+    from mastlens.cli.app import app
+
+    done = CliRunner().invoke(app, ["formats", "--json"])
+    [otel] = [f for f in json.loads(done.stdout) if f["name"] == "otel"]
+    for covered in ("OpenInference", "GenAI semantic conventions", "OpenLLMetry", "resourceLogs",
+                    "openinference-instrumentation-openai 0.1.66", "opentelemetry-instrumentation-openai-v2 2.4b0",
+                    "traceloop-sdk 0.62.4", "--group-spans-by"):
+        assert covered in otel["description"] + otel["detects"], covered
