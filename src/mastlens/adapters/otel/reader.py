@@ -69,7 +69,8 @@ class _TraceBuilder:
         self.seen_calls: set[str] = set()
         self.seen_results: set[str] = set()
         self.unanswered: dict[str, list[str]] = {}  # tool name -> ids of calls still waiting for a result
-        self.failed_calls: set[str] = set()  # ids of calls whose tool span failed (the result may come later)
+        self.failed_calls: set[str] = set()
+        self.result_texts: set[str] = set()  # ids of calls whose tool span failed (the result may come later)
         self.models: Counter = Counter()
         self.model_calls = 0
         self.silent_model_calls = 0  # model-call spans without any message content
@@ -170,8 +171,11 @@ class _TraceBuilder:
             return None
         if not call_id:  # a result that names no call (OpenLLMetry's tool message event) answers the oldest one
             waiting = self.unanswered.get(name or "") or next((w for w in self.unanswered.values() if w), [])
+            if not waiting and content in self.result_texts:
+                return None  # no call waits for it: the history restating a result a tool span gave already
             call_id = waiting[0] if waiting else None
             name = name or next((n for n, w in self.unanswered.items() if call_id in w), None)
+        self.result_texts.add(content)
         if call_id:
             self.seen_results.add(call_id)
             for waiting in self.unanswered.values():
