@@ -228,3 +228,26 @@ def test_formats_documents_the_conventions_and_versions_covered():
                     "openinference-instrumentation-openai 0.1.66", "opentelemetry-instrumentation-openai-v2 2.4b0",
                     "traceloop-sdk 0.62.4", "--group-spans-by"):
         assert covered in otel["description"] + otel["detects"], covered
+
+
+def test_no_content_trace_note_reaches_the_report_drilldown(tmp_path: Path):
+    """A trace read without content carries its note to the report's drill-down, and the rules judge answers
+    not assessed on every mode it has a detector for."""
+    from mastlens.judges.rules.judge import DETECTORS, judge_trace
+    from mastlens.report.drilldown import build_trace_view
+    from mastlens.trace import ModeStatus
+
+    export = otlp_agent_export()
+    for span in export["resourceSpans"][0]["scopeSpans"][0]["spans"]:  # as an export without content capture
+        span["attributes"] = [kv for kv in span["attributes"] if kv["key"] not in (
+            "gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value")]
+    path = tmp_path / "silent.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    [trace] = read(path).traces
+    assert trace.metadata["content_captured"] is False
+    assert [s.tool for s in trace.steps if s.kind is StepKind.TOOL_CALL] == ["query_metrics"]
+    verdict = judge_trace(trace)
+    assert all(verdict.modes[m].status is ModeStatus.NOT_ASSESSED for m in DETECTORS)
+    view = build_trace_view(trace, anchor="t0", group="g", group_key="g", success=None, verdict=verdict,
+                            status="ok", error=None, mode_names={})
+    assert any("content not captured" in n for n in view.notes)
