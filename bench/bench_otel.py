@@ -2,6 +2,10 @@
 
 Reproduce: ``python bench/bench_otel.py [--traces 200] [--turns 30]``
 
+Then the same export with the messages moved out of the spans into a logs export of
+``gen_ai.client.inference.operation.details`` events (``event_only`` capture), read as one ingest of the two
+files: the join's cost is printed as a ratio to the spans-only read of the same run.
+
 Each trace is an agent span with ``--turns`` LLM spans (each repeating the whole conversation so far in
 ``gen_ai.input.messages``, as instrumentations record it) and one tool span per turn: the repeats are the
 expensive part, since every message has to be recognized as seen.
@@ -15,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from mastlens.adapters.loader import read_file
+from mastlens.adapters.loader import FileResult, read_file, walk
 
 
 def _kv(key: str, value: object) -> dict:
@@ -68,11 +72,38 @@ def main() -> None:
         started = time.perf_counter()
         result = read_file(path)
         elapsed = time.perf_counter() - started
-    steps = sum(len(t.steps) for t in result.traces)
-    assert not result.failures and len(result.traces) == args.traces
-    assert steps == args.traces * (1 + 3 * args.turns)  # user + (assistant, call, result) per turn: no repeats
-    print(f"{len(spans)} spans, {size:.1f} MB -> {len(result.traces)} traces, {steps} steps in {elapsed:.2f} s "
-          f"({size / elapsed:.1f} MB/s)")
+        steps = sum(len(t.steps) for t in result.traces)
+        assert not result.failures and len(result.traces) == args.traces
+        assert steps == args.traces * (1 + 3 * args.turns)  # user + (assistant, call, result) per turn: no repeats
+        print(f"{len(spans)} spans, {size:.1f} MB -> {len(result.traces)} traces, {steps} steps in {elapsed:.2f} s "
+              f"({size / elapsed:.1f} MB/s)")
+        traces_path, logs_path = _split_into_events(spans, Path(tmp))
+        started = time.perf_counter()
+        joined = [t for r in walk([traces_path, logs_path]) if isinstance(r, FileResult) for t in r.traces]
+        joined_s = time.perf_counter() - started
+    assert sum(len(t.steps) for t in joined) == steps
+    print(f"traces + logs files joined: {len(joined)} traces in {joined_s:.2f} s "
+          f"({joined_s / elapsed:.2f}x the spans-only read)")
+
+
+_CONTENT = ("gen_ai.input.messages", "gen_ai.output.messages")
+
+
+def _split_into_events(spans: list[dict], folder: Path) -> tuple[Path, Path]:
+    """The export as event_only capture writes it: spans without messages, and one details event per model call."""
+    bare, records = [], []
+    for span in spans:
+        content = [kv for kv in span["attributes"] if kv["key"] in _CONTENT]
+        bare.append({**span, "attributes": [kv for kv in span["attributes"] if kv["key"] not in _CONTENT]})
+        if content:
+            records.append({"timeUnixNano": span["startTimeUnixNano"], "traceId": span["traceId"],
+                            "spanId": span["spanId"], "eventName": "gen_ai.client.inference.operation.details",
+                            "attributes": content})
+    traces_path, logs_path = folder / "traces.json", folder / "logs.json"
+    traces_path.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"scope": {"name": "bench"}, "spans": bare}]}]}))
+    logs_path.write_text(json.dumps({"resourceLogs": [{"scopeLogs": [{"scope": {"name": "bench"},
+                                                                       "logRecords": records}]}]}))
+    return traces_path, logs_path
 
 
 if __name__ == "__main__":

@@ -75,6 +75,17 @@ def completion(content: str, request: dict[str, Any] | None = None, finish_reaso
     }
 
 
+def tool_call_reply(calls: list[tuple[str, str, dict[str, Any]]], request: dict[str, Any]) -> Response:
+    """An assistant message asking for tool calls: ``calls`` are (call id, function name, arguments)."""
+    body = completion("", request, "tool_calls")
+    message = body["choices"][0]["message"]
+    message["content"] = None
+    message["tool_calls"] = [{"id": cid, "type": "function",
+                              "function": {"name": name, "arguments": json.dumps(args)}}
+                             for cid, name, args in calls]
+    return Response(200, body)
+
+
 def reply(content: str | dict[str, Any], request: dict[str, Any], *, delay: float = 0.0,
           finish_reason: str = "stop") -> Response:
     text = content if isinstance(content, str) else json.dumps(content)

@@ -174,3 +174,80 @@ def test_langfuse_observation_export(tmp_path: Path):
     assert error.content == "pod not ready"
     assert answer.content == "Yes: cart-0 is crash-looping." and answer.tokens == 9
     assert trace.metadata["otel"]["root_span_id"] == "o1" and trace.metadata["otel"].get("trace_id") is None
+
+
+def test_single_genai_tool_execution_span_map(tmp_path: Path):
+    """One execute_tool span's flat gen_ai.* attribute map (GenAI semantic conventions 1.37): detected as otel,
+    with its call id, arguments (a JSON string or a nested object) and result kept."""
+    span = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "get_weather",
+            "gen_ai.tool.call.id": "call_7", "gen_ai.tool.type": "function",
+            "gen_ai.tool.call.arguments": '{"location": "Paris"}', "gen_ai.tool.call.result": "rainy, 57°F"}
+    path = tmp_path / "tool_span.json"
+    path.write_text(json.dumps(span), encoding="utf-8")
+    [trace] = read(path).traces
+    assert [(s.kind, s.tool, s.call_id) for s in trace.steps] == [(StepKind.TOOL_CALL, "get_weather", "call_7"),
+                                                                   (StepKind.TOOL_RESULT, "get_weather", "call_7")]
+    assert trace.steps[0].arguments == {"location": "Paris"} and trace.steps[1].content == "rainy, 57°F"
+    nested = {**span, "gen_ai.tool.call.arguments": {"location": "Paris", "units": {"temp": "F"}},
+              "gen_ai.tool.call.result": {"forecast": "rainy"}}
+    path.write_text(json.dumps(nested), encoding="utf-8")
+    [trace] = read(path).traces
+    assert trace.steps[0].arguments == {"location": "Paris", "units": {"temp": "F"}}
+    assert json.loads(trace.steps[1].content) == {"forecast": "rainy"}
+
+
+def test_json_message_content_is_text(tmp_path: Path):
+    """A message whose content string parses as JSON (a tool's error object, an assistant's JSON answer) keeps
+    it as written, and a tool result reporting failure in its structure is a failed result."""
+    attrs = {"openinference.span.kind": "LLM", "llm.model_name": "m",
+             "llm.input_messages.0.message.role": "user", "llm.input_messages.0.message.content": "go",
+             "llm.input_messages.1.message.role": "assistant",
+             "llm.input_messages.1.message.tool_calls.0.tool_call.id": "c1",
+             "llm.input_messages.1.message.tool_calls.0.tool_call.function.name": "pay",
+             "llm.input_messages.1.message.tool_calls.0.tool_call.function.arguments": "{}",
+             "llm.input_messages.2.message.role": "tool", "llm.input_messages.2.message.tool_call_id": "c1",
+             "llm.input_messages.2.message.content": '{"ok": false, "error": "card declined"}',
+             "llm.output_messages.0.message.role": "assistant",
+             "llm.output_messages.0.message.content": '["a", "b"]'}
+    path = tmp_path / "span.json"
+    path.write_text(json.dumps(attrs), encoding="utf-8")
+    [trace] = read(path).traces
+    result = trace.steps[2]
+    assert result.content == '{"ok": false, "error": "card declined"}' and result.metadata["is_error"] is True
+    assert trace.steps[-1].content == '["a", "b"]'
+
+
+def test_formats_documents_the_conventions_and_versions_covered():
+    from typer.testing import CliRunner
+
+    from mastlens.cli.app import app
+
+    done = CliRunner().invoke(app, ["formats", "--json"])
+    [otel] = [f for f in json.loads(done.stdout) if f["name"] == "otel"]
+    for covered in ("OpenInference", "GenAI semantic conventions", "OpenLLMetry", "resourceLogs",
+                    "openinference-instrumentation-openai 0.1.66", "opentelemetry-instrumentation-openai-v2 2.4b0",
+                    "traceloop-sdk 0.62.4", "--group-spans-by"):
+        assert covered in otel["description"] + otel["detects"], covered
+
+
+def test_no_content_trace_note_reaches_the_report_drilldown(tmp_path: Path):
+    """A trace read without content carries its note to the report's drill-down, and the rules judge answers
+    not assessed on every mode it has a detector for."""
+    from mastlens.judges.rules.judge import DETECTORS, judge_trace
+    from mastlens.report.drilldown import build_trace_view
+    from mastlens.trace import ModeStatus
+
+    export = otlp_agent_export()
+    for span in export["resourceSpans"][0]["scopeSpans"][0]["spans"]:  # as an export without content capture
+        span["attributes"] = [kv for kv in span["attributes"] if kv["key"] not in (
+            "gen_ai.input.messages", "gen_ai.output.messages", "input.value", "output.value")]
+    path = tmp_path / "silent.json"
+    path.write_text(json.dumps(export), encoding="utf-8")
+    [trace] = read(path).traces
+    assert trace.metadata["content_captured"] is False
+    assert [s.tool for s in trace.steps if s.kind is StepKind.TOOL_CALL] == ["query_metrics"]
+    verdict = judge_trace(trace)
+    assert all(verdict.modes[m].status is ModeStatus.NOT_ASSESSED for m in DETECTORS)
+    view = build_trace_view(trace, anchor="t0", group="g", group_key="g", success=None, verdict=verdict,
+                            status="ok", error=None, mode_names={})
+    assert any("content not captured" in n for n in view.notes)

@@ -71,6 +71,8 @@ class ReadContext:
     issues: list[RecordIssue] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     labels: list[TraceLabels] = field(default_factory=list)
+    #: the span attribute that joins spans into runs (``ingest --group-spans-by``), for span formats
+    group_spans_by: str | None = None
 
     def record_issue(self, reason: str, *, line: int | None = None, record: int | None = None) -> None:
         self.issues.append(RecordIssue(reason, line, record))

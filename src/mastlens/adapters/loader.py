@@ -135,27 +135,75 @@ def read_file(path: Path, fmt: str = "auto", ctx: ReadContext | None = None) -> 
 
 
 def walk(
-    paths: list[Path], fmt: str = "auto", success_rule: SuccessRule | None = None
+    paths: list[Path], fmt: str = "auto", success_rule: SuccessRule | None = None, group_spans_by: str | None = None
 ) -> Iterator[FileResult | FileSkip]:
     """Read every path: files named explicitly are always tried; folders are walked recursively,
     reading trace-like files (.json, .jsonl, .ndjson, .eval, also gzip-compressed as .json.gz...;
     .txt/.log only with format text) and reporting the rest as skipped, as well as JSON files that
-    parse but are in no trace format. A folder an adapter claims (e.g. an ITBench run) is read whole."""
+    parse but are in no trace format. A folder an adapter claims (e.g. an ITBench run) is read whole.
+    Files of a format that joins files (OTel traces and logs exports) are read together, last, so a
+    traces file and a logs file given in one call make one set of traces."""
     rule = success_rule or SuccessRule.parse(None)
     seen: set[Path] = set()  # folders already walked (a symlinked folder, or a loop, is read once)
+    joined: list[tuple[Path, object]] = []  # (file, adapter) read together at the end
     for top in paths:
         if not top.exists():
             yield FileResult(str(top), None, failures=[FileFailure(str(top), "no such file or folder")])
             continue
         root = top if top.is_dir() else top.parent
-        ctx = ReadContext(success_rule=rule, root=root)
+        ctx = ReadContext(success_rule=rule, root=root, group_spans_by=group_spans_by)
         if top.is_file():
-            yield read_file(top, fmt, ctx)
+            if not _joins(top, fmt, joined):
+                yield read_file(top, fmt, ctx)
             continue
-        yield from _walk_dir(top, fmt, ctx, seen)
+        yield from _walk_dir(top, fmt, ctx, seen, joined)
+    if joined:
+        yield from _read_joined(joined, ReadContext(success_rule=rule, group_spans_by=group_spans_by))
 
 
-def _walk_dir(folder: Path, fmt: str, ctx: ReadContext, seen: set[Path]) -> Iterator[FileResult | FileSkip]:
+def _joins(path: Path, fmt: str, joined: list[tuple[Path, object]]) -> bool:
+    """Set aside a file whose adapter reads several files together (``read_joined``)."""
+    try:
+        adapter = get_adapter(fmt) if fmt != "auto" else detect_file(path)
+    except (OSError, KeyError):
+        return False
+    if adapter is None or not hasattr(adapter, "read_joined"):
+        return False
+    joined.append((path, adapter))
+    return True
+
+
+def _read_joined(files: list[tuple[Path, object]], ctx: ReadContext) -> Iterator[FileResult]:
+    by_adapter: dict[str, list[tuple[Path, object]]] = {}
+    for path, adapter in files:
+        by_adapter.setdefault(adapter.name, []).append((path, adapter))
+    for entries in by_adapter.values():
+        adapter = entries[0][1]
+        results = {str(p): FileResult(str(p), adapter.name) for p, _ in entries}
+        parts = []
+        for path, _ in entries:
+            try:
+                parts.append((path, *adapter.load(path)))
+            except AdapterError as exc:
+                results[str(path)].failures.append(FileFailure(str(path), exc.reason, exc.line, adapter.name,
+                                                               exc.record))
+            except (OSError, MemoryError) as exc:
+                results[str(path)].failures.append(FileFailure(str(path), f"cannot read: {exc}", None, adapter.name))
+        ctx.notes.clear()
+        if parts:
+            try:
+                for path, trace in adapter.read_joined(parts, ctx):
+                    results[str(path)].traces.append(trace)
+            except Exception as exc:  # an adapter bug must not stop the batch; say what it was
+                first = str(parts[0][0])
+                results[first].failures.append(FileFailure(first, f"unexpected {type(exc).__name__}: "
+                                                                   f"{one_line(exc)}", None, adapter.name))
+            results[str(parts[0][0])].notes.extend(ctx.notes)
+        yield from results.values()
+
+
+def _walk_dir(folder: Path, fmt: str, ctx: ReadContext, seen: set[Path],
+              joined: list[tuple[Path, object]]) -> Iterator[FileResult | FileSkip]:
     real = folder.resolve()
     if real in seen:
         yield FileSkip(str(folder), "folder already read (a link to it, or given twice)")
@@ -174,12 +222,15 @@ def _walk_dir(folder: Path, fmt: str, ctx: ReadContext, seen: set[Path]) -> Iter
         if entry.name.startswith("."):
             continue
         if entry.is_dir():
-            yield from _walk_dir(entry, fmt, ctx, seen)
+            yield from _walk_dir(entry, fmt, ctx, seen, joined)
             continue
         suffix = trace_suffix(entry)
         if suffix in WALKED_SUFFIXES or (fmt == "text" and suffix in TEXT_SUFFIXES):
             side = _side_file_reason(entry) if fmt == "auto" or fmt in _folder_formats() else None
-            yield FileSkip(str(entry), side) if side else _read_walked(entry, fmt, ctx)
+            if side:
+                yield FileSkip(str(entry), side)
+            elif not _joins(entry, fmt, joined):
+                yield _read_walked(entry, fmt, ctx)
         else:
             shown = "".join(entry.suffixes[-2:]).lower() if entry.suffix.lower() == ".gz" else suffix
             yield FileSkip(str(entry), f"not a trace file type ({shown or 'no extension'})")
@@ -199,12 +250,13 @@ def _side_file_reason(path: Path) -> str | None:
     return None
 
 
-def load_traces(path: str | Path, fmt: str = "auto", success_rule: str | None = None) -> list[Trace]:
+def load_traces(path: str | Path, fmt: str = "auto", success_rule: str | None = None,
+                group_spans_by: str | None = None) -> list[Trace]:
     """Read every trace under a path (file or folder) without a store. Errors are skipped;
     use :func:`walk` to see them."""
     rule = SuccessRule.parse(success_rule)
     out: list[Trace] = []
-    for result in walk([Path(path)], fmt, rule):
+    for result in walk([Path(path)], fmt, rule, group_spans_by):
         if isinstance(result, FileResult):
             out.extend(result.traces)
     return out

@@ -60,7 +60,7 @@ TagOption = typer.Option(
 
 
 def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None,
-               tags: list[str] | None = None) -> IngestReport:
+               tags: list[str] | None = None, group_spans_by: str | None = None) -> IngestReport:
     from mastlens.store.ingest import ingest, parse_tags
     from mastlens.trace import SuccessRuleError
 
@@ -71,7 +71,7 @@ def run_ingest(paths: list[Path], db: Path | None, fmt: str, success: str | None
         fail(str(exc))
     with open_store(db) as store:
         try:
-            return ingest(paths, store, fmt=fmt, success_rule=success, tags=parsed)
+            return ingest(paths, store, fmt=fmt, success_rule=success, tags=parsed, group_spans_by=group_spans_by)
         except SuccessRuleError as exc:
             fail(str(exc))
 
@@ -83,11 +83,16 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("auto", "--format", "-f", help="Input format, or auto to sniff each file."),
         success: str = typer.Option(None, "--success", help="Success rule, e.g. 'score>=1' (default) or 'score>0'."),
         tag: list[str] = TagOption,
+        group_spans_by: str = typer.Option(
+            None, "--group-spans-by", metavar="KEY",
+            help="OTel: the span attribute that joins model calls with no parent span into one run "
+                 "(session.id and gen_ai.conversation.id are used without it)."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
-        """Read traces from files and folders into the store and summarize them."""
-        report = run_ingest(paths, db, fmt, success, tag)
+        """Read traces from files and folders into the store and summarize them. OTel traces and logs
+        exports given together are joined by trace and span id."""
+        report = run_ingest(paths, db, fmt, success, tag, group_spans_by)
         if as_json:
             print_json(report.to_json())
         else:

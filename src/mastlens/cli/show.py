@@ -57,6 +57,8 @@ def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | No
     console.print(head)
     if trace.task:
         console.print(f"task: {escape(trace.task)}")
+    for note in trace.metadata.get("notes") or []:  # what the reader wants a user to know about this trace
+        console.print(f"[yellow]note:[/] {escape(str(note))}", soft_wrap=True)
     labels = source_labels(trace)
     _print_source_labels(labels)
     marked = {label.step: label for label in labels if label.step is not None}

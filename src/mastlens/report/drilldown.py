@@ -100,6 +100,7 @@ class TraceView:
     n_assessed: int = 0
     not_assessed: list[str] = field(default_factory=list)
     source_labels: list[SourceLabel] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the reader's notes on the trace (trace.metadata["notes"])
 
     @property
     def mode_ids(self) -> list[str]:
@@ -292,6 +293,7 @@ def build_trace_view(
         source_labels=labels,
         **({"decisive_step": decisive[0], "decisive_agent": decisive[1], "decisive_reason": decisive[2],
             "decisive_from": decisive[3]} if decisive else {}),
+        notes=[str(n) for n in trace.metadata.get("notes") or []],
     )
 
 

@@ -103,16 +103,17 @@ class IngestReport:
 
 def ingest(
     paths: list[str | Path], store: Store, *, fmt: str = "auto", success_rule: str | None = None,
-    tags: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None, group_spans_by: str | None = None,
 ) -> IngestReport:
     """Read and store every trace under ``paths``, each with ``tags`` (see :meth:`Store.set_tags`). Bad files
     are reported, never raised; a success rule naming a field that none of the traces has raises
-    :class:`SuccessRuleError` with nothing stored."""
+    :class:`SuccessRuleError` with nothing stored. ``group_spans_by`` names the span attribute that joins
+    OTel spans into runs."""
     report = IngestReport(tags=dict(tags or {}))
     rule = SuccessRule.parse(success_rule)
     report.success = tally = SuccessTally(rule)
     held: list[FileResult] = []  # read before any trace showed the rule's field: stored once one does
-    for result in walk([Path(p) for p in paths], fmt, rule):
+    for result in walk([Path(p) for p in paths], fmt, rule, group_spans_by):
         if isinstance(result, FileSkip):
             report.skipped.append(result)
             continue

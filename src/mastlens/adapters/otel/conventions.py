@@ -6,7 +6,13 @@
   ``gen_ai.input.messages`` / ``gen_ai.output.messages`` / ``gen_ai.system_instructions`` with typed parts,
   ``gen_ai.usage.*``; the older indexed ``gen_ai.prompt.N.*`` / ``gen_ai.completion.N.*`` too);
 * the Vercel AI SDK's own ``ai.*`` keys (``ai.prompt``, ``ai.prompt.messages``, ``ai.response.text``,
-  ``ai.response.toolCalls``, ``ai.toolCall.*``), which its spans carry beside ``gen_ai.*`` usage.
+  ``ai.response.toolCalls``, ``ai.toolCall.*``), which its spans carry beside ``gen_ai.*`` usage;
+* OpenLLMetry (traceloop-sdk) decorator spans: ``traceloop.span.kind`` agent / tool / workflow / task,
+  ``traceloop.entity.name``, ``traceloop.entity.input`` (``{"args": [...], "kwargs": {...}}``) and
+  ``traceloop.entity.output``.
+
+A message's content is text: a content string that happens to be JSON (a tool's ``{"ok": false}``) is kept
+as written; only a list of typed parts is read as parts.
 
 Messages come out in one shape, :class:`Message`, whatever convention wrote them.
 """
@@ -24,6 +30,7 @@ LLM_OPERATIONS = {"chat", "text_completion", "generate_content", "completion"}
 AGENT_OPERATIONS = {"invoke_agent", "create_agent"}
 TOOL_OPERATIONS = {"execute_tool"}
 _VERCEL_TOOL = "ai.toolCall"
+_TRACELOOP_KINDS = {"agent": "AGENT", "tool": "TOOL"}
 
 
 @dataclass
@@ -93,9 +100,14 @@ def to_message(raw: Any, default_role: str = "user") -> Message | None:
         return None
     msg = Message(str(raw.get("role") or default_role))
     texts: list[str] = []
-    content = _json(raw.get("content"))
+    content = raw.get("content")
+    parsed = _json(content)
+    if isinstance(parsed, list) and parsed and all(isinstance(p, dict) and "type" in p for p in parsed):
+        content = parsed  # a JSON list of typed parts written as a string
     if isinstance(content, str):
         texts.append(content)
+    elif isinstance(content, dict):
+        texts.append(json.dumps(content, ensure_ascii=False))
     parts = list(raw["parts"] if isinstance(raw.get("parts"), list) else content if isinstance(content, list) else [])
     for c in raw.get("contents") or []:
         parts.append(c.get("message_content", c) if isinstance(c, dict) else c)
@@ -140,8 +152,11 @@ def span_kind(span: Span) -> str:
     oi = str(a.get("openinference.span.kind") or "").upper()
     op = str(a.get("gen_ai.operation.name") or "")
     vercel = str(a.get("ai.operationId") or "")
+    traceloop = str(a.get("traceloop.span.kind") or "")
     if oi:
         return oi if oi in ("LLM", "TOOL", "AGENT", "EMBEDDING") else "OTHER"
+    if traceloop and not op:
+        return _TRACELOOP_KINDS.get(traceloop, "OTHER")
     if op in LLM_OPERATIONS:
         return "LLM"
     if op in TOOL_OPERATIONS or vercel == _VERCEL_TOOL:
@@ -157,7 +172,8 @@ def span_kind(span: Span) -> str:
 
 def agent_name(span: Span) -> str | None:
     a = span.attributes
-    return a.get("gen_ai.agent.name") or a.get("agent.name") or span.name or None
+    return (a.get("gen_ai.agent.name") or a.get("agent.name") or a.get("traceloop.entity.name") or span.name
+            or None)
 
 
 def llm_messages(span: Span) -> tuple[list[Message], list[Message]]:
@@ -211,12 +227,80 @@ def _value_messages(a: dict[str, Any]) -> tuple[list[Message], list[Message]]:
 def tool_span(span: Span) -> tuple[str | None, str | None, Any, str | None]:
     """(call id, tool name, arguments, result) of a tool span."""
     a = span.attributes
-    name = a.get("tool.name") or a.get("gen_ai.tool.name") or a.get("ai.toolCall.name") or span.name
+    name = (a.get("tool.name") or a.get("gen_ai.tool.name") or a.get("ai.toolCall.name")
+            or a.get("traceloop.entity.name") or span.name)
     call_id = a.get("tool_call.id") or a.get("gen_ai.tool.call.id") or a.get("ai.toolCall.id")
     # OpenInference keeps the call's arguments in input.value (tool.parameters is the tool's schema)
-    args = a.get("gen_ai.tool.call.arguments", a.get("ai.toolCall.args", a.get("input.value")))
-    result = a.get("output.value", a.get("gen_ai.tool.call.result", a.get("ai.toolCall.result")))
-    return call_id, name, _json(args), None if result is None else as_text(_json(result))
+    args = _first_present(a, "gen_ai.tool.call.arguments", "ai.toolCall.args", "input.value")
+    result = _first_present(a, "output.value", "gen_ai.tool.call.result", "ai.toolCall.result",
+                            "traceloop.entity.output")
+    if args is None and "traceloop.entity.input" in a:
+        args = _traceloop_arguments(_json(a["traceloop.entity.input"]))
+    return call_id, name, _json(args), None if result is None else _result_text(_json(result))
+
+
+def _first_present(a: dict[str, Any], *keys: str) -> Any:
+    """The first key's value, rebuilt from dotted sub-keys when a nested attribute map was flattened."""
+    for key in keys:
+        value = unflatten(a, key)
+        if value is not None:
+            return value
+    return None
+
+
+def _traceloop_arguments(entity_input: Any) -> Any:
+    """OpenLLMetry's ``{"args": [...], "kwargs": {...}}``: the keyword arguments, else the positional ones."""
+    if isinstance(entity_input, dict) and ("kwargs" in entity_input or "args" in entity_input):
+        kwargs, args = entity_input.get("kwargs") or {}, entity_input.get("args") or []
+        if kwargs and not args:
+            return kwargs
+        if args and not kwargs:
+            return args[0] if len(args) == 1 else args
+        return {"args": args, **kwargs} if kwargs or args else None
+    return entity_input
+
+
+def _result_text(result: Any) -> str:
+    """A tool result as text; structured results are written as JSON, never dropped."""
+    if isinstance(result, (dict, list)):
+        return json.dumps(result, ensure_ascii=False)
+    text = as_text(result)
+    if len(text) >= 2 and text[0] == text[-1] == '"':  # OpenLLMetry writes a string result JSON-encoded
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return text
+        return decoded if isinstance(decoded, str) else text
+    return text
+
+
+_ERROR_KEYS = ("error", "errors", "error_message", "exception")
+
+
+def error_shaped(content: str) -> bool:
+    """A tool result that reports a failure in its own structure: a JSON object with ``ok`` / ``success``
+    false, ``is_error`` / ``isError`` true, or a non-empty error field and no data beside it."""
+    text = content.strip()
+    if not text.startswith("{"):
+        return False
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(value, dict):
+        return False
+    if value.get("ok") is False or value.get("success") is False:
+        return True
+    if value.get("is_error") is True or value.get("isError") is True:
+        return True
+    errors = [k for k in _ERROR_KEYS if value.get(k)]
+    return bool(errors) and set(value) <= set(_ERROR_KEYS) | {"status", "code", "message", "type", "details"}
+
+
+def span_failed(span: Span) -> bool:
+    """A span that ended in failure: status ERROR, an ``error.type`` attribute or an ``exception`` event."""
+    return (span.is_error or bool(span.attributes.get("error.type"))
+            or any(e.get("name") == "exception" for e in span.events))
 
 
 def output_tokens(span: Span) -> int | None:

@@ -19,7 +19,9 @@ Nested attribute maps are flattened to OpenInference's dotted keys (lists of obj
 from __future__ import annotations
 
 import base64
+import binascii
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +29,25 @@ from typing import Any
 from mastlens.adapters.base import AdapterError
 
 _ERROR_CODES = {2, "2", "ERROR", "STATUS_CODE_ERROR", "error"}
+_HEX_ID = re.compile(r"^(?:[0-9a-fA-F]{32}|[0-9a-fA-F]{16})$")
+
+
+def normalize_id(value: Any) -> str | None:
+    """A trace or span id as lowercase hex: OTLP/JSON's hex, or the base64 that protobuf's ``MessageToJson``
+    writes (16 / 8 bytes); other ids (Phoenix, Langfuse) are kept as they are."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    if _HEX_ID.match(text):
+        return text.lower()
+    if len(text) in (12, 24):
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            return text
+        if len(raw) in (8, 16):
+            return raw.hex()
+    return text
 
 
 @dataclass
@@ -55,7 +76,9 @@ class Span:
 
 
 def any_value(value: Any) -> Any:
-    """Decode an OTLP/JSON ``AnyValue`` wrapper (plain values pass through)."""
+    """Decode an OTLP/JSON ``AnyValue`` wrapper (plain values pass through; an empty one is null)."""
+    if isinstance(value, dict) and not value:
+        return None
     if not isinstance(value, dict) or len(value) != 1:
         return value
     (kind, inner), = value.items()
@@ -175,9 +198,9 @@ def flat_span(obj: dict[str, Any], order: int, resource: dict[str, Any] | None =
     events = [{"name": e.get("name"), "attributes": attribute_map(e.get("attributes"))}
               for e in obj.get("events") or [] if isinstance(e, dict)]
     return Span(
-        trace_id=str(trace_id), span_id=str(span_id),
-        parent_id=_first(obj, "parentSpanId", "parent_span_id", "parent_id", "parentId", "parentSpanContext.spanId",
-                         "parentObservationId"),
+        trace_id=normalize_id(trace_id) or "", span_id=normalize_id(span_id) or "",
+        parent_id=normalize_id(_first(obj, "parentSpanId", "parent_span_id", "parent_id", "parentId",
+                                      "parentSpanContext.spanId", "parentObservationId")),
         name=str(obj.get("name") or ""),
         start_ns=to_ns(_first(obj, "startTimeUnixNano", "start_time", "startTime")),
         end_ns=to_ns(_first(obj, "endTimeUnixNano", "end_time", "endTime")),
@@ -191,7 +214,10 @@ def _is_attribute_map(data: dict[str, Any]) -> bool:
 
 
 def parse_spans(data: Any, bare_id: str) -> list[Span]:
-    """Every span in a parsed JSON document; ``bare_id`` names the trace of a bare attribute map."""
+    """Every span in a parsed JSON document; ``bare_id`` names the trace of a bare attribute map. An OTLP
+    logs export (``resourceLogs`` only) holds no span."""
+    if isinstance(data, dict) and "resourceLogs" in data and "resourceSpans" not in data:
+        return []
     if isinstance(data, dict) and isinstance(data.get("resourceSpans"), list):
         spans: list[Span] = []
         for rs in data["resourceSpans"]:

@@ -33,6 +33,10 @@ DETECTORS: dict[str, Detector] = {
     "FM-3.3": detect_success_despite_errors,
 }
 NO_DETECTOR = "no offline rule for this mode; it needs reading the run (use an LLM judge)"
+NO_CONTENT = "the trace was recorded without content (trace.metadata content_captured is false)"
+# A trace marked incomplete_run (a model call that asked for a tool, cut from its run) is no finished run.
+_ENDING_MODES = {"FM-1.5", "FM-3.1"}
+INCOMPLETE = "the trace is part of a run (trace.metadata incomplete_run): how the run ended is not in it"
 
 
 def judge_trace(trace: Trace, config: RulesConfig = DEFAULT_CONFIG, taxonomy: Taxonomy | None = None) -> Verdict:
@@ -40,9 +44,16 @@ def judge_trace(trace: Trace, config: RulesConfig = DEFAULT_CONFIG, taxonomy: Ta
     taxonomy = taxonomy or load_taxonomy()
     view = TraceView.build(trace, config)
     modes: dict[str, ModeVerdict] = {}
+    no_content = trace.metadata.get("content_captured") is False
+    incomplete = trace.metadata.get("incomplete_run") is True
     for mode_id in taxonomy.ids:
         detector = DETECTORS.get(mode_id)
-        modes[mode_id] = _run(detector, mode_id, view, config) if detector else not_assessed(mode_id, NO_DETECTOR)
+        if detector and no_content:
+            modes[mode_id] = not_assessed(mode_id, NO_CONTENT)
+        elif detector and incomplete and mode_id in _ENDING_MODES:
+            modes[mode_id] = not_assessed(mode_id, INCOMPLETE)
+        else:
+            modes[mode_id] = _run(detector, mode_id, view, config) if detector else not_assessed(mode_id, NO_DETECTOR)
     found = [m for m, v in modes.items() if v.status is ModeStatus.PRESENT]
     summary = (f"rules found {', '.join(found)}" if found else "rules found no failure pattern") + \
         f"; {sum(v.status is ModeStatus.NOT_ASSESSED for v in modes.values())} of {len(modes)} modes not assessed"
