@@ -8,8 +8,12 @@ One JSON object per file. Algorithm-Generated records (CaptainAgent teams on AG2
 ``history``) and ``mistake_reason``.
 
 Trace id ``<Algorithm-Generated|Hand-Crafted>/<file stem>``. System prompts come first as system steps,
-then one step per history message, so the attribution is kept in ``metadata["attribution"]`` with
-``step`` = our step index of the decisive message (``history_index`` = the source's own number).
+then one step per history message, each with ``metadata["history_index"]`` (its position in ``history``).
+Code that an executor agent ran (``Computer_terminal`` / ``ComputerTerminal``) becomes a ``code_execution``
+call after the message holding it, and the executor's reply its result with the exit code it states
+(:mod:`mastlens.adapters.executions`; the call carries the message's ``history_index`` too). The attribution
+is kept in ``metadata["attribution"]`` with ``step`` = our index of the first step of the decisive message
+(``history_index`` = the source's own number).
 """
 
 from __future__ import annotations
@@ -20,13 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
+from mastlens.adapters.executions import exit_status, pair_executions
 from mastlens.adapters.steps import StepBuilder, as_text
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
 ALGORITHM_GENERATED = "Algorithm-Generated"
 HAND_CRAFTED = "Hand-Crafted"
 _SPEAKER = re.compile(r"^\s*(?P<agent>[^()]+?)\s*(?:\((?P<note>[^)]*)\))?\s*$")
-_TOOL_AGENTS = {"computer_terminal"}
+_TOOL_AGENTS = {"computerterminal"}  # Computer_terminal (AG2), ComputerTerminal (Magentic-One), lowercased, no "_"
+# The executor's reply when the message before it held no code: nothing ran, so it is an event, not a result.
+_NOTHING_RAN = re.compile(r"^\s*There is no code from the last \d+ message", re.IGNORECASE)
 _USER_ROLES = {"human", "user"}
 _HISTORY_FIRST = re.compile(r'^\{\s*"history"\s*:\s*\[\s*\{\s*"(content|role|name)"\s*:')
 _MARKERS = ('"mistake_agent"', '"mistake_step"', '"mistake_reason"', '"question_ID"', '"ground_truth"',
@@ -75,8 +82,11 @@ def _message_step(builder: StepBuilder, message: dict[str, Any], position: int) 
     content = as_text(message.get("content"))
     if not name and role.lower() in _USER_ROLES:
         builder.add(StepKind.USER, content, agent=agent, metadata=meta)
-    elif agent.lower() in _TOOL_AGENTS:
-        builder.result(content, tool="code_execution", agent=agent, metadata=meta)
+    elif agent.lower().replace("_", "") in _TOOL_AGENTS:
+        if _NOTHING_RAN.match(content):
+            builder.add(StepKind.EVENT, content, agent=agent, metadata={**meta, "event": "nothing_to_execute"})
+        else:
+            builder.result(content, agent=agent, metadata={**meta, **exit_status(content)})
     else:
         builder.add(StepKind.ASSISTANT, content, agent=agent, metadata=meta)
 
@@ -104,14 +114,15 @@ class WhoWhenAdapter(Adapter):
         prompts = record.get("system_prompt")
         for agent, prompt in (prompts.items() if isinstance(prompts, dict) else []):
             builder.add(StepKind.SYSTEM, as_text(prompt), agent=str(agent), metadata={"source": "system_prompt"})
-        offset = len(builder)
         for position, message in enumerate(record["history"]):
             if not isinstance(message, dict):
                 raise AdapterError(f"history entry {position} is not an object", record=position)
             _message_step(builder, message, position)
+        steps = pair_executions(builder.steps)
 
         source_step = _index(record.get("mistake_step"))
-        our_step = offset + source_step if source_step is not None and source_step < len(record["history"]) else None
+        our_step = next((s.index for s in steps if s.metadata.get("history_index") == source_step), None) \
+            if source_step is not None else None
         if source_step is not None and our_step is None:
             ctx.notes.append(f"mistake_step {source_step} is past the end of the history")
         attribution = {"mistake_agent": record.get("mistake_agent"), "history_index": source_step, "step": our_step,
@@ -126,7 +137,7 @@ class WhoWhenAdapter(Adapter):
         yield Trace(
             id=f"{category}/{path.stem}", source=Source(format=self.name, path=str(path)),
             system="ag2-captainagent" if category == ALGORITHM_GENERATED else "magentic-one",
-            task=as_text(record.get("question")) or None, steps=builder.steps,
+            task=as_text(record.get("question")) or None, steps=steps,
             outcome=ctx.success_rule.apply(outcome), metadata={k: v for k, v in metadata.items() if v is not None},
         )
 

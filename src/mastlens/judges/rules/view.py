@@ -7,18 +7,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.shell import exit_1_is_an_answer
 from mastlens.trace import Step, StepKind, Trace
 
-_ERROR_HEAD = re.compile(
-    r"^\s*(?:error\b|exception\b|traceback \(most recent call last\)|fatal\b|failed\b|permission denied)"
-    r"|exitcode:\s*[1-9]", re.IGNORECASE)
-# The shell's own complaint, on any line of the head ("bash: line 1: whois: command not found").
-_SHELL_ERROR = re.compile(r"^(?:ba|z)?sh: (?:line \d+: )?[^\n]*: command not found$", re.MULTILINE)
 _VOLATILE_ARGS = {"timeout", "timeout_ms", "timeout_s", "yield_time_ms", "max_output_tokens"}
 _AGENT_KINDS = (StepKind.ASSISTANT, StepKind.REASONING)
 _ABORT_EVENTS = {"turn_aborted"}
@@ -69,22 +64,30 @@ def call_key(step: Step) -> str:
     return f"{step.tool or ''}\x00{body}"
 
 
-def result_failed(call: Step, result: Step | None, head_chars: int) -> bool:
+@lru_cache(maxsize=16)
+def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.MULTILINE)
+
+
+def result_failed(call: Step, result: Step | None, config: RulesConfig) -> bool:
     """A failed tool call: a non-zero exit code or an error flag from the adapter, or (for formats that
-    record neither) an output that opens with an error marker or holds the shell's "command not found".
-    Exit code 1 of a shell command ending in grep, diff or test is a negative answer, not a failure."""
+    record neither) an output whose head shows one of ``config.error_patterns``; with exit code 0, only
+    the shapes of ``error_patterns_despite_exit_0`` (a printed traceback). Exit code 1 of a shell command
+    ending in grep, diff or test is a negative answer, not a failure."""
     if result is None:
         return False
     meta = result.metadata
     code = meta.get("exit_code")
+    head = result.content[:config.error_head_chars]
     if isinstance(code, int) and not isinstance(code, bool):
         if code == 1 and isinstance(call.arguments, dict) and ("command" in call.arguments or "cmd" in call.arguments):
             return not exit_1_is_an_answer(call.content)
-        return code != 0 or meta.get("is_error") is True
+        if code != 0 or meta.get("is_error") is True:
+            return True
+        return bool(_compiled(config.error_patterns_despite_exit_0).search(head))
     if meta.get("is_error") is True:
         return True
-    head = result.content[:head_chars]
-    return bool(_ERROR_HEAD.search(head) or _SHELL_ERROR.search(head))
+    return bool(_compiled(config.error_patterns).search(head))
 
 
 @dataclass
@@ -113,7 +116,7 @@ class TraceView:
                 call = by_id.get(step.call_id) if step.call_id else (pending.pop(0) if pending else None)
                 if call is not None and call.result is None:
                     call.result = step
-                    call.failed = result_failed(call.step, step, config.error_head_chars)
+                    call.failed = result_failed(call.step, step, config)
             elif step.kind in _AGENT_KINDS and step.content.strip():
                 view.agent_steps.append(step)
         return view
