@@ -64,6 +64,9 @@ class RulesConfig(BaseModel):
     error_patterns_despite_exit_0: tuple[str, ...] = Field(DEFAULT_ERROR_DESPITE_EXIT_0, description=(
         "The subset of error shapes that mark an output failed even when its exit code is 0 (a script that "
         "caught its own exception and printed it, a pipeline whose last command hid the failure)."))
+    reasoning_tools: tuple[str, ...] = Field(("think", "calculate", "calculator", "scratchpad"), description=(
+        "Tools that compute or take notes but look nothing up in the world; FM-3.2 does not count them as "
+        "checking before a rejected change is retried."))
     repeat_min_cycles: int = Field(3, ge=2, description=(
         "FM-1.3: a block of calls (up to ``loop_max_period`` long) repeated this many times back to back, "
         "each time with the same results, anywhere in the run (A,B,A,B,A,B)."))

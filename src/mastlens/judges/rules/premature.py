@@ -6,7 +6,7 @@ import re
 
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
-from mastlens.judges.rules.evidence import absent, cite, not_assessed, present
+from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
 from mastlens.judges.rules.termination import cut_by_limit
 from mastlens.judges.rules.view import TraceView
 from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
@@ -67,7 +67,10 @@ def _promise_at_end(view: TraceView) -> tuple[Step, str] | None:
 def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Premature termination: the agent stops before its required output exists (an ITBench run whose
     ``agent_output.json`` is missing or lists no entities), with its own plan still showing unfinished
-    items, or with a closing message that only promises the next step.
+    items, with a closing message that only promises the next step, or right after a failed tool call that
+    nothing after it resolved (its last call failed).
+
+    Precondition: a stated required output, a plan, a closing message, or tool calls with results.
 
     Ignores: runs cut off while looping or at a recorded turn/step/time limit (FM-1.5: the agent did not
     stop, it was stopped), aborts by the user, and giving up early on tasks whose required output the
@@ -95,4 +98,14 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
                        [item] if item else [])
     if status == "present":
         return absent(MODE, 0.7, "the required diagnosis exists and names root-cause entities")
-    return not_assessed(MODE, "the trace does not say which output the task required")
+    if not view.calls:
+        return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: results cannot be read")
+    last = view.calls[-1]
+    if last.failed and last.result is not None:
+        end = view.final_answer
+        pairs = [(last.result, None)] + ([(end, None)] if end is not None else [])
+        return present(MODE, 0.65, f"the run stopped right after a failed call (step {last.step.index}) that "
+                                   "nothing resolved", cite_all(pairs, config.excerpt_chars))
+    return absent(MODE, 0.6, "the run's last tool call succeeded and it did not end on a promise or a pending plan")

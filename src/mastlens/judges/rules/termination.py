@@ -115,6 +115,8 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
     Ignores: loops the agent broke out of by itself (that is FM-1.3 at most), aborts without a loop or a
     limit (a user may stop a run for any reason), a model reply cut at its token cap
     (``finish_reason=length``: one message, not the run), compaction."""
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: repeated calls cannot be told apart")
     loop = ended_in_loop(view)
     limit = _limit_step(view)
     recorded = recorded_limit(view) if limit is None else None

@@ -21,6 +21,11 @@ _ABORT_EVENTS = {"turn_aborted"}
 FINAL_MARKER = re.compile(r"\bTERMINATE\W*$|^\s*FINAL ANSWER\s*:", re.MULTILINE)
 
 
+# A progress ledger a multi-agent orchestrator writes each turn (Magentic-One): its own verdict on looping.
+_LEDGER_LOOP = re.compile(r'"is_in_loop"\s*:\s*\{[^{}]*"answer"\s*:\s*true', re.IGNORECASE)
+_LEDGER_KEY = '"is_in_loop"'
+
+
 def normalize_text(text: str) -> str:
     return " ".join(text.split())
 
@@ -151,6 +156,28 @@ class TraceView:
             if step.kind in (StepKind.SYSTEM, StepKind.USER) and step.content.strip():
                 out.append(step)
         return out
+
+    @cached_property
+    def ledgers(self) -> list[Step]:
+        """Agent steps holding an orchestrator's progress ledger (``is_in_loop`` ...)."""
+        return [s for s in self.agent_steps if _LEDGER_KEY in s.content[:4000]]
+
+    @cached_property
+    def ledger_loops(self) -> list[Step]:
+        """Ledger steps in which the orchestrator itself says the team is in a loop."""
+        return [s for s in self.ledgers if _LEDGER_LOOP.search(s.content[:4000])]
+
+    @cached_property
+    def has_tools(self) -> bool:
+        """Whether the run could check things with tools: it made tool calls, or its executor answered
+        that there was nothing to run (a team with an executor that was never given code)."""
+        return bool(self.calls) or any(s.kind is StepKind.EVENT and s.metadata.get("event") == "nothing_to_execute"
+                                       for s in self.trace.steps)
+
+    @cached_property
+    def content_captured(self) -> bool:
+        """False when the trace says message content (arguments, results, text) was not recorded."""
+        return self.trace.metadata.get("content_captured") is not False
 
     @cached_property
     def _position(self) -> dict[int, int]:
