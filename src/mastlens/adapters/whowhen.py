@@ -13,7 +13,8 @@ Code that an executor agent ran (``Computer_terminal`` / ``ComputerTerminal``) b
 call after the message holding it, and the executor's reply its result with the exit code it states
 (:mod:`mastlens.adapters.executions`; the call carries the message's ``history_index`` too). The attribution
 is kept in ``metadata["attribution"]`` with ``step`` = our index of the first step of the decisive message
-(``history_index`` = the source's own number).
+(``history_index`` = the source's own number). Magentic-One's "(termination condition)" notices are events
+(``metadata["event"] = "termination_condition"``): the framework stopping the run, not an agent speaking.
 """
 
 from __future__ import annotations
@@ -80,7 +81,9 @@ def _message_step(builder: StepBuilder, message: dict[str, Any], position: int) 
         else:
             meta["channel"] = note
     content = as_text(message.get("content"))
-    if not name and role.lower() in _USER_ROLES:
+    if meta.get("channel") == "termination condition":  # Magentic-One's own stop notice, not an agent's turn
+        builder.add(StepKind.EVENT, content, agent=agent, metadata={**meta, "event": "termination_condition"})
+    elif not name and role.lower() in _USER_ROLES:
         builder.add(StepKind.USER, content, agent=agent, metadata=meta)
     elif agent.lower().replace("_", "") in _TOOL_AGENTS:
         if _NOTHING_RAN.match(content):

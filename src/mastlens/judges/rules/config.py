@@ -64,6 +64,10 @@ class RulesConfig(BaseModel):
     error_patterns_despite_exit_0: tuple[str, ...] = Field(DEFAULT_ERROR_DESPITE_EXIT_0, description=(
         "The subset of error shapes that mark an output failed even when its exit code is 0 (a script that "
         "caught its own exception and printed it, a pipeline whose last command hid the failure)."))
+    crash_patterns: tuple[str, ...] = Field((
+        r"Traceback \(most recent call last\)", r"^\s*[\w.]*(?:Error|Exception): ", r"\bError code: [45]\d\d\b"),
+        description=("FM-3.1: shapes of a crash in the tail of the run's last message or result (an agent or tool "
+                     "that died mid-turn): a run that ends right after one stopped on an unresolved error."))
     reasoning_tools: tuple[str, ...] = Field(("think", "calculate", "calculator", "scratchpad"), description=(
         "Tools that compute or take notes but look nothing up in the world; FM-3.2 does not count them as "
         "checking before a rejected change is retried."))

@@ -8,7 +8,7 @@ from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
 from mastlens.judges.rules.termination import cut_by_limit
-from mastlens.judges.rules.view import TraceView
+from mastlens.judges.rules.view import TraceView, compiled
 from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 
 MODE = "FM-3.1"
@@ -17,7 +17,8 @@ _PROMISE = re.compile(r"\b(?:I'll|I will|I am going to|I'm going to|Next,? I|Now
 _WAITS_FOR_USER = re.compile(r"\?|\b(?:once|if|when|after) you\b|\byour (?:confirmation|approval|go-ahead)\b"
                             r"|\blet me know\b", re.IGNORECASE)
 # What follows "I'll" in a courteous sign-off ("I'll be happy to help", "I'll gladly assist"): no work promised.
-_COURTESY = re.compile(r"\s*(?:now\s+)?(?:be|gladly|happily|remember|help|assist)\b", re.IGNORECASE)
+_COURTESY = re.compile(r"\s*(?:now\s+)?(?:be (?:happy|glad|here|available|delighted|around)|gladly|happily|remember"
+                       r"|help|assist)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!])\s+")
 _PLAN_TOOLS = {"update_plan", "todo_write", "TodoWrite"}
 _DONE = {"completed", "complete", "done", "cancelled", "canceled"}
@@ -64,13 +65,25 @@ def _promise_at_end(view: TraceView) -> tuple[Step, str] | None:
     return final, match.group(0)
 
 
+def crashed_at_end(view: TraceView) -> tuple[Step, str] | None:
+    """(step, crash text) when the run's last message or result (events aside) ends on a crash."""
+    last = next((s for s in reversed(view.trace.steps) if s.kind is not StepKind.EVENT and s.content.strip()), None)
+    if last is None or last.kind not in (StepKind.ASSISTANT, StepKind.TOOL_RESULT, StepKind.ERROR):
+        return None
+    tail = last.content[-3000:]
+    match = compiled(view.config.crash_patterns).search(tail)
+    return (last, match.group(0).strip()) if match else None
+
+
 def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Premature termination: the agent stops before its required output exists (an ITBench run whose
     ``agent_output.json`` is missing or lists no entities), with its own plan still showing unfinished
-    items, with a closing message that only promises the next step, or right after a failed tool call that
-    nothing after it resolved (its last call failed).
+    items, with a closing message that only promises the next step, right after a failed tool call that
+    nothing after it resolved (its last call failed), or right after its last message or result reported a
+    crash (``crash_patterns``: a traceback, an API error code).
 
-    Precondition: a stated required output, a plan, a closing message, or tool calls with results.
+    Precondition: a stated required output, a plan, a closing message, a crash at the end, or tool calls
+    with results.
 
     Ignores: runs cut off while looping or at a recorded turn/step/time limit (FM-1.5: the agent did not
     stop, it was stopped), aborts by the user, and giving up early on tasks whose required output the
@@ -98,10 +111,16 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
                        [item] if item else [])
     if status == "present":
         return absent(MODE, 0.7, "the required diagnosis exists and names root-cause entities")
-    if not view.calls:
-        return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
     if not view.content_captured:
         return not_assessed(MODE, "the trace was recorded without content: results cannot be read")
+    crash = crashed_at_end(view)
+    if crash is not None:
+        step, words = crash
+        item = cite(step, words, config.excerpt_chars)
+        return present(MODE, 0.7, f"the run ended right after step {step.index} reported a crash ({words!r})",
+                       [item] if item else [])
+    if not view.calls:
+        return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
     last = view.calls[-1]
     if last.failed and last.result is not None:
         end = view.final_answer

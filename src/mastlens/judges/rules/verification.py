@@ -9,6 +9,7 @@ from mastlens.judges.rules.commands import Change, call_commands, changes, check
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
+from mastlens.judges.rules.vouching import team_agents, vouches
 from mastlens.trace import ModeVerdict, Step
 
 MODE = "FM-3.2"
@@ -92,10 +93,12 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     write, a file write or edit, a write through an API) that no later call looked at (no read-back,
     no test run, no re-query); the instructions name the program that must check the result
     ("validate it with `jq`") and it was never run; a change the system rejected is committed again on a
-    guess (the same tool, new arguments, nothing looked up in between); or the run could use tools (it
-    has calls or an executor) and gives its final answer without a single passing tool check.
+    guess (the same tool, new arguments, nothing looked up in between); the run could use tools (it
+    has calls or an executor) and gives its final answer without a single passing tool check; or, in a
+    team, an agent declares a teammate's result verified (or the request satisfied) with no check of its
+    own since that result came in (:mod:`.vouching`).
 
-    Precondition: a final answer, and tools or a required check. Ignores failed writes (nothing changed),
+    Precondition: a final answer, and tools, a team or a required check. Ignores failed writes (nothing changed),
     API writes whose own result returns the changed record, and checks that ran but were inadequate
     (that is FM-3.3)."""
     final = view.final_answer
@@ -108,9 +111,10 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     missing_check = required is not None and not _invoked(view, required[2], final)
     retried = blind_retries(view, final)
     no_check = unchecked_answer(view, final)
-    if not unchecked and not missing_check and not retried and not no_check:
-        if required is None and not view.has_tools:
-            return not_assessed(MODE, "no tools and no required check in this run")
+    vouched = [v for v in vouches(view) if v.claim.index <= final.index]
+    if not unchecked and not missing_check and not retried and not no_check and not vouched:
+        if required is None and not view.has_tools and len(team_agents(view)) < 2:
+            return not_assessed(MODE, "no tools, no team and no required check in this run")
         return absent(MODE, 0.7, "no change went unchecked or was retried blind, and tool checks passed before "
                       "the final answer" + (f"; the required `{required[2]}` check ran" if required else ""))
     pairs: list[tuple[Step, str | None]] = []
@@ -122,6 +126,11 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
                        + ", ".join(f"{a.step.index}->{b.step.index}" for a, b in retried) + ")")
     if no_check:
         reasons.append("no tool check passed in the whole run")
+    if vouched:
+        for v in vouched[:3]:
+            pairs += [(v.rests_on, None), (v.claim, v.words.strip('"'))]
+        reasons.append("verification claimed without a check of the claimer's own (step(s) "
+                       + ", ".join(str(v.claim.index) for v in vouched) + ")")
     if unchecked:
         pairs += [(call.step, min(change.targets) if change.targets else None) for call, change in unchecked]
         reasons.append("unchecked change(s) at step(s) " + ", ".join(str(c.step.index) for c, _ in unchecked)

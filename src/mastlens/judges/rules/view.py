@@ -70,7 +70,7 @@ def call_key(step: Step) -> str:
 
 
 @lru_cache(maxsize=16)
-def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+def compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.MULTILINE)
 
 
@@ -89,10 +89,10 @@ def result_failed(call: Step, result: Step | None, config: RulesConfig) -> bool:
             return not exit_1_is_an_answer(call.content)
         if code != 0 or meta.get("is_error") is True:
             return True
-        return bool(_compiled(config.error_patterns_despite_exit_0).search(head))
+        return bool(compiled(config.error_patterns_despite_exit_0).search(head))
     if meta.get("is_error") is True:
         return True
-    return bool(_compiled(config.error_patterns).search(head))
+    return bool(compiled(config.error_patterns).search(head))
 
 
 @dataclass
