@@ -97,6 +97,8 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
         return present(MODE, 0.9 if status == "missing" else 0.85,
                        f"the run ended and the required diagnosis (agent_output.json) {what}",
                        _diagnosis_evidence(view, status, config))
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: plans, messages and results cannot be read")
     plan = _pending_plan(view)
     if plan is not None and view.final_answer is not None:
         step, pending = plan
@@ -111,8 +113,6 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
                        [item] if item else [])
     if status == "present":
         return absent(MODE, 0.7, "the required diagnosis exists and names root-cause entities")
-    if not view.content_captured:
-        return not_assessed(MODE, "the trace was recorded without content: results cannot be read")
     crash = crashed_at_end(view)
     if crash is not None:
         step, words = crash
