@@ -98,7 +98,8 @@ def test_findings_on_formats_without_failure_markers():
         assert set(verdict.present()) <= {"FM-3.2"}, trace_id
         if verdict.present():
             reason = verdict.modes["FM-3.2"].reason
-            assert "committed again without a look-up" in reason, reason
+            assert "committed again without a look-up" in reason or (
+                "no tool check passed" in reason and trace.n_tool_calls == 0), reason
             by_index = {s.index: s for s in trace.steps}
             assert all(e.quote in (by_index[e.step].content or str(by_index[e.step].arguments))
                        or by_index[e.step].kind.value == "tool_call" for e in verdict.modes["FM-3.2"].evidence)
@@ -107,7 +108,7 @@ def test_findings_on_formats_without_failure_markers():
 def test_who_and_when_findings_against_the_attributed_mistake_step():
     """Who&When records carry the step and agent of the decisive mistake; every run failed. Rules v4, read by
     eye: AG2 teams whose answer a teammate calls verified without running anything (1, 102: FM-3.2), a run
-    that ends on a failed execution (84), Magentic-One runs that stop right after a worker's crash (33) or on
+    whose answer no passing execution backs (84: its only execution failed, FM-3.2), Magentic-One runs that stop right after a worker's crash (33) or on
     a ledger declaring the request satisfied with no check (6, 43). Every quote is cut from its step; the
     decisive step is named exactly when a mode is present, and on the two AG2 runs whose first turn after
     the task is the mistake it is the human's step and agent."""
@@ -129,7 +130,7 @@ def test_who_and_when_findings_against_the_attributed_mistake_step():
             attribution = trace.metadata["attribution"]
             assert (verdict.decisive_step, verdict.decisive_agent) == (step, attribution["mistake_agent"])
     assert found == {"Algorithm-Generated/1": ["FM-3.2"], "Algorithm-Generated/102": ["FM-3.2"],
-                     "Algorithm-Generated/84": ["FM-3.1", "FM-3.2"], "Hand-Crafted/33": ["FM-3.1"],
+                     "Algorithm-Generated/84": ["FM-3.2"], "Hand-Crafted/33": ["FM-3.1"],
                      "Hand-Crafted/43": ["FM-3.2"], "Hand-Crafted/6": ["FM-3.2"]}
 
 

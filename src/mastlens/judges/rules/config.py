@@ -68,6 +68,9 @@ class RulesConfig(BaseModel):
         r"Traceback \(most recent call last\)", r"^\s*[\w.]*(?:Error|Exception): ", r"\bError code: [45]\d\d\b"),
         description=("FM-3.1: shapes of a crash in the tail of the run's last message or result (an agent or tool "
                      "that died mid-turn): a run that ends right after one stopped on an unresolved error."))
+    no_check_min_user_turns: int = Field(3, ge=1, description=(
+        "FM-3.2: an agent whose instructions give it tools but that never calls one is judged to answer "
+        "unchecked once the user has spoken this many times."))
     reasoning_tools: tuple[str, ...] = Field(("think", "calculate", "calculator", "scratchpad"), description=(
         "Tools that compute or take notes but look nothing up in the world; FM-3.2 does not count them as "
         "checking before a rejected change is retried."))

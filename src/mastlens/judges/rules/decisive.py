@@ -10,8 +10,9 @@ applied only when some mode is present (a failure the rules cannot explain names
    be its consequence.
 3. Otherwise, the turn that produced the first failed tool call nothing later made good (no later
    success of the same tool).
-4. Otherwise, in a team: the first turn that acted on the task (after it was posed; an orchestrator's
-   own planning skipped).
+4. Otherwise, in a team: the orchestrator's ledger entry declaring the request satisfied on a report no
+   one checked (the decision to finish on it, :mod:`.vouching`), else the first turn that acted on the
+   task (after it was posed; an orchestrator's own planning skipped).
 5. Otherwise, the earliest evidence step of the present modes, moved from a tool result to the turn
    that produced its call.
 """
@@ -19,6 +20,7 @@ applied only when some mode is present (a failure the rules cannot explain names
 from __future__ import annotations
 
 from mastlens.judges.rules.view import Call, TraceView
+from mastlens.judges.rules.vouching import vouches
 from mastlens.trace import ModeVerdict, Step, StepKind
 
 
@@ -92,6 +94,11 @@ def decisive(view: TraceView, modes: dict[str, ModeVerdict]) -> tuple[Step | Non
     if failure is not None:
         return producer(view, failure), (f"produced the first failed call (step {failure.step.index}) that nothing "
                                          "later made good")
+    if team:
+        closing = next((v for v in vouches(view) if v.claim in view.ledgers), None)
+        if closing is not None:
+            return closing.claim, (f"the orchestrator declared the request satisfied (step {closing.claim.index}) on "
+                                   f"a report nobody checked (step {closing.rests_on.index})")
     first = first_reply(view) if team else None
     if first is not None:
         return first, "the first turn that acted on the task (no tool calls in this run), which the rest builds on"

@@ -8,6 +8,7 @@ from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
 from mastlens.judges.rules.termination import cut_by_limit
+from mastlens.judges.rules.tool_errors import ACKNOWLEDGED
 from mastlens.judges.rules.view import TraceView, compiled
 from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 
@@ -79,7 +80,8 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
     """Premature termination: the agent stops before its required output exists (an ITBench run whose
     ``agent_output.json`` is missing or lists no entities), with its own plan still showing unfinished
     items, with a closing message that only promises the next step, right after a failed tool call that
-    nothing after it resolved (its last call failed), or right after its last message or result reported a
+    nothing after it resolved (its last call failed) and that no later message of the agent owns up to (telling
+    the user it cannot be done is an ending, not a premature one), or right after its last message or result reported a
     crash (``crash_patterns``: a traceback, an API error code).
 
     Precondition: a stated required output, a plan, a closing message, a crash at the end, or tool calls
@@ -122,7 +124,9 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
     if not view.calls:
         return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
     last = view.calls[-1]
-    if last.failed and last.result is not None:
+    told = any(s.index > last.step.index and ACKNOWLEDGED.search(s.content[:3000]) for s in view.agent_steps
+               if s.kind is StepKind.ASSISTANT)
+    if last.failed and last.result is not None and not told:
         end = view.final_answer
         pairs = [(last.result, None)] + ([(end, None)] if end is not None else [])
         return present(MODE, 0.65, f"the run stopped right after a failed call (step {last.step.index}) that "

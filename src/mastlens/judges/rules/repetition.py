@@ -70,10 +70,14 @@ def _error_head(call: Call) -> str:
 
 def repeated_failures(view: TraceView, config: RulesConfig) -> list[list[Call]]:
     """Runs of ``repeat_min_failures`` calls of the same tool in a row that all fail with the same error
-    (arguments may differ) with no user message between: retrying without learning anything from the error."""
+    (arguments may differ) with no user message and nothing but reasoning tools (``reasoning_tools``) between:
+    retrying without learning anything from the error."""
     runs: list[list[Call]] = []
     current: list[Call] = []
+    thinking = {t.lower() for t in config.reasoning_tools}
     for call in view.calls:
+        if call.tool.lower() in thinking and not call.failed:
+            continue  # noting or computing between attempts looks nothing up
         if call.failed and current and call.tool == current[-1].tool and _error_head(call) == _error_head(current[-1]) \
                 and not _user_between(view, current[-1].step, call.step):
             current.append(call)

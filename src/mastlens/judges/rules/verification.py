@@ -10,7 +10,7 @@ from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
 from mastlens.judges.rules.vouching import team_agents, vouches
-from mastlens.trace import ModeVerdict, Step
+from mastlens.trace import ModeVerdict, Step, StepKind
 
 MODE = "FM-3.2"
 _KNOWN_CHECKERS = {"jq", "pytest", "kubectl", "curl", "npm", "make", "go", "cargo", "tox", "ruff", "mypy", "python"}
@@ -64,8 +64,9 @@ def _invoked(view: TraceView, program: str, before: Step) -> bool:
 def blind_retries(view: TraceView, before: Step | None = None) -> list[tuple[Call, Call]]:
     """(rejected, retried) pairs: a state-changing call that failed (the system refused it), then the same
     tool committed successfully with no look-up in between (only other writes or the reasoning tools of
-    ``RulesConfig.reasoning_tools``, which look nothing up): the agent changed its arguments on a guess
-    instead of checking what was wrong."""
+    ``RulesConfig.reasoning_tools``, which look nothing up; the user may have answered questions). The
+    system's own validation caught an attempt the agent had not checked, and the revised change went in
+    without a check either."""
     thinking = {t.lower() for t in view.config.reasoning_tools}
     out = []
     calls = [c for c in view.calls if before is None or c.step.index < before.index]
@@ -83,9 +84,15 @@ def blind_retries(view: TraceView, before: Step | None = None) -> list[tuple[Cal
 
 def unchecked_answer(view: TraceView, final: Step) -> bool:
     """Whether the final answer stands on no passing tool check: the run could use tools but none
-    succeeded before the answer."""
-    return view.has_tools and not any(not c.failed and c.result is not None and c.step.index < final.index
-                                      for c in view.calls)
+    succeeded before the answer; when the only sign of tools is the instructions, only after the user
+    asked ``no_check_min_user_turns`` times (a one-question chat may need no look-up)."""
+    if not view.has_tools or any(not c.failed and c.result is not None and c.step.index < final.index
+                                 for c in view.calls):
+        return False
+    if view.calls or not view.tools_offered:
+        return True
+    users = sum(1 for s in view.trace.steps if s.kind is StepKind.USER and s.index < final.index)
+    return users >= view.config.no_check_min_user_turns
 
 
 def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:

@@ -24,6 +24,8 @@ FINAL_MARKER = re.compile(r"\bTERMINATE\W*$|^\s*FINAL ANSWER\s*:", re.MULTILINE)
 # A progress ledger a multi-agent orchestrator writes each turn (Magentic-One): its own verdict on looping.
 _LEDGER_LOOP = re.compile(r'"is_in_loop"\s*:\s*\{[^{}]*"answer"\s*:\s*true', re.IGNORECASE)
 _LEDGER_KEY = '"is_in_loop"'
+_TOOLS_OFFERED = re.compile(r"\b(?:tool|function)[ _-]?calls?\b|\b(?:use|call) (?:the |your |these )?(?:tools|functions)\b",
+                            re.IGNORECASE)
 
 
 def normalize_text(text: str) -> str:
@@ -169,10 +171,16 @@ class TraceView:
 
     @cached_property
     def has_tools(self) -> bool:
-        """Whether the run could check things with tools: it made tool calls, or its executor answered
-        that there was nothing to run (a team with an executor that was never given code)."""
-        return bool(self.calls) or any(s.kind is StepKind.EVENT and s.metadata.get("event") == "nothing_to_execute"
-                                       for s in self.trace.steps)
+        """Whether the run could check things with tools: it made tool calls, its executor answered that
+        there was nothing to run (a team with an executor that was never given code), or its instructions
+        speak of the agent's tool or function calls."""
+        return bool(self.calls) or self.tools_offered or any(
+            s.kind is StepKind.EVENT and s.metadata.get("event") == "nothing_to_execute" for s in self.trace.steps)
+
+    @cached_property
+    def tools_offered(self) -> bool:
+        """Whether the instructions tell the agent it has tools ("make a tool call", "call the functions")."""
+        return any(_TOOLS_OFFERED.search(s.content[:20000]) for s in self.instructions if s.kind is StepKind.SYSTEM)
 
     @cached_property
     def content_captured(self) -> bool:
