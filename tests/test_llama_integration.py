@@ -138,6 +138,9 @@ def test_two_short_traces_end_to_end(llama_server, store):
             assert set(ann.verdict.modes) == set(judge.taxonomy.ids)
             assert all(m.status in (ModeStatus.PRESENT, ModeStatus.ABSENT) for m in ann.verdict.modes.values())
             assert ann.verdict.metadata["format"] == "json_object"
+            # the decisive step is nullable; when given it is one of the trace's steps (else it was an error)
+            n_steps = len(store.get_trace(ann.trace_id).steps)
+            assert ann.verdict.decisive_step is None or 0 <= ann.verdict.decisive_step < n_steps
         else:
             assert ann.error and ann.verdict is None
     # the server refused json_schema and accepted json_object with the schema; that was remembered

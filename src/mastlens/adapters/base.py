@@ -49,6 +49,11 @@ class TraceLabels:
     set: str
     flags: dict[str, bool | None]  # mode id -> present / absent / None = not assessed; missing = not assessed
     metadata: dict[str, Any] = field(default_factory=dict)
+    # where the labeller says the run went wrong (Who&When), and whether it succeeded
+    decisive_step: int | None = None
+    decisive_agent: str | None = None
+    decisive_reason: str = ""
+    task_completed: bool | None = None
 
 
 @dataclass

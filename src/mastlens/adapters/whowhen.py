@@ -27,6 +27,7 @@ from typing import Any
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
 from mastlens.adapters.executions import exit_status, pair_executions
 from mastlens.adapters.steps import StepBuilder, as_text
+from mastlens.adapters.whowhen_labels import attribution_labels, attribution_metadata
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
 ALGORITHM_GENERATED = "Algorithm-Generated"
@@ -123,13 +124,7 @@ class WhoWhenAdapter(Adapter):
             _message_step(builder, message, position)
         steps = pair_executions(builder.steps)
 
-        source_step = _index(record.get("mistake_step"))
-        our_step = next((s.index for s in steps if s.metadata.get("history_index") == source_step), None) \
-            if source_step is not None else None
-        if source_step is not None and our_step is None:
-            ctx.notes.append(f"mistake_step {source_step} is past the end of the history")
-        attribution = {"mistake_agent": record.get("mistake_agent"), "history_index": source_step, "step": our_step,
-                       "reason": record.get("mistake_reason"), "source": "Who&When human label"}
+        attribution = attribution_metadata(record, steps, _index(record.get("mistake_step")), ctx)
         correct = _flag(record.get("is_correct", record.get("is_corrected")))
         outcome = Outcome(success=correct, score=None if correct is None else float(correct),
                           success_from="source" if correct is not None else None)
@@ -137,6 +132,9 @@ class WhoWhenAdapter(Adapter):
             "subset": category, "question_id": record.get("question_ID"), "level": record.get("level"),
             "ground_truth": record.get("ground_truth"), "attribution": attribution,
         }
+        labels = attribution_labels(f"{category}/{path.stem}", attribution, correct)
+        if labels is not None:
+            ctx.labels.append(labels)
         yield Trace(
             id=f"{category}/{path.stem}", source=Source(format=self.name, path=str(path)),
             system="ag2-captainagent" if category == ALGORITHM_GENERATED else "magentic-one",

@@ -19,7 +19,7 @@ SEED = 20250
 _CHUNK = 2_000_000  # bootstrap weights per chunk (rounds x traces)
 
 
-def _statuses(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.ndarray]:
+def statuses(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.ndarray]:
     """trace id -> per-mode status (-1 not assessed, 0 absent, 1 present) for current, ok annotations."""
     col = {m: j for j, m in enumerate(mode_ids)}
     out: dict[str, np.ndarray] = {}
@@ -65,7 +65,7 @@ def agreement_stat(label: str, tp: int, fp: int, fn: int, tn: int,
     )
 
 
-def _bootstrap_counts(indicators: np.ndarray, rounds: int, seed: int) -> np.ndarray:
+def bootstrap_sums(indicators: np.ndarray, rounds: int, seed: int) -> np.ndarray:
     """Resampled sums of per-trace indicator columns: shape (rounds, columns)."""
     rng = np.random.default_rng(seed)
     n = indicators.shape[0]
@@ -88,7 +88,7 @@ def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], s
     cells = {"tp": pa & pb, "fp": ~pa & pb & valid, "fn": pa & ~pb, "tn": valid & ~pa & ~pb}
     m = len(mode_ids)
     indicators = np.concatenate([cells[k] for k in ("tp", "fp", "fn", "tn")], axis=1).astype(float)
-    boot = _bootstrap_counts(indicators, rounds, seed)
+    boot = bootstrap_sums(indicators, rounds, seed)
     btp, bfp, bfn, btn = (boot[:, k * m:(k + 1) * m] for k in range(4))
     boot_kappa = kappa_from_counts(btp, bfp, bfn, btn)
     micro_boot = kappa_from_counts(btp.sum(1), bfp.sum(1), bfn.sum(1), btn.sum(1))
@@ -110,9 +110,14 @@ def compute_agreement(store: Store, set_a: str, set_b: str, *, rounds: int = BOO
         if store.get_set(name) is None:
             raise ValueError(f"no annotation set {name!r}")
     mode_ids = load_taxonomy().ids
-    sa, sb = _statuses(store, set_a, mode_ids), _statuses(store, set_b, mode_ids)
+    sa, sb = statuses(store, set_a, mode_ids), statuses(store, set_b, mode_ids)
     common = sorted(set(sa) & set(sb))
     empty = np.zeros((0, len(mode_ids)), dtype=np.int8)
     a = np.array([sa[t] for t in common]) if common else empty
     b = np.array([sb[t] for t in common]) if common else empty
-    return agreement_from_matrices(a, b, mode_ids, set_a, set_b, rounds=rounds, seed=seed)
+    result = agreement_from_matrices(a, b, mode_ids, set_a, set_b, rounds=rounds, seed=seed)
+    from mastlens.analysis.localization import compute_localization  # it builds on this module
+
+    localized = compute_localization(store, set_a, set_b, rounds=rounds, seed=seed)
+    result.localization = localized[0] if localized else None
+    return result

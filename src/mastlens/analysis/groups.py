@@ -22,9 +22,13 @@ class VerdictRules:
       ``small_group_fatal_delta_pp`` points;
     * benign: prevalence in successes >= ``benign_success_prevalence`` and delta < ``benign_max_delta_pp``;
     * neutral: everything else.
+
+    A mode assessed on fewer than ``min_assessed`` traces of a group shows "too few assessed (k)" instead
+    of a prevalence, and its verdict is insufficient.
     """
 
     min_per_side: int = 5
+    min_assessed: int = 5
     fatal_delta_pp: float = 20.0
     fatal_alpha: float = 0.05
     small_group: int = 20
@@ -38,7 +42,8 @@ class VerdictRules:
                 f"{self.small_group_fatal_delta_pp:g} pp when a side has under {self.small_group} traces); "
                 f"benign: in >= {100 * self.benign_success_prevalence:g}% of successes and delta < "
                 f"{self.benign_max_delta_pp:g} pp; "
-                f"insufficient: under {self.min_per_side} assessed successes or failures; neutral: the rest")
+                f"insufficient: under {self.min_per_side} assessed successes or failures; neutral: the rest; "
+                f"no prevalence shown when under {self.min_assessed} traces are assessed")
 
     def verdict(self, n_success: int, n_failed: int, prevalence_success: float | None,
                 delta_pp: float | None, p_holm: float | None) -> str:
@@ -127,7 +132,9 @@ def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: n
             delta_pp=delta, lift=lift,
             odds_ratio=num(orr[0]) if orr else None, odds_ratio_ci=ci(orr[1], orr[2]) if orr else None,
             p_value=p_values[j], p_holm=p_holm[j],
-            verdict=rules.verdict(int(ns[j]), int(nf[j]), num(p_ok[j]), delta, p_holm[j]),
+            verdict=("insufficient" if n_assessed[j] < rules.min_assessed
+                     else rules.verdict(int(ns[j]), int(nf[j]), num(p_ok[j]), delta, p_holm[j])),
+            too_few_assessed=bool(0 < n_assessed[j] < rules.min_assessed),
         ))
     return GroupStats(
         name=name, n=n, n_failed=n_failed, n_unknown_outcome=n - n_ok - n_failed,

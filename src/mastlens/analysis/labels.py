@@ -1,7 +1,10 @@
 """Import reference labels (human or other) as an annotation set (judge "labels").
 
 Accepted: CSV with a ``trace_id`` column and one column per mode (``FM-1.1`` or ``1.1`` headers; values
-1/0, yes/no, true/false; blank = not assessed), JSONL / JSON records with the same keys, and MAD records
+1/0, yes/no, true/false; blank = not assessed), optionally ``FM-x.y_step`` (the mode's first step; a step
+for a blank mode marks it present), ``decisive_step``, ``decisive_agent`` and ``decisive_reason`` (where the
+run went wrong; steps are mastlens step indices, as ``mastlens show`` numbers them), JSONL / JSON records
+with the same keys, and MAD records
 whose ``mast_annotation`` maps mode codes to 0/1 (labelling trace ``mas_name/llm_name/benchmark_name/trace_id``,
 the MAD adapter's id). A bad row is reported with its line; the rest continue.
 """
@@ -23,6 +26,8 @@ LABELS_JUDGE = "labels"
 _TRUE = {"1", "yes", "y", "true", "t", "present"}
 _FALSE = {"0", "no", "n", "false", "f", "absent"}
 _ID_KEYS = ("trace_id", "id")
+_DECISIVE_KEYS = ("decisive_step", "decisive_agent", "decisive_reason")
+_STEP_SUFFIX = "_step"
 _MAD_ID_KEYS = ("mas_name", "llm_name", "benchmark_name", "trace_id")
 
 
@@ -63,10 +68,66 @@ def parse_flag(value: Any) -> bool | None:
     raise ValueError(f"cannot read {value!r} as a label (use 1/0, yes/no or true/false; blank = not assessed)")
 
 
+def parse_step(value: Any) -> int | None:
+    """A step index from a label cell (blank = none); ValueError for anything but a non-negative integer."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "null", "none", "na", "n/a")):
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"cannot read {value!r} as a step index")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ValueError(f"cannot read {value!r} as a step index (a non-negative integer, blank = none)")
+    return int(text)
+
+
+def _step_columns(keys: list[str], taxonomy: Taxonomy) -> dict[str, str]:
+    """``FM-x.y_step`` headers -> mode id."""
+    out = {}
+    for key in keys:
+        if key and key.strip().lower().endswith(_STEP_SUFFIX) and key.strip().lower() not in _DECISIVE_KEYS:
+            try:
+                out[key] = taxonomy.resolve(key.strip()[:-len(_STEP_SUFFIX)])
+            except UnknownMode:
+                continue
+    return out
+
+
+def _attribution(record: dict[str, Any], cells: dict[str, Any], steps: dict[str, str],
+                 flags: dict[str, bool | None]) -> tuple[dict[str, Any], dict[str, int]]:
+    """The decisive step/agent/reason and the mode onsets of one record (ValueError naming the column)."""
+    decisive: dict[str, Any] = {}
+    for key, value in record.items():
+        name = str(key).strip().lower()
+        if name == "decisive_step":
+            try:
+                decisive[name] = parse_step(value)
+            except ValueError as exc:
+                raise ValueError(f"column {key!r}: {exc}") from None
+        elif name in ("decisive_agent", "decisive_reason") and value not in (None, ""):
+            decisive[name] = str(value).strip()
+    onsets: dict[str, int] = {}
+    for key, mode_id in steps.items():
+        try:
+            step = parse_step(cells.get(key))
+        except ValueError as exc:
+            raise ValueError(f"column {key!r}: {exc}") from None
+        if step is None:
+            continue
+        if flags.get(mode_id) is False:
+            raise ValueError(f"column {key!r}: a first step for {mode_id}, which the row marks absent")
+        flags[mode_id] = True
+        onsets[mode_id] = step
+    return decisive, onsets
+
+
 def _mode_columns(keys: list[str], taxonomy: Taxonomy, ignored: set[str]) -> dict[str, str]:
     out = {}
     for key in keys:
-        if key is None or key.strip().lower() in _ID_KEYS:
+        if key is None or key.strip().lower() in _ID_KEYS or key.strip().lower() in _DECISIVE_KEYS:
+            continue
+        if key.strip().lower().endswith(_STEP_SUFFIX):
             continue
         try:
             out[key] = taxonomy.resolve(key)
@@ -120,6 +181,17 @@ def _stored_id(label_id: str, stored: set[str], by_original: dict[str, list[str]
     return candidates[0] if len(candidates) == 1 else None
 
 
+def _step_out_of_range(store: Store, trace_id: str, decisive_step: int | None, onsets: dict[str, int]) -> str | None:
+    steps = [("decisive_step", decisive_step)] + [(f"{m}_step", s) for m, s in onsets.items()]
+    if all(s is None for _, s in steps):
+        return None
+    row = store.conn.execute("SELECT n_steps FROM traces WHERE id = ?", (trace_id,)).fetchone()
+    for column, step in steps:
+        if step is not None and row is not None and step >= row[0]:
+            return f"column {column!r}: step {step} is past the end of trace {trace_id!r} ({row[0]} steps)"
+    return None
+
+
 def import_labels(store: Store, path: str | Path, set_name: str, *, taxonomy: Taxonomy | None = None) -> ImportReport:
     """Read labels from ``path`` into annotation set ``set_name``. Raises ``LabelImportError`` only when
     the file as a whole cannot be read or the set belongs to a judge; bad rows land in ``report.errors``."""
@@ -165,7 +237,12 @@ def import_labels(store: Store, path: str | Path, set_name: str, *, taxonomy: Ta
         except ValueError as exc:
             report.errors.append((number, f"{where} {number}: column {key!r}: {exc}"))
             continue
-        if not columns:
+        try:
+            decisive, onsets = _attribution(record, cells, _step_columns([str(k) for k in cells], taxonomy), flags)
+        except ValueError as exc:
+            report.errors.append((number, f"{where} {number}: {exc}"))
+            continue
+        if not columns and not onsets and decisive.get("decisive_step") is None and not decisive.get("decisive_agent"):
             hint = (" (a MAD human-labelled record with per-annotator votes: read it with `mastlens ingest`)"
                     if isinstance(record.get("annotations"), list) else " (expected FM-1.1 or 1.1 style keys)")
             report.errors.append((number, f"{where} {number}: no mode columns{hint}"))
@@ -178,8 +255,15 @@ def import_labels(store: Store, path: str | Path, set_name: str, *, taxonomy: Ta
         if trace_id is None:
             report.unmatched.append(label_id)
             trace_id = label_id
+        else:
+            problem = _step_out_of_range(store, trace_id, decisive.get("decisive_step"), onsets)
+            if problem:
+                report.errors.append((number, f"{where} {number}: {problem}"))
+                del seen[label_id]
+                continue
         used_modes.update(m for m, flag in flags.items() if flag is not None)
-        pending.append(label_annotation(trace_id, set_name, flags, taxonomy.ids, metadata={"labels_file": path.name}))
+        pending.append(label_annotation(trace_id, set_name, flags, taxonomy.ids, metadata={"labels_file": path.name},
+                                        onsets=onsets, **decisive))
     report.ignored_columns = sorted(c for c in ignored if c not in ("mast_annotation",))
     report.modes = [m for m in taxonomy.ids if m in used_modes]
     if pending:

@@ -40,6 +40,15 @@ class ModeStat(BaseModel):
     p_value: float | None = None
     p_holm: float | None = None
     verdict: str = "insufficient"  # fatal | benign | neutral | insufficient
+    # assessed, but on fewer than min_assessed traces: renderers show "too few assessed (n_assessed)", not a prevalence
+    too_few_assessed: bool = False
+    # with a reference set (--reference): the judge's error on the overlap and the Rogan-Gladen prevalence
+    sensitivity: float | None = None
+    specificity: float | None = None
+    n_reference_overlap: int = 0
+    prevalence_corrected: float | None = None
+    prevalence_corrected_ci: CI = None
+    prevalence_corrected_note: str | None = None
 
 
 class GroupStats(BaseModel):
@@ -143,6 +152,8 @@ class StatsResult(BaseModel):
     comparison: list[Comparison] = Field(default_factory=list)
     regression: Regression = Field(default_factory=Regression)
     recommendations: list[Recommendation] = Field(default_factory=list)
+    reference: str | None = None  # the reference set behind the corrected prevalences
+    separation: list["OutcomeSeparation"] = Field(default_factory=list)  # "all" first, then per group
 
 
 class AgreementStat(BaseModel):
@@ -177,3 +188,61 @@ class AgreementResult(BaseModel):
     modes: list[AgreementStat] = Field(default_factory=list)
     micro: AgreementStat
     macro: MacroAgreement = Field(default_factory=MacroAgreement)
+    localization: "Localization | None" = None  # when A localizes (decisive steps/agents or mode onsets)
+
+
+# -- fidelity: localization, outcome separation (analysis/localization.py, analysis/fidelity.py) ------------
+
+
+class ModeLocalization(BaseModel):
+    """First-step accuracy of one mode over traces where both sets mark it present and localized."""
+
+    id: str
+    n: int
+    exact: float | None = None
+    within_1: float | None = None
+    within_3: float | None = None
+
+
+class Localization(BaseModel):
+    """How well B names where the runs A labels failed went wrong (A's decisive step and agent are the truth).
+
+    Step shares are over ``n_step`` (traces where A names a step; B naming none counts as a miss); agent
+    accuracy over ``n_agent`` (A names an agent). ``no_step`` is the share of the ``n`` failed traces where
+    B names no step.
+    """
+
+    group: str = "all"
+    n: int = 0
+    n_step: int = 0
+    step_exact: float | None = None
+    step_exact_ci: CI = None
+    step_within_1: float | None = None
+    step_within_1_ci: CI = None
+    step_within_3: float | None = None
+    step_within_3_ci: CI = None
+    n_agent: int = 0
+    agent: float | None = None
+    agent_ci: CI = None
+    no_step: float | None = None
+    modes: list[ModeLocalization] = Field(default_factory=list)
+
+
+class OutcomeSeparation(BaseModel):
+    """Whether the failure vectors tell failed from successful runs: AUROC of the number of present modes
+    for failure (ties count half) with a seeded bootstrap 95% CI, and the share of each side flagged
+    (any mode present)."""
+
+    group: str
+    n: int = 0
+    n_failed: int = 0
+    n_success: int = 0
+    auroc: float | None = None
+    auroc_ci: CI = None
+    flagged_failed: float | None = None
+    flagged_success: float | None = None
+    note: str | None = None  # why there is no AUROC, or a warning (CI includes 0.5)
+
+
+StatsResult.model_rebuild()
+AgreementResult.model_rebuild()

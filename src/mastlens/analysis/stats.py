@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from mastlens.analysis.agreement import statuses as reference_statuses
 from mastlens.analysis.cascades import cooccurrence, first_onsets, precedence
 from mastlens.analysis.compare import compare_groups
+from mastlens.analysis.fidelity import correct_prevalences, separation_by_group
 from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules, group_stats
 from mastlens.analysis.playbook import recommend
 from mastlens.analysis.regression import logistic_regression
@@ -42,8 +44,12 @@ def group_labels(df: pd.DataFrame, group_by: str) -> np.ndarray:
 
 def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_by: str = "model",
                        compare: list[str] | tuple[str, str] | None = None, rules: VerdictRules = DEFAULT_RULES,
-                       taxonomy: Taxonomy | None = None) -> StatsResult:
-    """Statistics of failure vectors (as built by :func:`failure_vectors`, or generated)."""
+                       taxonomy: Taxonomy | None = None, reference: np.ndarray | None = None,
+                       reference_set: str | None = None) -> StatsResult:
+    """Statistics of failure vectors (as built by :func:`failure_vectors`, or generated).
+
+    ``reference`` (traces x modes in the vectors' row and taxonomy order: -1 not labelled, 0 absent,
+    1 present) turns on the corrected prevalences (Rogan-Gladen)."""
     taxonomy = taxonomy or load_taxonomy()
     mode_ids = [m for m in taxonomy.ids if m in df.columns]
     categories = {m.id: m.category for m in taxonomy.modes}
@@ -71,19 +77,33 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
             raise ValueError("--compare takes exactly two group names")
         result.comparison = compare_groups(str(compare[0]), str(compare[1]), present, assessed, groups, mode_ids)
     result.regression = logistic_regression(present, assessed, success, groups, mode_ids)
+    result.separation = separation_by_group(present, success, groups)
+    if reference is not None:
+        result.reference = reference_set
+        correct_prevalences(result.groups, groups, present, assessed, reference[:, :len(mode_ids)])
     return result
 
 
 def compute_stats(store: Store, set_name: str | None = None, *, group_by: str = "model",
                   success_rule: str | None = None, compare: list[str] | tuple[str, str] | None = None,
-                  rules: VerdictRules = DEFAULT_RULES) -> StatsResult:
-    """Statistics of an annotation set (default: the most recently written one).
+                  rules: VerdictRules = DEFAULT_RULES, reference: str | None = None) -> StatsResult:
+    """Statistics of an annotation set (default: the most recently written one); with ``reference`` (a set
+    of human labels) also the judge's per-mode sensitivity, specificity and corrected prevalence.
 
-    Raises ``ValueError`` for an unknown set, group key, comparison group or success rule.
+    Raises ``ValueError`` for an unknown set, group key, comparison group, success rule or reference set.
     """
     name = set_name or store.latest_set()
     if name is None or store.get_set(name) is None:
         raise ValueError(f"no annotation set {set_name!r}" if set_name else "no annotation sets yet")
     taxonomy = load_taxonomy()
     df = failure_vectors(store, name, success_rule=success_rule, taxonomy=taxonomy)
-    return stats_from_vectors(df, set_name=name, group_by=group_by, compare=compare, rules=rules, taxonomy=taxonomy)
+    matrix = None
+    if reference is not None:
+        if store.get_set(reference) is None:
+            raise ValueError(f"no annotation set {reference!r} to use as the reference")
+        mode_ids = [m for m in taxonomy.ids if m in df.columns]
+        labelled = reference_statuses(store, reference, mode_ids)
+        missing = np.full(len(mode_ids), -1, dtype=np.int8)
+        matrix = np.array([labelled.get(t, missing) for t in df["id"]], dtype=np.int8).reshape(len(df), len(mode_ids))
+    return stats_from_vectors(df, set_name=name, group_by=group_by, compare=compare, rules=rules, taxonomy=taxonomy,
+                              reference=matrix, reference_set=reference)

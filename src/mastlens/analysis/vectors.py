@@ -1,7 +1,8 @@
 """Failure vectors: one row per annotated trace, its metadata and outcome, one tri-state column per mode.
 
 Mode columns (``FM-1.1`` ...) are pandas nullable booleans: True present, False absent, <NA> not assessed.
-``<mode>@step`` columns hold the mode's onset (earliest evidence step) when it is present and localized.
+``<mode>@step`` columns hold the mode's onset (earliest evidence step) when it is present and localized;
+``decisive_step`` / ``decisive_agent`` say where the judge says the run went wrong (null when it names none).
 Scalar trace metadata becomes ``meta.<key>`` columns (usable with ``--group-by <key>``). Stale annotations
 and judge errors are left out; their counts are in ``df.attrs["excluded"]``.
 """
@@ -34,11 +35,13 @@ def _success(outcome: dict[str, Any] | None, rule: SuccessRule | None) -> bool |
     return rule.apply(parsed, override=True).success
 
 
-def _first_step(evidence: str) -> float:
+def _first_step(evidence: str, onset_step: int | None = None) -> float:
     try:
         steps = [e["step"] for e in json.loads(evidence) if isinstance(e.get("step"), int)]
     except (ValueError, TypeError, AttributeError):
-        return np.nan
+        steps = []
+    if onset_step is not None:
+        steps.append(onset_step)
     return float(min(steps)) if steps else np.nan
 
 
@@ -58,7 +61,7 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
            WHERE set_name = ?""", (set_name,)).fetchone()
     rows = conn.execute(
         """SELECT t.id, t.model, t.system, t.task, json_extract(t.data, '$.outcome') AS outcome,
-                  json_extract(t.data, '$.metadata') AS metadata
+                  json_extract(t.data, '$.metadata') AS metadata, a.decisive_step, a.decisive_agent
            FROM trace_annotations a JOIN traces t ON t.id = a.trace_id
            WHERE a.set_name = ? AND a.stale = 0 AND a.status = 'ok' ORDER BY t.id""", (set_name,)).fetchall()
     n_ok = conn.execute(
@@ -71,7 +74,7 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
     status = np.full((n, m), -1, dtype=np.int8)  # -1 not assessed, 0 absent, 1 present
     onset = np.full((n, m), np.nan)
     for r in conn.execute(
-        """SELECT mo.trace_id, mo.mode_id, mo.status, mo.evidence FROM mode_annotations mo
+        """SELECT mo.trace_id, mo.mode_id, mo.status, mo.evidence, mo.onset_step FROM mode_annotations mo
            JOIN trace_annotations a ON a.set_name = mo.set_name AND a.trace_id = mo.trace_id
            WHERE mo.set_name = ? AND a.stale = 0 AND a.status = 'ok'""", (set_name,)):
         i, j = index.get(r[0]), col.get(r[1])
@@ -80,7 +83,7 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
         present = r[2] == "present"
         status[i, j] = int(present)
         if present:
-            onset[i, j] = _first_step(r[3])
+            onset[i, j] = _first_step(r[3], r[4])
 
     data: dict[str, Any] = {
         "id": [r["id"] for r in rows],
@@ -91,6 +94,8 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
     outcomes = [json.loads(r["outcome"]) if r["outcome"] else {} for r in rows]
     data["success"] = pd.array([_success(o, rule) for o in outcomes], dtype="boolean")
     data["score"] = pd.array([o.get("score") for o in outcomes], dtype="Float64")
+    data["decisive_step"] = pd.array([r["decisive_step"] for r in rows], dtype="Int64")
+    data["decisive_agent"] = [r["decisive_agent"] for r in rows]
     meta: dict[str, list[Any]] = {}
     for i, r in enumerate(rows):
         for key, value in (json.loads(r["metadata"]) if r["metadata"] else {}).items():

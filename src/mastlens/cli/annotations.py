@@ -21,9 +21,12 @@ def annotation_to_json(ann: Annotation) -> dict[str, Any]:
             modes[mode_id] = {
                 "status": m.status.value, "confidence": m.confidence,
                 "evidence": [{"step": e.step, "quote": e.quote, "verified": e.verified} for e in m.evidence],
+                "first_step": m.first_step,
             }
+    v = ann.verdict
     return {"trace_id": ann.trace_id, "set": ann.set, "status": ann.status.value, "modes": modes,
-            "error": ann.error}
+            "decisive_step": v.decisive_step if v else None, "decisive_agent": v.decisive_agent if v else None,
+            "decisive_reason": v.decisive_reason if v else "", "error": ann.error}
 
 
 def _present_cell(ann: Annotation) -> str:
@@ -34,6 +37,14 @@ def _present_cell(ann: Annotation) -> str:
         if m.status is ModeStatus.PRESENT:
             cells.append(mode_id + ("" if m.has_verified_evidence else "?"))
     return " ".join(cells) or "-"
+
+
+def _decisive_cell(ann: Annotation) -> str:
+    v = ann.verdict
+    if v is None or (v.decisive_step is None and not v.decisive_agent):
+        return ""
+    step = "" if v.decisive_step is None else f"step {v.decisive_step}"
+    return " ".join(x for x in (step, f"({v.decisive_agent})" if v.decisive_agent else "") if x)
 
 
 def register(app: typer.Typer) -> None:
@@ -55,12 +66,13 @@ def register(app: typer.Typer) -> None:
             print_json([annotation_to_json(a) for a in anns])
             return
         table = Table(title=f"Annotation set {name}", title_justify="left")
-        for col in ("trace", "status", "present modes (? = no verified evidence)", "not assessed", "error"):
+        for col in ("trace", "status", "present modes (? = no verified evidence)", "went wrong at", "not assessed",
+                    "error"):
             table.add_column(col)
         for a in anns:
             n_na = sum(1 for m in (a.verdict.modes.values() if a.verdict else []) if m.status is ModeStatus.NOT_ASSESSED)
-            table.add_row(escape(a.trace_id), a.status.value, _present_cell(a), str(n_na) if n_na else "",
-                          escape(a.error or ""))
+            table.add_row(escape(a.trace_id), a.status.value, _present_cell(a), escape(_decisive_cell(a)),
+                          str(n_na) if n_na else "", escape(a.error or ""))
         console.print(table)
         ok = sum(1 for a in anns if a.status.value == "ok")
         console.print(f"{len(anns)} traces: {ok} ok, {len(anns) - ok} errors")

@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
     @app.command("import-labels")
     def import_labels_command(
         path: Path = typer.Argument(
-            ..., help="Labels: CSV/JSONL/JSON with trace_id and one column per mode, or MAD records."),
+            ..., help="Labels: CSV/JSONL/JSON with trace_id and one column per mode (optional FM-x.y_step, "
+            "decisive_step, decisive_agent, decisive_reason), or MAD records."),
         set_name: str = typer.Option(..., "--set", help="Annotation set to write the labels into, e.g. human."),
         db: Path = DbOption,
         as_json: bool = JsonOption,

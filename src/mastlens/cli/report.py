@@ -47,16 +47,17 @@ def write_reports(
 
     rules = rules or verdict_rules(None)
     started = time.perf_counter()
-    try:
+    if reference and store.get_set(reference) is None:
+        known = ", ".join(s.name for s in store.list_sets()) or "none"
+        fail(f"no annotation set {reference!r} to compare against (known sets: {known})")
+    try:  # a reference also corrects the prevalences for the judge's measured error
         stats = compute_stats(store, set_name, group_by=group_by, success_rule=success,
-                              compare=list(compare) if compare else None, rules=rules)
+                              compare=list(compare) if compare else None, rules=rules,
+                              reference=reference if reference != set_name else None)
     except ValueError as exc:
         fail(f"cannot compute statistics for set {set_name!r}: {exc}")
     agreement = None
     if reference:
-        if store.get_set(reference) is None:
-            known = ", ".join(s.name for s in store.list_sets()) or "none"
-            fail(f"no annotation set {reference!r} to compare against (known sets: {known})")
         if reference == set_name:
             note(f"[yellow]note:[/] --reference {reference} is the set being reported; agreement skipped")
         else:

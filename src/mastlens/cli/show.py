@@ -29,7 +29,10 @@ def _clip(text: str, limit: int) -> str:
     return f"{text[:half]}\n[... {len(text) - 2 * half} characters omitted; --full shows all ...]\n{text[-half:]}"
 
 
-def print_timeline(trace: Trace, limit: int) -> None:
+def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | None = None) -> None:
+    """The step timeline; ``decisive`` maps a step to the lines saying an annotation set localized the
+    failure there (marked "went wrong here")."""
+    decisive = decisive or {}
     outcome = trace.outcome
     head = (f"[bold]{escape(trace.id)}[/]  format={trace.source.format}  model={escape(trace.model or '-')}  "
             f"steps={len(trace.steps)}  success={outcome.success}  score={outcome.score}")
@@ -38,12 +41,25 @@ def print_timeline(trace: Trace, limit: int) -> None:
         console.print(f"task: {escape(trace.task)}")
     for step in trace.steps:
         label = " | ".join(x for x in [f"step {step.index}", step.kind.value, step.agent, step.tool] if x)
+        if step.index in decisive:
+            label += " | went wrong here"
         body = step.content
         if step.kind is StepKind.TOOL_CALL and step.arguments is not None:
             args = step.arguments if isinstance(step.arguments, str) else json.dumps(step.arguments, ensure_ascii=False)
             body = f"{body}\n{args}".strip()
         console.print(Panel(escape(_clip(body, limit)) or "[dim](empty)[/]", title=escape(label),
-                            title_align="left", border_style=_STYLE.get(step.kind, "white")))
+                            title_align="left", border_style="bold red" if step.index in decisive
+                            else _STYLE.get(step.kind, "white")))
+        for line in decisive.get(step.index, []):
+            console.print(f"[bold red]went wrong here[/] {escape(line)}", soft_wrap=True)
+
+
+def decisive_steps(store, trace_id: str) -> dict[int, list[str]]:  # noqa: ANN001 - a Store
+    """Step -> "(set X) agent reason" for every annotation set whose verdict names this trace's decisive step."""
+    out: dict[int, list[str]] = {}
+    for set_name, step, agent, reason in store.decisive_steps(trace_id):
+        out.setdefault(step, []).append(" ".join(p for p in (f"(set {set_name})", agent or "", reason) if p))
+    return out
 
 
 def register(app: typer.Typer) -> None:
@@ -58,6 +74,7 @@ def register(app: typer.Typer) -> None:
         """Show a trace as a step timeline (an existing path wins over an id)."""
         path = Path(target)
         failed = False
+        decisive: dict[int, list[str]] = {}
         if path.exists():
             check_format(fmt)
             from mastlens.adapters.loader import FileResult, walk
@@ -77,6 +94,7 @@ def register(app: typer.Typer) -> None:
                 fail(f"no such path {target!r}, and no store at {store_path} to look it up as a trace id")
             with open_store(store_path) as store:
                 trace = store.get_trace(target)
+                decisive = decisive_steps(store, target) if trace is not None else {}
             if trace is None:
                 fail(f"no stored trace with id {target!r} and no such path")
             traces = [trace]
@@ -84,6 +102,6 @@ def register(app: typer.Typer) -> None:
             print_json([t.model_dump(mode="json") for t in traces])
         else:
             for trace in traces:
-                print_timeline(trace, 0 if full else 2000)
+                print_timeline(trace, 0 if full else 2000, decisive)
         if failed:
             raise typer.Exit(EXIT_PARTIAL)

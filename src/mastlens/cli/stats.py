@@ -8,7 +8,12 @@ from typing import Optional
 import typer
 
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, fail, open_store, print_json, resolve_set
-from mastlens.cli.report import CompareOption, GroupByOption, SuccessOption, VerdictRulesOption, verdict_rules
+from mastlens.cli.report import (
+    CompareOption, GroupByOption, SuccessOption, VerdictRulesOption, verdict_rules,
+)
+
+StatsReferenceOption = typer.Option(
+    None, "--reference", help="Human labels to correct prevalences with (the judge's sensitivity/specificity).")
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +25,7 @@ def register(app: typer.Typer) -> None:
         success: Optional[str] = SuccessOption,
         compare: Optional[tuple[str, str]] = CompareOption,
         rules_file: Optional[Path] = VerdictRulesOption,
+        reference: Optional[str] = StatsReferenceOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -31,9 +37,11 @@ def register(app: typer.Typer) -> None:
         rules = verdict_rules(rules_file)
         with open_store(db, must_exist=True) as store:
             name = resolve_set(store, set_name)
+            if reference:
+                resolve_set(store, reference)
             try:
                 result = compute_stats(store, name, group_by=group_by, success_rule=success,
-                                       compare=list(compare) if compare else None, rules=rules)
+                                       compare=list(compare) if compare else None, rules=rules, reference=reference)
             except ValueError as exc:
                 fail(f"cannot compute statistics for set {name!r}: {exc}")
         if result.n_traces == 0:

@@ -11,7 +11,7 @@ from rich.table import Table
 from mastlens.cli.common import console
 
 if TYPE_CHECKING:
-    from mastlens.analysis.results import AgreementResult, GroupStats, StatsResult
+    from mastlens.analysis.results import AgreementResult, GroupStats, Localization, ModeStat, StatsResult
 
 TOP_PAIRS = 10
 TOP_RECOMMENDATIONS = 3
@@ -64,20 +64,55 @@ def _summary(result: StatsResult) -> Table:
     return table
 
 
-def _modes(group: GroupStats) -> Table:
+def too_few(m: ModeStat) -> str:
+    return f"too few assessed ({m.n_assessed})"
+
+
+def _corrected(m: ModeStat) -> str:
+    if m.prevalence_corrected is None:
+        return "-" if m.too_few_assessed or not m.prevalence_corrected_note else "n/a"
+    return f"{pct(m.prevalence_corrected)} {interval(m.prevalence_corrected_ci)}"
+
+
+def _modes(group: GroupStats, reference: str | None = None) -> Table:
+    extra = ["corrected (se/sp)"] if reference else []
     table = _table(f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful",
-                   ["mode", "assessed", "overall", "in successes", "in failed", "delta pp", "lift", "odds ratio",
-                    "p (Fisher)", "p (Holm)", "verdict"], right_from=1)
+                   ["mode", "assessed", "overall", *extra, "in successes", "in failed", "delta pp", "lift",
+                    "odds ratio", "p (Fisher)", "p (Holm)", "verdict"], right_from=1)
     for m in group.modes:
         assessed = str(m.n_assessed) + (f" ({m.n_not_assessed} n/a)" if m.n_not_assessed else "")
         style = VERDICT_STYLE.get(m.verdict, "")
+        if m.too_few_assessed:
+            table.add_row(m.id, assessed, too_few(m), *(["-"] if reference else []), *["-"] * 7,
+                          f"[{style}]{m.verdict}[/]" if style else m.verdict)
+            continue
+        corrected = []
+        if reference:
+            se_sp = (f" ({pct(m.sensitivity)}/{pct(m.specificity)})" if m.sensitivity is not None
+                     and m.specificity is not None else "")
+            corrected = [_corrected(m) + se_sp]
         table.add_row(
-            m.id, assessed, f"{pct(m.prevalence)} {interval(m.prevalence_ci)}",
+            m.id, assessed, f"{pct(m.prevalence)} {interval(m.prevalence_ci)}", *corrected,
             f"{pct(m.prevalence_success)} {interval(m.prevalence_success_ci)}",
             f"{pct(m.prevalence_failed)} {interval(m.prevalence_failed_ci)}",
             number(m.delta_pp, "+.0f"), number(m.lift),
             f"{number(m.odds_ratio)} {interval(m.odds_ratio_ci, as_pct=False)}",
             p_text(m.p_value), p_text(m.p_holm), f"[{style}]{m.verdict}[/]" if style else m.verdict)
+    return table
+
+
+def _separation(result: StatsResult) -> Table | None:
+    if not result.separation:
+        return None
+    table = _table("Do the failure vectors tell failed from successful runs? (AUROC of the number of present modes)",
+                   ["group", "runs", "failed", "successful", "AUROC (95% CI)", "flagged failed", "flagged successful",
+                    "note"], right_from=1)
+    for s in result.separation:
+        if s.n == 0 and s.group != "all":
+            continue  # a group without known outcomes has nothing to separate
+        auroc = "-" if s.auroc is None else f"{s.auroc:.2f} {interval(s.auroc_ci, as_pct=False)}"
+        table.add_row(escape(s.group), str(s.n), str(s.n_failed), str(s.n_success), auroc, pct(s.flagged_failed),
+                      pct(s.flagged_success), escape(s.note or ""))
     return table
 
 
@@ -148,7 +183,16 @@ def print_stats(result: StatsResult, mode_names: dict[str, str]) -> None:
     """Every table of ``mastlens stats``, in reading order, then a legend of the mode ids shown."""
     console.print(_summary(result))
     for group in result.groups:
-        console.print(_modes(group))
+        console.print(_modes(group, result.reference))
+    separation = _separation(result)
+    if separation is not None:
+        console.print(separation)
+    if result.reference:
+        notes = sorted({m.prevalence_corrected_note for g in result.groups for m in g.modes
+                        if m.prevalence_corrected_note and not m.too_few_assessed})
+        console.print(f"corrected = Rogan-Gladen prevalence for the judge's sensitivity/specificity measured against "
+                      f"{escape(result.reference)} (bootstrap 95% CI); n/a: " + escape("; ".join(notes) or "-"),
+                      style="dim", soft_wrap=True)
     for table in [*_cascades(result), _comparison(result), _regression(result), _recommendations(result)]:
         if table is not None:
             console.print(table)
@@ -176,3 +220,20 @@ def print_agreement(result: AgreementResult) -> None:
     console.print(table)
     console.print(f"A = {escape(result.a)} (reference), B = {escape(result.b)}")
     console.print(f"macro over modes: F1 {number(result.macro.f1)}, kappa {number(result.macro.kappa)}")
+    if result.localization is not None:
+        console.print(_localization(result.localization, result))
+
+
+def _localization(loc: Localization, result: AgreementResult) -> Table:
+    table = _table(f"Where the runs went wrong: {escape(result.b)} against {escape(result.a)} on the {loc.n} runs A "
+                   "labels failed (bootstrap 95% CI)", ["figure", "n", "value"], right_from=1)
+    for label, n, value, ci in [("decisive step exact", loc.n_step, loc.step_exact, loc.step_exact_ci),
+                                ("decisive step within ±1", loc.n_step, loc.step_within_1, loc.step_within_1_ci),
+                                ("decisive step within ±3", loc.n_step, loc.step_within_3, loc.step_within_3_ci),
+                                ("decisive agent", loc.n_agent, loc.agent, loc.agent_ci),
+                                ("B names no step", loc.n, loc.no_step, None)]:
+        table.add_row(label, str(n), f"{pct(value, 1)} {interval(ci)}")
+    for m in loc.modes:
+        table.add_row(f"{m.id} first step exact / ±1 / ±3", str(m.n),
+                      f"{pct(m.exact)} / {pct(m.within_1)} / {pct(m.within_3)}")
+    return table

@@ -52,7 +52,13 @@ def merge_samples(verdicts: list[Verdict]) -> Verdict:
     task_completed = Counter(completed).most_common(1)[0][0] if completed else None
     metadata = dict(verdicts[0].metadata)
     metadata["samples"] = len(verdicts)
+    # the most common decisive step among the samples that name one (ties: the earliest), with its agent
+    steps = Counter(v.decisive_step for v in verdicts if v.decisive_step is not None)
+    step = min(steps, key=lambda s: (-steps[s], s)) if steps else None
+    source = next((v for v in verdicts if v.decisive_step == step and (step is not None or v.decisive_agent)), None)
     return Verdict(
         summary=verdicts[0].summary, task_completed=task_completed, modes=modes,
-        segmented=any(v.segmented for v in verdicts), metadata=metadata,
+        segmented=any(v.segmented for v in verdicts), metadata=metadata, decisive_step=step,
+        decisive_agent=source.decisive_agent if source else None,
+        decisive_reason=source.decisive_reason if source else "",
     )

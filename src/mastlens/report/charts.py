@@ -65,8 +65,9 @@ def _nan(v: float | None) -> float:
 def heatmap(
     matrix: Sequence[Sequence[float | None]], rows: Sequence[str], cols: Sequence[str], *, title: str,
     colorbar: str, vmin: float = 0.0, vmax: float = 1.0, fmt: str = "{:.0%}", cmap: str = HEATMAP_CMAP,
+    notes: Sequence[Sequence[str | None]] | None = None,
 ) -> str:
-    """A labelled heatmap; missing cells (None) are grey and printed as n/a."""
+    """A labelled heatmap; missing cells (None) are grey and printed as n/a, or as their ``notes`` text."""
     plt = _plt()
     import numpy as np
 
@@ -83,7 +84,8 @@ def heatmap(
     span = (vmax - vmin) or 1.0
     for (i, j), value in np.ndenumerate(data):
         if math.isnan(value):
-            ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="#666666")
+            note = notes[i][j] if notes is not None else None
+            ax.text(j, i, note or "n/a", ha="center", va="center", fontsize=6 if note else 7, color="#666666")
             continue
         r, g, b, _ = colormap(min(1.0, max(0.0, (value - vmin) / span)))
         dark = 0.2126 * r + 0.7152 * g + 0.0722 * b < 0.5

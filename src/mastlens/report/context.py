@@ -47,6 +47,8 @@ class ReliabilityCard:
     cost_usd: float
     not_assessed: list[str]
     partly_assessed: list[tuple[str, int]]
+    separation: str | None = None  # the AUROC sentence (analysis.fidelity.separation_sentence)
+    separation_warning: bool = False  # its CI includes 0.5, or there is no AUROC
 
     @property
     def verified_share(self) -> float | None:
@@ -119,6 +121,19 @@ def reliability_card(store: Store, set_name: str, annotations: list[Annotation],
     )
 
 
+def separation_card(stats: dict[str, Any]) -> tuple[str | None, bool]:
+    """The reliability card's AUROC sentence over every run with a known outcome, and whether it warns."""
+    from mastlens.analysis.fidelity import separation_sentence
+    from mastlens.analysis.results import OutcomeSeparation
+
+    separation = stats.get("separation") or []
+    if not separation:
+        return None, False
+    overall = OutcomeSeparation.model_validate(separation[0])
+    ci = overall.auroc_ci
+    return separation_sentence(overall), overall.auroc is None or bool(ci and ci[0] <= 0.5 <= ci[1])
+
+
 def build_context(
     store: Store, set_name: str, stats: Any, *, agreement: Any = None, title: str | None = None,
     max_traces: int | None = None, taxonomy: Taxonomy | None = None,
@@ -156,6 +171,7 @@ def build_context(
         ))
     shown_ids = {t.id for t in shown}
     card = reliability_card(store, set_name, list(annotations.values()), taxonomy, store.count_traces(), stale)
+    card.separation, card.separation_warning = separation_card(stats_d)
     return ReportContext(
         title=title or f"mastlens report: {set_name}", set_name=set_name, stats=stats_d,
         agreement=as_dict(agreement), taxonomy=taxonomy, card=card, traces=views, groups=groups,

@@ -46,6 +46,7 @@ class StepView:
     total_chars: int = 0
     modes: list[str] = field(default_factory=list)
     is_error: bool = False
+    decisive: bool = False  # where the verdict says the run went wrong
 
 
 @dataclass
@@ -88,6 +89,11 @@ class TraceView:
     n_steps: int
     show_command: str
     truncated: bool
+    # where the run went wrong: the verdict's decisive step (or its earliest present mode's onset)
+    decisive_step: int | None = None
+    decisive_agent: str | None = None
+    decisive_reason: str = ""
+    decisive_from: str = ""  # "judge" | "earliest evidence"
 
     @property
     def mode_ids(self) -> list[str]:
@@ -230,9 +236,11 @@ def build_trace_view(
         for step, quote, _ in f.quotes:
             by_step.setdefault(step, []).append(f.id)
             quotes_by_step.setdefault(step, []).append(quote)
+    decisive = _decisive(verdict, trace)
     # A larger budget also shows more steps (about 300 characters each).
     max_steps = max(MAX_STEPS, min(150, char_budget // 300))
-    visible = _visible_steps(len(trace.steps), set(by_step), max_steps)
+    keep = set(by_step) | ({decisive[0]} if decisive else set())
+    visible = _visible_steps(len(trace.steps), keep, max_steps)
     flagged_share, plain_share = _shares(visible, set(by_step), char_budget)
     rows: list[StepView | GapView] = []
     prev = -1
@@ -241,6 +249,7 @@ def build_trace_view(
             rows.append(GapView(prev + 1, i - 1))
         rows.append(_step_view(trace.steps[i], sorted(set(by_step.get(i, []))), quotes_by_step.get(i, []),
                                 flagged_share if i in by_step else plain_share))
+        rows[-1].decisive = bool(decisive) and decisive[0] == i
         prev = i
     if prev < len(trace.steps) - 1:
         rows.append(GapView(prev + 1, len(trace.steps) - 1))
@@ -252,7 +261,25 @@ def build_trace_view(
         summary=verdict.summary if verdict else "", flags=flags, rows=rows, n_steps=len(trace.steps),
         show_command=f"mastlens show {_shell_quote(trace.id)} --full" + (f" --db {_shell_quote(db)}" if db else ""),
         truncated=truncated,
+        **({"decisive_step": decisive[0], "decisive_agent": decisive[1], "decisive_reason": decisive[2],
+            "decisive_from": decisive[3]} if decisive else {}),
     )
+
+
+def _decisive(verdict: Verdict | None, trace: Trace) -> tuple[int, str | None, str, str] | None:
+    """(step, agent, reason, source) of where the run went wrong, if the verdict localizes it in the trace."""
+    if verdict is None:
+        return None
+    if verdict.decisive_step is not None:
+        step, reason, source = verdict.decisive_step, verdict.decisive_reason, "judge"
+    else:
+        onset = verdict.earliest_onset()
+        if onset is None:
+            return None
+        step, reason, source = onset[0], f"earliest evidence of {onset[1]}", "earliest evidence"
+    if not 0 <= step < len(trace.steps):
+        return None
+    return step, verdict.decisive_agent or trace.steps[step].agent, reason, source
 
 
 def _step_view(step: Step, modes: list[str], quotes: list[str], share: int) -> StepView:

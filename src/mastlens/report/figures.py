@@ -17,9 +17,13 @@ def _mode_field(group: dict[str, Any], mode_id: str, key: str) -> Any:
 def signature_heatmap(groups: list[dict[str, Any]], mode_ids: list[str]) -> str | None:
     if not groups:
         return None
-    matrix = [[_mode_field(g, m, "prevalence") for m in mode_ids] for g in groups]
+    matrix = [[None if _mode_field(g, m, "too_few_assessed") else _mode_field(g, m, "prevalence") for m in mode_ids]
+              for g in groups]
+    notes = [[f"too few\n({_mode_field(g, m, 'n_assessed')})" if _mode_field(g, m, "too_few_assessed") else None
+              for m in mode_ids] for g in groups]
     return charts.heatmap(matrix, [g["name"] for g in groups], mode_ids,
-                          title="Failure signature: prevalence of each mode per group", colorbar="prevalence")
+                          title="Failure signature: prevalence of each mode per group", colorbar="prevalence",
+                          notes=notes)
 
 
 def modes_histograms(groups: list[dict[str, Any]]) -> str | None:

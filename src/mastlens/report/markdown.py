@@ -45,6 +45,17 @@ def render_markdown(
             f"| {num(g.get('mean_score'))} | {num(g.get('modes_per_failed_trace'))} "
             f"| {', '.join(m['id'] for m in fatal[:3]) or '–'} |"
         )
+    separation = (s.get("separation") or [None])[0]
+    if separation:
+        from mastlens.analysis.fidelity import separation_sentence
+        from mastlens.analysis.results import OutcomeSeparation
+
+        lines += ["", separation_sentence(OutcomeSeparation.model_validate(separation))]
+    for g in groups:
+        few = [m for m in g.get("modes") or [] if m.get("too_few_assessed")]
+        if few:
+            lines += ["", f"{md_text(g['name'])}: no prevalence, too few assessed: "
+                      + ", ".join(f"{m['id']} too few assessed ({m.get('n_assessed', 0)})" for m in few) + "."]
     fatal_rows = [(g["name"], m) for g in groups for m in g.get("modes") or [] if m.get("verdict") == "fatal"]
     fatal_rows.sort(key=lambda r: -(r[1].get("delta_pp") or 0))
     lines += ["", "### Top fatal modes", ""]
@@ -69,6 +80,11 @@ def render_markdown(
         micro = ag.get("micro") or {}
         lines += ["", f"Agreement with `{md_text(ag.get('a', ''))}` on {ag.get('n_traces')} traces: "
                   f"micro F1 {num(micro.get('f1'))}, kappa {num(micro.get('kappa'))}."]
+        loc = ag.get("localization")
+        if loc:
+            lines.append(f"Where the {loc.get('n')} failed runs went wrong: decisive step exact {pct(loc.get('step_exact'))}, "
+                         f"within ±1 {pct(loc.get('step_within_1'))}, within ±3 {pct(loc.get('step_within_3'))}; "
+                         f"decisive agent {pct(loc.get('agent'))}; no step named {pct(loc.get('no_step'))}.")
     if report_path:
         lines += ["", f"Full report: `{md_text(report_path, 200)}`"]
     return "\n".join(lines) + "\n"

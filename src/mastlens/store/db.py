@@ -264,28 +264,38 @@ class Store:
         self.conn.execute(
             """INSERT INTO trace_annotations (set_name, trace_id, status, summary, task_completed,
                segmented, error, raw_reply, verdict_meta, input_tokens, output_tokens, cost_usd,
-               latency_s, attempts, trace_hash, stale) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               latency_s, attempts, trace_hash, stale, decisive_step, decisive_agent, decisive_reason)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 ann.set, ann.trace_id, ann.status.value, v.summary if v else None,
                 None if v is None or v.task_completed is None else int(v.task_completed),
                 int(bool(v and v.segmented)), ann.error, ann.raw_reply,
                 json.dumps(v.metadata if v else {}), ann.input_tokens, ann.output_tokens,
                 ann.cost_usd, ann.latency_s, ann.attempts, ann.trace_hash, int(ann.stale),
+                v.decisive_step if v else None, v.decisive_agent if v else None, v.decisive_reason if v else "",
             ),
         )
         if v is not None:
             self.conn.executemany(
                 """INSERT INTO mode_annotations (set_name, trace_id, mode_id, status, confidence,
-                   reason, evidence, has_verified_evidence, flip_rate) VALUES (?,?,?,?,?,?,?,?,?)""",
+                   reason, evidence, has_verified_evidence, flip_rate, onset_step) VALUES (?,?,?,?,?,?,?,?,?,?)""",
                 [
                     (
                         ann.set, ann.trace_id, m.id, m.status.value, m.confidence, m.reason,
                         json.dumps([e.model_dump() for e in m.evidence]), int(m.has_verified_evidence),
-                        m.flip_rate,
+                        m.flip_rate, m.onset_step,
                     )
                     for m in v.modes.values()
                 ],
             )
+
+    def decisive_steps(self, trace_id: str) -> list[tuple[str, int, str | None, str]]:
+        """(set, step, agent, reason) of every current ok annotation of the trace that names a decisive step."""
+        rows = self.conn.execute(
+            """SELECT set_name, decisive_step, decisive_agent, decisive_reason FROM trace_annotations
+               WHERE trace_id = ? AND stale = 0 AND status = 'ok' AND decisive_step IS NOT NULL ORDER BY set_name""",
+            (trace_id,)).fetchall()
+        return [(r[0], r[1], r[2], r[3] or "") for r in rows]
 
     def annotated_ids(self, set_name: str, *, status: str | None = "ok") -> set[str]:
         """Trace ids with a current (not stale) annotation in the set, optionally of one status."""
@@ -307,7 +317,7 @@ class Store:
             modes.setdefault(m["trace_id"], {})[m["mode_id"]] = ModeVerdict(
                 id=m["mode_id"], status=ModeStatus(m["status"]), confidence=m["confidence"],
                 reason=m["reason"], evidence=[Evidence(**e) for e in json.loads(m["evidence"])],
-                flip_rate=m["flip_rate"],
+                flip_rate=m["flip_rate"], onset_step=m["onset_step"],
             )
         out = []
         for r in rows:
@@ -316,7 +326,8 @@ class Store:
                 verdict = Verdict(
                     summary=r["summary"] or "", task_completed=_bool(r["task_completed"]),
                     modes=modes.get(r["trace_id"], {}), segmented=bool(r["segmented"]),
-                    metadata=json.loads(r["verdict_meta"]),
+                    metadata=json.loads(r["verdict_meta"]), decisive_step=r["decisive_step"],
+                    decisive_agent=r["decisive_agent"], decisive_reason=r["decisive_reason"] or "",
                 )
             out.append(
                 Annotation(

@@ -136,6 +136,8 @@ def _store_labels(result: FileResult, stored: dict[str, tuple[str, str]], store:
             sets.add(labels.set)
         batch.append(label_annotation(trace_id, labels.set, labels.flags, taxonomy.ids,
                                       metadata={"labels_file": Path(result.path).name, **labels.metadata},
-                                      trace_hash=digest))
+                                      trace_hash=digest, decisive_step=labels.decisive_step,
+                                      decisive_agent=labels.decisive_agent, decisive_reason=labels.decisive_reason,
+                                      task_completed=labels.task_completed))
         report.labels[labels.set] = report.labels.get(labels.set, 0) + 1
     store.save_annotations(batch)

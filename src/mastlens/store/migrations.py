@@ -75,6 +75,13 @@ MIGRATIONS: list[str] = [
         created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
     );
     """,
+    # fidelity: where the run went wrong (decisive step/agent/reason) and a labelled mode onset
+    """
+    ALTER TABLE trace_annotations ADD COLUMN decisive_step INTEGER;
+    ALTER TABLE trace_annotations ADD COLUMN decisive_agent TEXT;
+    ALTER TABLE trace_annotations ADD COLUMN decisive_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE mode_annotations ADD COLUMN onset_step INTEGER;
+    """,
 ]
 
 

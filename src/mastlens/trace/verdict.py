@@ -30,6 +30,8 @@ class ModeVerdict(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     reason: str = ""
     flip_rate: float | None = None
+    # The mode's onset as a label names it (``FM-x.y_step`` columns), for verdicts that have no evidence quotes.
+    onset_step: int | None = None
 
     @property
     def has_verified_evidence(self) -> bool:
@@ -37,8 +39,9 @@ class ModeVerdict(BaseModel):
 
     @property
     def first_step(self) -> int | None:
-        """The earliest evidence step (the mode's onset), if localized."""
-        return min((e.step for e in self.evidence), default=None)
+        """The mode's onset: the earliest evidence step (or the labelled onset), if localized."""
+        steps = [e.step for e in self.evidence] + ([self.onset_step] if self.onset_step is not None else [])
+        return min(steps, default=None)
 
 
 class Verdict(BaseModel):
@@ -56,6 +59,19 @@ class Verdict(BaseModel):
 
     def present(self) -> list[str]:
         return [m for m, v in self.modes.items() if v.status is ModeStatus.PRESENT]
+
+    def earliest_onset(self) -> tuple[int, str] | None:
+        """(step, mode id) of the earliest localized present mode; ties go to the taxonomy order."""
+        onsets = [(v.first_step, m) for m, v in self.modes.items()
+                  if v.status is ModeStatus.PRESENT and v.first_step is not None]
+        return min(onsets, key=lambda pair: pair[0]) if onsets else None
+
+    def localized_step(self) -> int | None:
+        """The decisive step, else the earliest present mode's onset (how judges that name no step localize)."""
+        if self.decisive_step is not None:
+            return self.decisive_step
+        onset = self.earliest_onset()
+        return onset[0] if onset else None
 
 
 class AnnotationStatus(str, Enum):
@@ -84,13 +100,20 @@ class Annotation(BaseModel):
 def label_annotation(
     trace_id: str, set_name: str, flags: Mapping[str, bool | None], mode_ids: Iterable[str], *,
     metadata: dict[str, Any] | None = None, trace_hash: str | None = None,
+    onsets: Mapping[str, int] | None = None, decisive_step: int | None = None,
+    decisive_agent: str | None = None, decisive_reason: str = "", task_completed: bool | None = None,
 ) -> Annotation:
     """A reference-label annotation: every mode of ``mode_ids`` present (True), absent (False) or,
-    when ``flags`` has no value for it (missing or None), not assessed."""
+    when ``flags`` has no value for it (missing or None), not assessed; ``onsets`` gives present modes'
+    first steps, and the decisive step and agent say where the run went wrong."""
     modes = {}
+    onsets = onsets or {}
     for mode_id in mode_ids:
         flag = flags.get(mode_id)
         status = ModeStatus.NOT_ASSESSED if flag is None else ModeStatus.PRESENT if flag else ModeStatus.ABSENT
-        modes[mode_id] = ModeVerdict(id=mode_id, status=status)
+        onset = onsets.get(mode_id) if status is ModeStatus.PRESENT else None
+        modes[mode_id] = ModeVerdict(id=mode_id, status=status, onset_step=onset)
+    verdict = Verdict(modes=modes, metadata=dict(metadata or {}), decisive_step=decisive_step,
+                      decisive_agent=decisive_agent, decisive_reason=decisive_reason, task_completed=task_completed)
     return Annotation(trace_id=trace_id, set=set_name, status=AnnotationStatus.OK, trace_hash=trace_hash,
-                      verdict=Verdict(modes=modes, metadata=dict(metadata or {})))
+                      verdict=verdict)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from mastlens.judges.base import Judge, JudgeError, JudgeInfo, JudgeResult
 from mastlens.judges.limits import CallEstimate, RateLimiter
 from mastlens.judges.llm.client import ChatClient, EndpointError, FormatRejected, Reply, ResponseFormat, endpoint_host
-from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, parse_reply
+from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, check_decisive_step, parse_reply
 from mastlens.judges.llm.prices import Price, resolve_price
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
@@ -209,7 +209,7 @@ class LLMJudge(Judge):
         fmt = self._fmt or self._first_untried()
         messages = self._messages(window, fmt)
         key = self._cache_key(messages, fmt, sample)
-        hit = self._cache_lookup(key)
+        hit = self._cache_lookup(key, window)
         if hit is not None:
             return WindowResult(hit[0], hit[1], fmt, cache_hits=1)
         reply, fmt, messages, key = await self._call(window, messages, fmt, key, sample, tally)
@@ -217,7 +217,7 @@ class LLMJudge(Judge):
             raise JudgeError(f"the model refused: {reply.refusal or 'content filter'}",
                              raw_reply=reply.content or reply.refusal, attempts=tally.attempts)
         try:
-            parsed = parse_reply(reply.content, self.taxonomy)
+            parsed = self._parse(reply.content, window)
             raw = reply.content
         except ReplyError as first:
             note = " (the reply was cut off at the output token limit)" if reply.finish_reason == "length" else ""
@@ -225,7 +225,7 @@ class LLMJudge(Judge):
                      {"role": "user", "content": correction_message(f"{first}{note}", self.taxonomy)}]
             second = await self._send(retry, fmt, tally)
             try:
-                parsed = parse_reply(second.content, self.taxonomy)
+                parsed = self._parse(second.content, window)
                 raw = second.content
             except ReplyError as again:
                 raise JudgeError(
@@ -237,7 +237,14 @@ class LLMJudge(Judge):
             self._store.cache_put(key, json.dumps({"content": raw, "format": fmt.value}))
         return WindowResult(parsed, raw, fmt)
 
-    def _cache_lookup(self, key: str) -> tuple[ParsedVerdict, str] | None:
+    def _parse(self, text: str, window: Window) -> ParsedVerdict:
+        """A verdict whose decisive step, if any, is one of the window's steps (else :class:`ReplyError`)."""
+        parsed = parse_reply(text, self.taxonomy)
+        # a part of a long run also shows the pinned instructions, which come first: any step up to its last
+        check_decisive_step(parsed, 0 if window.parts > 1 else window.first_step, window.last_step)
+        return parsed
+
+    def _cache_lookup(self, key: str, window: Window) -> tuple[ParsedVerdict, str] | None:
         if self._store is None:
             return None
         cached = self._store.cache_get(key)
@@ -245,7 +252,7 @@ class LLMJudge(Judge):
             return None
         try:
             raw = json.loads(cached)["content"]
-            return parse_reply(raw, self.taxonomy), raw
+            return self._parse(raw, window), raw
         except (ReplyError, ValueError, KeyError, TypeError):
             return None  # an unreadable cache entry is simply a miss
 

@@ -54,7 +54,15 @@ class VerdictReply(BaseModel):
     model_config = ConfigDict(extra="ignore")
     summary: str = ""
     task_completed: bool | None = None
+    decisive_step: int | None = None
+    decisive_agent: str | None = None
+    decisive_reason: str | None = ""
     modes: list[ModeItem]
+
+    @field_validator("decisive_agent", mode="before")
+    @classmethod
+    def _agent_text(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
 
 
 @dataclass
@@ -64,6 +72,9 @@ class ParsedVerdict:
     modes: dict[str, ModeItem]
     parser: str  # "json" | "mast_text"
     notes: list[str] = field(default_factory=list)
+    decisive_step: int | None = None
+    decisive_agent: str | None = None
+    decisive_reason: str = ""
 
 
 _FENCE = re.compile(r"^\s*```(?:json|JSON)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
@@ -126,6 +137,16 @@ def normalize_modes(items: list[ModeItem], taxonomy: Taxonomy) -> dict[str, Mode
     return {m: out[m] for m in taxonomy.ids}
 
 
+def check_decisive_step(parsed: ParsedVerdict, first_step: int | None, last_step: int | None) -> None:
+    """:class:`ReplyError` when the reply names a decisive step outside the steps it was shown."""
+    step = parsed.decisive_step
+    if step is None or first_step is None or last_step is None:
+        return
+    if not first_step <= step <= last_step:
+        raise ReplyError(f"decisive_step {step} is not a step of the record (steps {first_step} to {last_step}); "
+                         "give a step number from the [step N | ...] labels, or null")
+
+
 def parse_reply(text: str, taxonomy: Taxonomy) -> ParsedVerdict:
     """A complete verdict from a reply, or :class:`ReplyError` saying exactly what is wrong."""
     if not text or not text.strip():
@@ -146,4 +167,6 @@ def parse_reply(text: str, taxonomy: Taxonomy) -> ParsedVerdict:
         reply = VerdictReply.model_validate(_modes_as_list(data))
     except ValidationError as exc:
         raise ReplyError(_validation_message(exc)) from None
-    return ParsedVerdict(reply.summary, reply.task_completed, normalize_modes(reply.modes, taxonomy), "json")
+    return ParsedVerdict(reply.summary, reply.task_completed, normalize_modes(reply.modes, taxonomy), "json",
+                         decisive_step=reply.decisive_step, decisive_agent=reply.decisive_agent,
+                         decisive_reason=(reply.decisive_reason or "").strip())

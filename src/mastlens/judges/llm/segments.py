@@ -47,5 +47,11 @@ def merge_windows(trace: Trace, windows: list[Window], parsed: list[ParsedVerdic
         metadata["window_steps"] = [[w.first_step, w.last_step] for w in windows]
     if truncated:
         metadata["truncated_steps"] = truncated
+    # the decisive mistake is the earliest one any window names (a later window only sees its consequences)
+    named = [p for p in parsed if p.decisive_step is not None or p.decisive_agent]
+    decisive = min(named, key=lambda p: (p.decisive_step is None, p.decisive_step or 0), default=None)
     return Verdict(summary=summary, task_completed=parsed[-1].task_completed, modes=modes,
-                   segmented=segmented, metadata=metadata)
+                   segmented=segmented, metadata=metadata,
+                   decisive_step=decisive.decisive_step if decisive else None,
+                   decisive_agent=decisive.decisive_agent if decisive else None,
+                   decisive_reason=decisive.decisive_reason if decisive else "")

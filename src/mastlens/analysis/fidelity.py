@@ -1,0 +1,197 @@
+"""Label-free and label-based fidelity of failure vectors.
+
+* Outcome separation: over traces with a known outcome, the AUROC of the failure vector for failure (score =
+  number of present modes; ties count half, i.e. the Mann-Whitney U / (n1 n2)), with a seeded bootstrap 95%
+  CI that resamples failed and successful traces separately, and the share of each side with any mode present.
+* Corrected prevalence: the judge's raw prevalence corrected for its sensitivity and specificity measured on
+  the traces a reference set also labels (Rogan-Gladen, clipped to [0, 1]), with a bootstrap CI that
+  resamples the overlap and the rest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mastlens.analysis.agreement import BOOTSTRAP_ROUNDS, SEED
+from mastlens.analysis.results import GroupStats, OutcomeSeparation
+
+MIN_INFORMATIVE = 0.05  # se + sp - 1 at or below this: the judge says too little to correct for
+_EPS = 1e-9  # so that se + sp - 1 computed as 0.05000000000000004 still counts as 0.05
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
+    """P(score of a positive > score of a negative) + 0.5 P(equal); None without both classes."""
+    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    values, inverse = np.unique(scores, return_inverse=True)
+    pos = np.bincount(inverse[positive], minlength=len(values)).astype(float)
+    neg = np.bincount(inverse[~positive], minlength=len(values)).astype(float)
+    value = _auroc_counts(pos[None, :], neg[None, :])[0]
+    return None if np.isnan(value) else float(value)
+
+
+def _auroc_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """AUROC per row from per-score-value counts (columns in ascending score order)."""
+    n1, n0 = pos.sum(axis=1), neg.sum(axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ((pos * (below + 0.5 * neg)).sum(axis=1)) / (n1 * n0)
+
+
+def auroc_ci(scores: np.ndarray, positive: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS,
+             seed: int = SEED) -> tuple[float, float] | None:
+    """Percentile bootstrap 95% CI of :func:`auroc`, resampling each class within itself (seeded)."""
+    scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    n1, n0 = int(positive.sum()), int((~positive).sum())
+    if n1 == 0 or n0 == 0:
+        return None
+    values, inverse = np.unique(scores, return_inverse=True)
+    pos = np.bincount(inverse[positive], minlength=len(values))
+    neg = np.bincount(inverse[~positive], minlength=len(values))
+    rng = np.random.default_rng(seed)
+    boot = _auroc_counts(rng.multinomial(n1, pos / n1, size=rounds).astype(float),
+                         rng.multinomial(n0, neg / n0, size=rounds).astype(float))
+    return float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
+
+
+def outcome_separation(present: np.ndarray, success: np.ndarray, *, group: str = "all",
+                       rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> OutcomeSeparation:
+    """Separation of failed from successful traces by their failure vectors.
+
+    ``present``: traces x modes booleans (not assessed counts as not present); ``success``: per trace 1, 0
+    or -1 (unknown, left out).
+    """
+    present, success = np.asarray(present, dtype=bool), np.asarray(success)
+    known = success >= 0
+    scores = present[known].sum(axis=1).astype(float) if present.ndim == 2 else np.zeros(int(known.sum()))
+    failed = success[known] == 0
+    out = OutcomeSeparation(group=group, n=int(known.sum()), n_failed=int(failed.sum()),
+                            n_success=int((~failed).sum()))
+    if out.n_failed:
+        out.flagged_failed = float((scores[failed] > 0).mean())
+    if out.n_success:
+        out.flagged_success = float((scores[~failed] > 0).mean())
+    if not out.n_failed or not out.n_success:
+        out.note = "needs both failed and successful runs with a known outcome"
+        return out
+    out.auroc = auroc(scores, failed)
+    out.auroc_ci = auroc_ci(scores, failed, rounds=rounds, seed=seed)
+    if out.auroc_ci and out.auroc_ci[0] <= 0.5 <= out.auroc_ci[1]:
+        out.note = "the CI includes 0.5: on these runs the vectors do not tell failures from successes"
+    return out
+
+
+def separation_by_group(present: np.ndarray, success: np.ndarray, groups: np.ndarray, *,
+                        rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> list[OutcomeSeparation]:
+    """Overall ("all") first, then one entry per group when there is more than one."""
+    out = [outcome_separation(present, success, rounds=rounds, seed=seed)]
+    names = sorted(set(np.asarray(groups).tolist()))
+    if len(names) > 1:
+        for name in names:
+            rows = np.asarray(groups) == name
+            out.append(outcome_separation(present[rows], success[rows], group=str(name), rounds=rounds, seed=seed))
+    return out
+
+
+def separation_sentence(sep: OutcomeSeparation) -> str:
+    """The reliability card's one sentence about a separation figure."""
+    if sep.auroc is None:
+        return f"No AUROC of the failure vectors: {sep.note or 'no runs with a known outcome'}."
+    ci = f" [{sep.auroc_ci[0]:.2f}, {sep.auroc_ci[1]:.2f}]" if sep.auroc_ci else ""
+    text = (f"The failure vectors of this judge tell failed from successful runs with AUROC {sep.auroc:.2f}{ci} "
+            f"on {sep.n} runs.")
+    if sep.auroc_ci and sep.auroc_ci[0] <= 0.5 <= sep.auroc_ci[1]:
+        text += " Warning: the interval includes 0.5 (chance)."
+    return text
+
+
+# -- Rogan-Gladen -----------------------------------------------------------------------------------------
+
+
+def rogan_gladen(p: float, sensitivity: float, specificity: float) -> float | None:
+    """(p + sp - 1) / (se + sp - 1), clipped to [0, 1]; None when se + sp - 1 <= :data:`MIN_INFORMATIVE`."""
+    youden = sensitivity + specificity - 1
+    if youden <= MIN_INFORMATIVE + _EPS:
+        return None
+    return float(min(1.0, max(0.0, (p + specificity - 1) / youden)))
+
+
+@dataclass
+class CorrectedPrevalence:
+    prevalence: float | None = None  # the judge's raw prevalence over every assessed trace
+    sensitivity: float | None = None
+    specificity: float | None = None
+    corrected: float | None = None
+    corrected_ci: tuple[float, float] | None = None
+    n_overlap: int = 0
+    note: str | None = None
+
+
+def corrected_prevalence(judged: np.ndarray, overlap_judged: np.ndarray, overlap_reference: np.ndarray, *,
+                         overlap_in_group: np.ndarray | None = None, rounds: int = BOOTSTRAP_ROUNDS,
+                         seed: int = SEED) -> CorrectedPrevalence:
+    """Rogan-Gladen prevalence of one mode in one group.
+
+    ``judged``: the judge's calls (bool) on the group's assessed traces the reference does not label;
+    ``overlap_judged`` / ``overlap_reference``: the judge's and the reference's calls on the traces both
+    assessed (the judge's error is measured there); ``overlap_in_group``: which of those belong to the group
+    (default all), so they count in its raw prevalence too. The bootstrap resamples the overlap and the rest
+    separately (seeded); rounds where the resampled overlap has no positive or negative, or the judge is no
+    better than chance, are left out (no CI when they are half or more).
+    """
+    rest = np.asarray(judged, dtype=bool)
+    oj, orf = np.asarray(overlap_judged, dtype=bool), np.asarray(overlap_reference, dtype=bool)
+    ing = np.ones(len(oj), dtype=bool) if overlap_in_group is None else np.asarray(overlap_in_group, dtype=bool)
+    n_group = len(rest) + int(ing.sum())
+    out = CorrectedPrevalence(n_overlap=len(oj))
+    if n_group:
+        out.prevalence = float((rest.sum() + oj[ing].sum()) / n_group)
+    n_pos, n_neg = int(orf.sum()), int((~orf).sum())
+    if n_pos == 0 or n_neg == 0:
+        kind = "positive" if n_pos == 0 else "negative"
+        out.note = f"no correction: the reference marks no {kind} on the {len(oj)} traces both assessed"
+        return out
+    out.sensitivity = float(oj[orf].mean())
+    out.specificity = float((~oj[~orf]).mean())
+    if out.prevalence is None:
+        return out
+    out.corrected = rogan_gladen(out.prevalence, out.sensitivity, out.specificity)
+    if out.corrected is None:
+        out.note = (f"no correction: the judge barely beats chance here (sensitivity + specificity - 1 = "
+                    f"{out.sensitivity + out.specificity - 1:.2f} <= {MIN_INFORMATIVE})")
+        return out
+    rng = np.random.default_rng(seed)
+    ov = rng.integers(0, len(oj), size=(rounds, len(oj)))
+    bj, br, bi = oj[ov], orf[ov], ing[ov]
+    tp, pos = (bj & br).sum(1), br.sum(1)
+    tn, neg = (~bj & ~br).sum(1), (~br).sum(1)
+    rest_pos = rng.binomial(len(rest), rest.mean(), size=rounds) if len(rest) else np.zeros(rounds)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        se, sp = tp / pos, tn / neg
+        p = (rest_pos + (bj & bi).sum(1)) / (len(rest) + bi.sum(1))
+        youden = se + sp - 1
+        value = np.clip((p + sp - 1) / youden, 0.0, 1.0)
+    ok = (pos > 0) & (neg > 0) & (youden > MIN_INFORMATIVE + _EPS) & np.isfinite(value)
+    if ok.sum() > 0.5 * rounds:
+        out.corrected_ci = (float(np.percentile(value[ok], 2.5)), float(np.percentile(value[ok], 97.5)))
+    return out
+
+
+def correct_prevalences(groups: list[GroupStats], labels: np.ndarray, present: np.ndarray, assessed: np.ndarray,
+                        reference: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> None:
+    """Fill each group's modes with the judge's sensitivity, specificity and corrected prevalence.
+
+    ``reference``: traces x modes aligned with ``present`` (-1 not labelled, 0 absent, 1 present). The judge's
+    error is measured on every trace both assessed (all groups), the raw prevalence per group.
+    """
+    for g in groups:
+        rows = labels == g.name
+        for j, mode in enumerate(g.modes):
+            overlap = assessed[:, j] & (reference[:, j] >= 0)
+            cp = corrected_prevalence(present[rows & assessed[:, j] & ~overlap, j], present[overlap, j],
+                                      reference[overlap, j] == 1, overlap_in_group=rows[overlap],
+                                      rounds=rounds, seed=seed)
+            mode.sensitivity, mode.specificity, mode.n_reference_overlap = cp.sensitivity, cp.specificity, cp.n_overlap
+            mode.prevalence_corrected, mode.prevalence_corrected_ci = cp.corrected, cp.corrected_ci
+            mode.prevalence_corrected_note = cp.note if cp.n_overlap else "no trace labelled by the reference"
