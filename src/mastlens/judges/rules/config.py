@@ -17,20 +17,21 @@ RULES_VERSION = "4"
 # Error shapes across formats: a line opening with an error word, Python tracebacks, the shell's complaints,
 # execution-failed headers, HTTP 4xx/5xx status lines, API error objects.
 DEFAULT_ERROR_PATTERNS: tuple[str, ...] = (
-    r"^\s*(?:error\b|exception\b|fatal\b|failed\b|permission denied)",
+    r"^[ \t]*(?:error\b|exception\b|fatal\b|failed\b|permission denied)",
     r"traceback \(most recent call last\)",
-    r"^\s*\w*(?:Error|Exception): ",
+    r"^[ \t]*\w*(?:Error|Exception): ",
     r"^[\w./-]+: (?:line \d+: )?(?:[\w./-]+|can(?:no|')t \w+ [^\n:]+): (?:command not found|No such file or directory"
-    r"|Permission denied)\s*$",
+    r"|Permission denied)[ \t]*$",
     r"\[Errno \d+\]",
-    r"\bexit ?code:?\s*[1-9]|\(execution failed\)|^\s*execution failed\b",
-    r"^\s*HTTP/\d(?:\.\d)? [45]\d\d\b|\b(?:status(?: code)?|HTTP)[ :=]+[45]\d\d\b",
-    r"^\s*\{\s*\"(?:error|errors)\"\s*:",
+    r"exit ?code:?[ \t]*[1-9]|\(execution failed\)|^[ \t]*execution failed\b",
+    r"^[ \t]*HTTP/\d(?:\.\d)? [45]\d\d\b|(?:status(?: code)?|HTTP)[ :=]+[45]\d\d\b",
+    r"^[ \t]*\{[ \t]*\"(?:error|errors)\"[ \t]*:",
 )
 DEFAULT_ERROR_DESPITE_EXIT_0: tuple[str, ...] = (
     r"traceback \(most recent call last\)",
     r"\[Errno \d+\]",
-    r"^[\w./-]+: (?:line \d+: )?(?:[\w./-]+|can(?:no|')t \w+ [^\n:]+): (?:command not found|No such file or directory)\s*$",
+    r"^[\w./-]+: (?:line \d+: )?(?:[\w./-]+|can(?:no|')t \w+ [^\n:]+): (?:command not found|No such file or directory)"
+    r"[ \t]*$",
 )
 
 
@@ -77,9 +78,9 @@ class RulesConfig(BaseModel):
     repeat_min_cycles: int = Field(3, ge=2, description=(
         "FM-1.3: a block of calls (up to ``loop_max_period`` long) repeated this many times back to back, "
         "each time with the same results, anywhere in the run (A,B,A,B,A,B)."))
-    repeat_min_failures: int = Field(3, ge=2, description=(
-        "FM-1.3: the same tool failing with the same error this many times in a row (arguments may change: "
-        "retrying without learning anything from the error)."))
+    repeat_min_failures: int = Field(2, ge=2, description=(
+        "FM-1.3: the same tool failing with the same error this many times in a row (arguments may change): "
+        "a retry that meets the error it already got learned nothing from it."))
     repeat_similarity: float = Field(0.9, gt=0, le=1, description=(
         "FM-1.3: two messages of the same agent count as the same when this share of their words (as "
         "sets of words, Jaccard) is shared; for the repeated-message and re-sent-instruction rules."))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from mastlens.judges.rules.config import RulesConfig
@@ -12,6 +13,7 @@ from mastlens.trace import ModeVerdict, Step, StepKind
 MODE = "FM-1.3"
 _INPUT_KINDS = (StepKind.USER, StepKind.TOOL_RESULT, StepKind.ERROR)
 _INPUT_HEAD = 2000  # a long input is compared by its head
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
 
 def repeated_call_runs(view: TraceView, min_calls: int) -> list[list[Call]]:
@@ -64,8 +66,8 @@ def repeated_cycles(view: TraceView, config: RulesConfig) -> list[list[Call]]:
 
 
 def _error_head(call: Call) -> str:
-    lines = [ln for ln in call.output[:_INPUT_HEAD].splitlines() if ln.strip()]
-    return normalize_text(" ".join(lines[:2]))
+    """The error a call got, for comparing retries: its output head with numbers (timings, ids) blanked."""
+    return _NUMBER.sub("#", normalize_text(call.output[:_INPUT_HEAD]))
 
 
 def repeated_failures(view: TraceView, config: RulesConfig) -> list[list[Call]]:

@@ -41,7 +41,7 @@ def ended_in_loop(view: TraceView) -> list[Call]:
     """The looping calls when the run stopped inside a loop (no final answer after it)."""
     if view.final_answer is not None or not view.calls:
         return []
-    return trailing_loop(view.calls, view.config)
+    return view.once("trailing_loop", lambda v: trailing_loop(v.calls, v.config))
 
 
 # Where formats record why a run stopped: a stop-reason field of the outcome or the trace metadata
@@ -89,6 +89,10 @@ def _finishes(view: TraceView, result: Step) -> bool:
 
 
 def cut_mid_work(view: TraceView) -> Step | None:
+    return view.once("cut_mid_work", _cut_mid_work)
+
+
+def _cut_mid_work(view: TraceView) -> Step | None:
     """The step the run stops on when it was cut in the middle of work: a tool result no agent went on
     to read, or (in a run with an executor) an agent turn whose code never ran. None for runs that end
     on an agent's words, a tool that ends the run by design (a handoff ``transfer_to_*``, ``submit``,

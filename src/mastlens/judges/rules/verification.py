@@ -9,7 +9,7 @@ from mastlens.judges.rules.commands import Change, call_commands, changes, check
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
-from mastlens.judges.rules.vouching import team_agents, vouches
+from mastlens.judges.rules.vouching import _VERIFY_INTENT, team_agents, verified_by_reading, vouches
 from mastlens.trace import ModeVerdict, Step, StepKind
 
 MODE = "FM-3.2"
@@ -95,6 +95,11 @@ def unchecked_answer(view: TraceView, final: Step) -> bool:
     return users >= view.config.no_check_min_user_turns
 
 
+def _intent(step: Step) -> str | None:
+    match = _VERIFY_INTENT.search(step.content[:6000])
+    return match.group(0) if match else None
+
+
 def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """No or incomplete verification: the agent gives its final answer after a state change (a cluster
     write, a file write or edit, a write through an API) that no later call looked at (no read-back,
@@ -103,7 +108,8 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     guess (the same tool, new arguments, nothing looked up in between); the run could use tools (it
     has calls or an executor) and gives its final answer without a single passing tool check; or, in a
     team, an agent declares a teammate's result verified (or the request satisfied) with no check of its
-    own since that result came in (:mod:`.vouching`).
+    own since that result came in, or sets out to verify after the last tool call and never runs one
+    (:mod:`.vouching`).
 
     Precondition: a final answer, and tools, a team or a required check. Ignores failed writes (nothing changed),
     API writes whose own result returns the changed record, and checks that ran but were inadequate
@@ -119,7 +125,8 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     retried = blind_retries(view, final)
     no_check = unchecked_answer(view, final)
     vouched = [v for v in vouches(view) if v.claim.index <= final.index]
-    if not unchecked and not missing_check and not retried and not no_check and not vouched:
+    reread = [s for s in verified_by_reading(view) if s.index <= final.index]
+    if not unchecked and not missing_check and not retried and not no_check and not vouched and not reread:
         if required is None and not view.has_tools and len(team_agents(view)) < 2:
             return not_assessed(MODE, "no tools, no team and no required check in this run")
         return absent(MODE, 0.7, "no change went unchecked or was retried blind, and tool checks passed before "
@@ -138,6 +145,10 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
             pairs += [(v.rests_on, None), (v.claim, v.words.strip('"'))]
         reasons.append("verification claimed without a check of the claimer's own (step(s) "
                        + ", ".join(str(v.claim.index) for v in vouched) + ")")
+    if reread:
+        pairs += [(s, _intent(s)) for s in reread[:3]]
+        reasons.append("verification after the last tool call done by re-reading, no check run (step(s) "
+                       + ", ".join(str(s.index) for s in reread) + ")")
     if unchecked:
         pairs += [(call.step, min(change.targets) if change.targets else None) for call, change in unchecked]
         reasons.append("unchecked change(s) at step(s) " + ", ".join(str(c.step.index) for c, _ in unchecked)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Any
 
-from mastlens.judges.rules.config import RulesConfig
+from mastlens.judges.rules.config import DEFAULT_ERROR_DESPITE_EXIT_0, DEFAULT_ERROR_PATTERNS, RulesConfig
 from mastlens.judges.rules.shell import exit_1_is_an_answer
 from mastlens.trace import Step, StepKind, Trace
 
@@ -71,12 +71,25 @@ def call_key(step: Step) -> str:
     return f"{step.tool or ''}\x00{body}"
 
 
+# Words one of the default error shapes needs: a head holding none of them is not scanned (keeps the
+# common case, a clean output, at a few substring tests).
+_DEFAULT_HINTS = ("error", "exception", "fatal", "failed", "denied", "traceback", "errno", "not found", "no such",
+                  "exit", "http", "status")
+_DEFAULT_HINTS_EXIT_0 = ("traceback", "errno", "not found", "no such")
+
+
+def _hinted(head: str, hints: tuple[str, ...]) -> bool:
+    low = head.lower()
+    return any(h in low for h in hints)
+
+
 @lru_cache(maxsize=16)
 def compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.MULTILINE)
 
 
-def result_failed(call: Step, result: Step | None, config: RulesConfig) -> bool:
+def result_failed(call: Step, result: Step | None, config: RulesConfig,
+                  patterns: tuple[re.Pattern[str], re.Pattern[str]] | None = None) -> bool:
     """A failed tool call: a non-zero exit code or an error flag from the adapter, or (for formats that
     record neither) an output whose head shows one of ``config.error_patterns``; with exit code 0, only
     the shapes of ``error_patterns_despite_exit_0`` (a printed traceback). Exit code 1 of a shell command
@@ -91,10 +104,14 @@ def result_failed(call: Step, result: Step | None, config: RulesConfig) -> bool:
             return not exit_1_is_an_answer(call.content)
         if code != 0 or meta.get("is_error") is True:
             return True
-        return bool(compiled(config.error_patterns_despite_exit_0).search(head))
+        if config.error_patterns_despite_exit_0 == DEFAULT_ERROR_DESPITE_EXIT_0 and not _hinted(head, _DEFAULT_HINTS_EXIT_0):
+            return False
+        return bool((patterns[1] if patterns else compiled(config.error_patterns_despite_exit_0)).search(head))
     if meta.get("is_error") is True:
         return True
-    return bool(compiled(config.error_patterns).search(head))
+    if config.error_patterns == DEFAULT_ERROR_PATTERNS and not _hinted(head, _DEFAULT_HINTS):
+        return False
+    return bool((patterns[0] if patterns else compiled(config.error_patterns)).search(head))
 
 
 @dataclass
@@ -105,10 +122,18 @@ class TraceView:
     config: RulesConfig
     calls: list[Call] = field(default_factory=list)
     agent_steps: list[Step] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)  # per-trace results several detectors share
+
+    def once(self, key: str, compute: Any) -> Any:
+        """``compute(self)``, computed once per trace under ``key``."""
+        if key not in self.memo:
+            self.memo[key] = compute(self)
+        return self.memo[key]
 
     @classmethod
     def build(cls, trace: Trace, config: RulesConfig) -> TraceView:
         view = cls(trace, config)
+        patterns = (compiled(config.error_patterns), compiled(config.error_patterns_despite_exit_0))
         by_id: dict[str, Call] = {}
         pending: list[Call] = []  # calls without an id, answered in order by results without one
         for step in trace.steps:
@@ -123,7 +148,7 @@ class TraceView:
                 call = by_id.get(step.call_id) if step.call_id else (pending.pop(0) if pending else None)
                 if call is not None and call.result is None:
                     call.result = step
-                    call.failed = result_failed(call.step, step, config)
+                    call.failed = result_failed(call.step, step, config, patterns)
             elif step.kind in _AGENT_KINDS and step.content.strip():
                 view.agent_steps.append(step)
         return view

@@ -43,12 +43,30 @@ def _claim(step: Step) -> str | None:
     return None
 
 
+_VERIFY_INTENT = re.compile(r"\b(?:let(?:'s| us) (?:verify|double-check|check)|to verify|verification(?: of| steps?)?:"
+                            r"|verify(?:ing)? (?:the|all|each|our|this|that|these)\b)", re.IGNORECASE)
+
+
+def verified_by_reading(view: TraceView) -> list[Step]:
+    """In a team that runs tools: messages after the run's last tool call that set out to verify the result
+    ("let's verify...", "Verification:") when no tool call follows them: the check was done by re-reading."""
+    if not view.calls or len(team_agents(view)) < 2:
+        return []
+    last_call = view.calls[-1].step.index
+    return [s for s in view.agent_steps if s.kind is StepKind.ASSISTANT and s.index > last_call
+            and _VERIFY_INTENT.search(s.content[:6000])]
+
+
 def team_agents(view: TraceView) -> set[str]:
     return {s.agent for s in view.agent_steps if s.kind is StepKind.ASSISTANT and s.agent}
 
 
 def vouches(view: TraceView) -> list[Vouch]:
     """Claims of verification with no check of the claimer's own since the input they vouch for."""
+    return view.once("vouches", _vouches)
+
+
+def _vouches(view: TraceView) -> list[Vouch]:
     if len(team_agents(view)) < 2:
         return []
     found: list[Vouch] = []
