@@ -73,17 +73,14 @@ class RulesConfig(BaseModel):
         "FM-3.2: an agent whose instructions give it tools but that never calls one is judged to answer "
         "unchecked once the user has spoken this many times."))
     reasoning_tools: tuple[str, ...] = Field(("think", "calculate", "calculator", "scratchpad"), description=(
-        "Tools that compute or take notes but look nothing up in the world; FM-3.2 does not count them as "
-        "checking before a rejected change is retried."))
+        "Tools that compute or take notes but look nothing up in the world: FM-3.2 does not count them as "
+        "checking before a rejected change is retried, FM-1.3 sees through them between failed retries."))
     repeat_min_cycles: int = Field(3, ge=2, description=(
         "FM-1.3: a block of calls (up to ``loop_max_period`` long) repeated this many times back to back, "
         "each time with the same results, anywhere in the run (A,B,A,B,A,B)."))
     repeat_min_failures: int = Field(2, ge=2, description=(
         "FM-1.3: the same tool failing with the same error this many times in a row (arguments may change): "
         "a retry that meets the error it already got learned nothing from it."))
-    repeat_similarity: float = Field(0.9, gt=0, le=1, description=(
-        "FM-1.3: two messages of the same agent count as the same when this share of their words (as "
-        "sets of words, Jaccard) is shared; for the repeated-message and re-sent-instruction rules."))
 
     def fingerprint(self) -> str:
         """A short hash of the thresholds and the detector version: the rules judge's 'prompt hash'."""

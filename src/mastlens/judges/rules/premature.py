@@ -66,6 +66,11 @@ def _promise_at_end(view: TraceView) -> tuple[Step, str] | None:
     return final, match.group(0)
 
 
+def _quoting(step: Step, words: str, confidence: float, reason: str, config: RulesConfig) -> ModeVerdict:
+    item = cite(step, words, config.excerpt_chars)
+    return present(MODE, confidence, reason, [item] if item else [])
+
+
 def crashed_at_end(view: TraceView) -> tuple[Step, str] | None:
     """(step, crash text) when the run's last message or result (events aside) ends on a crash."""
     last = next((s for s in reversed(view.trace.steps) if s.kind is not StepKind.EVENT and s.content.strip()), None)
@@ -110,17 +115,15 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
     promise = _promise_at_end(view)
     if promise is not None:
         step, words = promise
-        item = cite(step, words, config.excerpt_chars)
-        return present(MODE, 0.6, f"the closing message (step {step.index}) promises work that never follows",
-                       [item] if item else [])
+        return _quoting(step, words, 0.6, f"the closing message (step {step.index}) promises work that never follows",
+                        config)
     if status == "present":
         return absent(MODE, 0.7, "the required diagnosis exists and names root-cause entities")
     crash = crashed_at_end(view)
     if crash is not None:
         step, words = crash
-        item = cite(step, words, config.excerpt_chars)
-        return present(MODE, 0.7, f"the run ended right after step {step.index} reported a crash ({words!r})",
-                       [item] if item else [])
+        return _quoting(step, words, 0.7, f"the run ended right after step {step.index} reported a crash ({words!r})",
+                        config)
     if not view.calls:
         return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
     last = view.calls[-1]
