@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
@@ -43,6 +43,8 @@ def repeated_cycles(view: TraceView, config: RulesConfig) -> list[list[Call]]:
     anywhere in the run (A,B,A,B,A,B), each repetition getting the same results: a loop that learned nothing.
     No user message may fall inside the repeated stretch."""
     calls = [c for c in view.calls if c.result is not None]
+    if max(Counter(c.key for c in calls).values(), default=0) < config.repeat_min_cycles:
+        return []  # no call comes round often enough to be part of a repeated block
     sig = [(c.key, normalize_text(c.output[:_INPUT_HEAD])) for c in calls]
     found: list[list[Call]] = []
     i = 0
