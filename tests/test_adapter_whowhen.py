@@ -38,8 +38,11 @@ def test_record_and_attribution(fixtures_dir, name):
     [trace] = result.traces
     subset, stem = name.removesuffix(".json").split("/")
     assert trace.id == f"{subset}/{stem}"
-    history = [s for s in trace.steps if "history_index" in s.metadata]
+    # every history entry gives one message step; code an executor ran adds a call step with the same index
+    history = [s for s in trace.steps if "history_index" in s.metadata and s.kind is not StepKind.TOOL_CALL]
     assert len(history) == n_history
+    assert sorted({s.metadata["history_index"] for s in trace.steps if "history_index" in s.metadata}) == \
+        list(range(n_history))
     counted: dict[str, int] = {}
     for step in history:
         counted[step.metadata["speaker"]] = counted.get(step.metadata["speaker"], 0) + 1
@@ -52,14 +55,22 @@ def test_record_and_attribution(fixtures_dir, name):
     assert attribution["reason"]
     assert (trace.outcome.success, trace.outcome.score, trace.outcome.success_from) == (False, 0.0, "source")
     n_system = sum(s.kind is StepKind.SYSTEM for s in trace.steps)
-    assert attribution["step"] == n_system + history_step
+    n_calls_before = sum(s.kind is StepKind.TOOL_CALL for s in trace.steps[:attribution["step"]])
+    assert attribution["step"] == n_system + history_step + n_calls_before
     assert (n_system > 0) == (subset == "Algorithm-Generated")
 
 
 def test_speaker_roles(fixtures_dir):
     [ag] = read_file(fixtures_dir / "who_and_when/Algorithm-Generated/84.json").traces
+    # The executor's messages: results of the code the message before ran (paired with a call from that
+    # message, exit code kept), or an event when that message held no code (nothing ran).
     terminal = [s for s in ag.steps if s.agent == "Computer_terminal"]
-    assert terminal and all(s.kind is StepKind.TOOL_RESULT for s in terminal)
+    assert [s.kind for s in terminal] == [StepKind.EVENT, StepKind.EVENT, StepKind.TOOL_RESULT]
+    [result] = [s for s in terminal if s.kind is StepKind.TOOL_RESULT]
+    assert (result.metadata["exit_code"], result.metadata["is_error"]) == (1, True)
+    [call] = [s for s in ag.steps if s.call_id == result.call_id and s.kind is StepKind.TOOL_CALL]
+    assert call.agent == "Chess_Expert" and call.index < result.index and call.content.strip()
+    assert call.content in ag.steps[call.index - 1].content  # the code as written in the message that ran it
     assert ag.metadata["ground_truth"] == "Rd5" and ag.metadata["level"] == "1"
     [hc] = read_file(fixtures_dir / "who_and_when/Hand-Crafted/6.json").traces
     assert hc.steps[0].kind is StepKind.USER

@@ -27,7 +27,9 @@ def test_failure_then_confirmation_is_ignored_input_and_incorrect_verification()
 def test_failure_then_a_plain_success_claim_is_ignored_input_only():
     trace = _failed_read().say("Diagnosis written to agent_output.json.").build()
     assert verdict_of(trace, "FM-2.5").status.value == "present"
-    assert verdict_of(trace, "FM-3.3").status.value == "not_assessed"  # about something else than the read
+    # v4 coverage rule: a failed call is FM-3.3's precondition, so a claim about something else is absent, not
+    # not_assessed (FM-3.3 used to answer present or not_assessed only)
+    assert verdict_of(trace, "FM-3.3").status.value == "absent"
 
 
 def _failed_refund() -> TraceBuilder:
@@ -47,14 +49,14 @@ def test_plain_success_after_further_calls_is_not_judged_as_verification():
     b = _failed_refund().call("send_email", {"to": "c@example.com"}, '{"sent": true}')
     trace = b.say("Your refund has been processed successfully.").build()
     assert verdict_of(trace, "FM-2.5").status.value == "present"
-    assert verdict_of(trace, "FM-3.3").status.value == "not_assessed"  # may be about the e-mail
+    assert verdict_of(trace, "FM-3.3").status.value == "absent"  # v4: assessed (a failed call); may be about the e-mail
 
 
 def test_acknowledged_failure_is_not_passed_over():
     trace = _failed_read().think("Wrong name, the ConfigMap is not found; try flagd-config.").say(
         "Confirmed: flagd-config enables cartFailure.").build()
     assert verdict_of(trace, "FM-2.5").status.value == "absent"
-    assert verdict_of(trace, "FM-3.3").status.value == "not_assessed"
+    assert verdict_of(trace, "FM-3.3").status.value == "absent"  # v4: a failed call meets the precondition
 
 
 def test_a_negated_or_pending_success_word_is_no_claim():
@@ -65,7 +67,7 @@ def test_a_negated_or_pending_success_word_is_no_claim():
                  "Root cause not yet validated."):
         trace = _failed_read().think(text).build()
         assert verdict_of(trace, "FM-2.5").status.value != "present", text
-        assert verdict_of(trace, "FM-3.3").status.value == "not_assessed", text
+        assert verdict_of(trace, "FM-3.3").status.value == "absent", text  # v4: assessed, no claim
     # a real claim later in the run is still found, past the pending one
     trace = _failed_read().think("Not confirmed yet.").say("Confirmed: cartFailure is on.").build()
     v = verdict_of(trace, "FM-3.3")

@@ -47,18 +47,20 @@ def test_plan_with_pending_items_at_the_end_is_premature_termination():
     assert v.status.value == "present" and "1 plan item" in v.reason
     finished = {"plan": [{"step": "Read logs", "status": "completed"}, {"step": "Write it", "status": "completed"}]}
     ok = TraceBuilder().call("update_plan", finished, "Plan updated").say("The cause is flagd-config.")
-    assert verdict_of(ok.build(), "FM-3.1").status.value == "not_assessed"
+    # rules v4 coverage rule: a run with tool calls meets FM-3.1's precondition, so a finished plan is absent
+    assert verdict_of(ok.build(), "FM-3.1").status.value == "absent"
 
 
 def test_closing_message_that_only_promises_the_next_step():
     v = verdict_of(_investigation().say("I'll now write the diagnosis file.").build(), "FM-3.1")
     assert v.status.value == "present" and v.evidence[0].quote == "I'll now write the diagnosis file."
+    # rules v4: the investigation's tool calls meet FM-3.1's precondition, so a non-promise is absent
     polite = _investigation().say("The cause is flagd-config. Let me know if you need anything else.").build()
-    assert verdict_of(polite, "FM-3.1").status.value == "not_assessed"
+    assert verdict_of(polite, "FM-3.1").status.value == "absent"
     asking = _investigation().say("I will book it once you confirm. Shall I proceed?").build()
-    assert verdict_of(asking, "FM-3.1").status.value == "not_assessed"
+    assert verdict_of(asking, "FM-3.1").status.value == "absent"
     summary = _investigation().say("I'll summarize what I found. The root cause is flagd-config.").build()
-    assert verdict_of(summary, "FM-3.1").status.value == "not_assessed"  # the promise was kept
+    assert verdict_of(summary, "FM-3.1").status.value == "absent"  # the promise was kept
 
 
 def test_a_courteous_sign_off_is_no_promise_of_work():
@@ -67,7 +69,7 @@ def test_a_courteous_sign_off_is_no_promise_of_work():
                     "The issue is resolved. Feel free to reach out; I'll gladly assist.",
                     "Thanks for your patience! I'll remember that for next time."):
         trace = _investigation().say(closing).build()
-        assert verdict_of(trace, "FM-3.1").status.value == "not_assessed", closing
+        assert verdict_of(trace, "FM-3.1").status.value == "absent", closing  # v4: assessed, no promise
 
 
 # -- FM-3.2 ----------------------------------------------------------------------------------------------
@@ -131,5 +133,7 @@ def test_api_writes_returning_the_record_confirm_themselves():
 def test_verification_is_not_assessed_without_a_final_answer_or_anything_to_verify():
     no_end = TraceBuilder("Fix it.").shell(PATCH, "patched").build()
     assert verdict_of(no_end, "FM-3.2").status.value == "not_assessed"
+    # rules v4: a final answer in a run with tools meets FM-3.2's precondition; a passing read and no change
+    # is absent (it used to be not_assessed, which left FM-3.2 present-or-not-assessed on such runs)
     read_only = TraceBuilder("Why is cart failing?").shell("kubectl logs deploy/cart", "err").say("flagd-config.")
-    assert verdict_of(read_only.build(), "FM-3.2").status.value == "not_assessed"
+    assert verdict_of(read_only.build(), "FM-3.2").status.value == "absent"

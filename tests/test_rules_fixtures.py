@@ -63,7 +63,7 @@ EXPECTED = [
     (CODEX_PATCH, "FM-2.5", A, "the failing pytest is the task's subject and is named in the reply"),
     (CODEX_PATCH, "FM-1.5", A, "ends with its final answer"),
     (CODEX_PATCH, "FM-1.2", N, "the task does not say read-only"),
-    (CODEX_PATCH, "FM-3.1", N, "no required output is named"),
+    (CODEX_PATCH, "FM-3.1", A, "v4: tool calls meet the precondition; the last call passed, no promise"),
     (CODEX_ROLLBACK, "FM-2.1", A, "a rollback the user asked for is not a reset"),
     (CODEX_ROLLBACK, "FM-3.2", N, "no tool calls, nothing to verify"),
     (CODEX_ROLLBACK, "FM-1.3", A, "three different short answers"),
@@ -117,7 +117,7 @@ def test_clean_runs_get_no_failure_at_all():
 CHAT_WRITTEN_FOR = {
     "support-clean": set(),
     "support-loop": {"FM-1.3", "FM-1.5"},
-    "support-false-success": {"FM-2.5", "FM-3.3"},
+    "support-false-success": {"FM-2.5", "FM-3.3", "FM-3.1"},  # v4: it also stops right after the failed call
     "support-unfinished": {"FM-3.1"},
     "support-reissued": {"FM-2.1"},
 }

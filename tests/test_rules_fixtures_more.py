@@ -30,7 +30,7 @@ EXPECTED = [
     ("tau_bench", "tau-12-0", "FM-1.5", A, "success: ends on the user's stop with a final reply"),
     # Inspect CTF: epoch 2 submits wrong flags (reward 0); wrong answers from good evidence are beyond rules
     (CTF, "inspect_evals/luce_intercode_ctf/59/2", "FM-1.3", A, "three submits with three different flags"),
-    (CTF, "inspect_evals/luce_intercode_ctf/59/2", "FM-1.5", N, "ends on a submit call, no limit recorded"),
+    (CTF, "inspect_evals/luce_intercode_ctf/59/2", "FM-1.5", A, "v4: ends on its submit call, a finish by design"),
     (CTF, "inspect_evals/luce_intercode_ctf/59/2", "FM-2.5", A, "'whois: command not found' is named next"),
     (CTF, "inspect_evals/luce_intercode_ctf/59/1", "FM-1.3", A, "solved: every call differs"),
     # ATIF (Harbor golden trajectories) and Claude Code (hand-made sessions): short clean runs
@@ -86,33 +86,61 @@ def test_expected_verdicts_on_fixtures(source, trace_id, mode, status, why):
         assert verdict.evidence and all(e.verified and e.quote for e in verdict.evidence)
 
 
-def test_unflagged_formats_get_no_finding():
-    """Every trace of these formats, read by eye: the failures there (wrong flags, wrong tau actions, wrong
-    Who&When answers) come from reasoning over good evidence, which rules do not see, and the clean runs
-    are clean. tau-bench, Inspect, ATIF, Claude Code and OTel: no rule fires on any trace."""
-    for source in ("tau_bench", "inspect_ai", "atif", "claude_code", "openinference"):
+def test_findings_on_formats_without_failure_markers():
+    """Inspect, ATIF, Claude Code and OTel samples: no rule fires (their failures are reasoning over good
+    evidence). tau-bench (rules v4): only FM-3.2's blind-retry rule fires, on runs where a booking or change
+    the system rejected is made again after nothing but a calculation; every finding quotes its steps."""
+    for source in ("inspect_ai", "atif", "claude_code", "openinference"):
         for trace_id in _traces(source):
             assert _judged(source, trace_id).present() == [], f"{source} {trace_id}"
+    traces = _traces("tau_bench")
+    for trace_id, trace in traces.items():
+        verdict = _judged("tau_bench", trace_id)
+        assert set(verdict.present()) <= {"FM-3.2"}, trace_id
+        if verdict.present():
+            reason = verdict.modes["FM-3.2"].reason
+            assert "committed again without a look-up" in reason or (
+                "no tool check passed" in reason and trace.n_tool_calls == 0), reason
+            by_index = {s.index: s for s in trace.steps}
+            assert all(e.quote in (by_index[e.step].content or str(by_index[e.step].arguments))
+                       or by_index[e.step].kind.value == "tool_call" for e in verdict.modes["FM-3.2"].evidence)
 
 
 def test_who_and_when_findings_against_the_attributed_mistake_step():
-    """Who&When records carry the step of the decisive mistake. No rule fires on any of the six records (their
-    mistakes are wrong facts, wrong code and unchecked search results, which need reading), so there is no
-    evidence step to place at or after the attributed step; if a rule starts firing, its evidence must not
-    come before the mistake it would explain."""
+    """Who&When records carry the step and agent of the decisive mistake; every run failed. Rules v4, read by
+    eye: AG2 teams whose answer a teammate calls verified without running anything (1, 102: FM-3.2), a run
+    whose answer no passing execution backs (84: its only execution failed, FM-3.2), Magentic-One runs that stop right after a worker's crash (33) or on
+    a ledger declaring the request satisfied with no check (6, 43). Every quote is cut from its step; the
+    decisive step is named exactly when a mode is present, and on the two AG2 runs whose first turn after
+    the task is the mistake it is the human's step and agent."""
     traces = _traces("who_and_when")
     assert sorted(traces) == sorted(WHO_AND_WHEN)
+    found = {}
     for trace_id, trace in traces.items():
         step = trace.metadata["attribution"]["step"]
         assert isinstance(step, int) and 0 <= step < len(trace.steps)
         verdict = _judged("who_and_when", trace_id)
-        assert verdict.present() == [], trace_id
+        if verdict.present():
+            found[trace_id] = sorted(verdict.present())
+        assert (verdict.decisive_step is not None) == bool(verdict.present()), trace_id
+        assert verdict.decisive_reason or verdict.decisive_step is None
+        by_index = {s.index: s for s in trace.steps}
         for mode in verdict.modes.values():
-            assert all(e.step >= step for e in mode.evidence), (trace_id, mode.id)
+            assert all(e.quote and e.quote in by_index[e.step].content for e in mode.evidence), (trace_id, mode.id)
+        if trace_id in ("Algorithm-Generated/1", "Algorithm-Generated/102"):
+            attribution = trace.metadata["attribution"]
+            assert (verdict.decisive_step, verdict.decisive_agent) == (step, attribution["mistake_agent"])
+    assert found == {"Algorithm-Generated/1": ["FM-3.2"], "Algorithm-Generated/102": ["FM-3.2"],
+                     "Algorithm-Generated/84": ["FM-3.2"], "Hand-Crafted/33": ["FM-3.1"],
+                     "Hand-Crafted/43": ["FM-3.2"], "Hand-Crafted/6": ["FM-3.2"]}
 
 
 def test_mast_data_findings_are_only_the_read_ones():
     traces = _traces(MAD)
     found = {tid: _judged(MAD, tid).present() for tid in traces}
     assert {tid: modes for tid, modes in found.items() if modes} == {
-        "Round 1/HyperAgent/SWE-Bench-Lite/1": ["FM-1.3"], "Round 3/HyperAgent/SWE-Bench-Lite/10": ["FM-1.3"]}
+        # v4: HyperAgent planners call a navigator's findings verified without a check of their own (FM-3.2)
+        "Round 1/HyperAgent/SWE-Bench-Lite/1": ["FM-1.3", "FM-3.2"], "Round 2/HyperAgent/SWE-Bench-Lite/6": ["FM-3.2"],
+        "Round 3/HyperAgent/SWE-Bench-Lite/10": ["FM-1.3", "FM-3.2"],
+        # v4: AppWorld's code output is paired with its turn; a TypeError passed over by "successfully logged in"
+        "Round 3/AppWorld/Test-C/11": ["FM-2.5"]}

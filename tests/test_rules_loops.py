@@ -122,8 +122,14 @@ def test_tool_calls_after_the_final_answer_without_new_input():
 
 
 def test_run_without_final_answer_or_loop_is_not_assessed_for_termination():
-    trace = TraceBuilder().shell("ls", "a").shell("cat a", "x").build()
+    # rules v4: a run that stops on a tool result nobody read was cut mid-work (present); one that ends on
+    # new user input, with no answer, loop or limit, still says nothing about termination
+    cut = verdict_of(TraceBuilder().shell("ls", "a").shell("cat a", "x").build(), "FM-1.5")
+    assert cut.status.value == "present" and "mid-work" in cut.reason and cut.evidence[0].step == 4
+    trace = TraceBuilder().shell("ls", "a").user("thanks, I will take it from here").build()
     assert verdict_of(trace, "FM-1.5").status.value == "not_assessed"
+    submitted = TraceBuilder().shell("ls", "a").call("submit", {"answer": "flag{x}"}, "submitted").build()
+    assert verdict_of(submitted, "FM-1.5").status.value == "absent"  # ends on a tool that finishes by design
 
 
 # -- stop reasons the format records (chat logs, agent SDKs, Inspect) -----------------------------------

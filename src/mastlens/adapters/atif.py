@@ -6,7 +6,8 @@ timestamp, source system|user|agent, message, reasoning_content, model_name, too
 function_name, arguments}], observation{results[{source_call_id, content, subagent_trajectory_ref}]},
 metrics{prompt_tokens, completion_tokens, cost_usd}}], final_metrics, continued_trajectory_ref}``.
 An agent step becomes reasoning, message, one tool call per call and one tool result per observation
-result, in that order. The trace id is the session id.
+result, in that order (a result whose text states an exit code or a failed execution carries
+``exit_code`` / ``is_error``). The trace id is the session id.
 
 A Harbor trial folder (``result.json`` beside ``agent/trajectory.json``) is read whole: the verifier's
 reward (``verifier_result.rewards.reward``, other rewards as metrics) is the outcome score, the task
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json, trace_stem
+from mastlens.adapters.executions import exit_status
 from mastlens.adapters.steps import StepBuilder, as_text
 from mastlens.trace import Outcome, Source, StepKind, Trace
 
@@ -71,8 +73,8 @@ def _add_step(builder: StepBuilder, raw: dict[str, Any], agent_name: str | None,
             builder.add(StepKind.EVENT, "subagent trajectories", timestamp=ts,
                         metadata={**meta, "event": "subagent", "subagent_trajectories": refs})
             continue
-        builder.result(as_text(result.get("content")), call_id=result.get("source_call_id"), timestamp=ts,
-                       metadata=dict(meta))
+        text = as_text(result.get("content"))
+        builder.result(text, call_id=result.get("source_call_id"), timestamp=ts, metadata={**meta, **exit_status(text)})
 
 
 def _trajectory(path: Path) -> dict[str, Any]:

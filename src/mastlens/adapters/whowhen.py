@@ -8,8 +8,13 @@ One JSON object per file. Algorithm-Generated records (CaptainAgent teams on AG2
 ``history``) and ``mistake_reason``.
 
 Trace id ``<Algorithm-Generated|Hand-Crafted>/<file stem>``. System prompts come first as system steps,
-then one step per history message, so the attribution is kept in ``metadata["attribution"]`` with
-``step`` = our step index of the decisive message (``history_index`` = the source's own number).
+then one step per history message, each with ``metadata["history_index"]`` (its position in ``history``).
+Code that an executor agent ran (``Computer_terminal`` / ``ComputerTerminal``) becomes a ``code_execution``
+call after the message holding it, and the executor's reply its result with the exit code it states
+(:mod:`mastlens.adapters.executions`; the call carries the message's ``history_index`` too). The attribution
+is kept in ``metadata["attribution"]`` with ``step`` = our index of the first step of the decisive message
+(``history_index`` = the source's own number). Magentic-One's "(termination condition)" notices are events
+(``metadata["event"] = "termination_condition"``): the framework stopping the run, not an agent speaking.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json, trace_stem
+from mastlens.adapters.executions import exit_status, pair_executions
 from mastlens.adapters.steps import StepBuilder, as_text
 from mastlens.adapters.whowhen_labels import attribution_labels, attribution_metadata
 from mastlens.trace import Outcome, Source, StepKind, Trace
@@ -27,7 +33,9 @@ from mastlens.trace import Outcome, Source, StepKind, Trace
 ALGORITHM_GENERATED = "Algorithm-Generated"
 HAND_CRAFTED = "Hand-Crafted"
 _SPEAKER = re.compile(r"^\s*(?P<agent>[^()]+?)\s*(?:\((?P<note>[^)]*)\))?\s*$")
-_TOOL_AGENTS = {"computer_terminal"}
+_TOOL_AGENTS = {"computerterminal"}  # Computer_terminal (AG2), ComputerTerminal (Magentic-One), lowercased, no "_"
+# The executor's reply when the message before it held no code: nothing ran, so it is an event, not a result.
+_NOTHING_RAN = re.compile(r"^\s*There is no code from the last \d+ message", re.IGNORECASE)
 _USER_ROLES = {"human", "user"}
 _HISTORY_FIRST = re.compile(r'^\{\s*"history"\s*:\s*\[\s*\{\s*"(content|role|name)"\s*:')
 _MARKERS = ('"mistake_agent"', '"mistake_step"', '"mistake_reason"', '"question_ID"', '"ground_truth"',
@@ -74,10 +82,15 @@ def _message_step(builder: StepBuilder, message: dict[str, Any], position: int) 
         else:
             meta["channel"] = note
     content = as_text(message.get("content"))
-    if not name and role.lower() in _USER_ROLES:
+    if meta.get("channel") == "termination condition":  # Magentic-One's own stop notice, not an agent's turn
+        builder.add(StepKind.EVENT, content, agent=agent, metadata={**meta, "event": "termination_condition"})
+    elif not name and role.lower() in _USER_ROLES:
         builder.add(StepKind.USER, content, agent=agent, metadata=meta)
-    elif agent.lower() in _TOOL_AGENTS:
-        builder.result(content, tool="code_execution", agent=agent, metadata=meta)
+    elif agent.lower().replace("_", "") in _TOOL_AGENTS:
+        if _NOTHING_RAN.match(content):
+            builder.add(StepKind.EVENT, content, agent=agent, metadata={**meta, "event": "nothing_to_execute"})
+        else:
+            builder.result(content, agent=agent, metadata={**meta, **exit_status(content)})
     else:
         builder.add(StepKind.ASSISTANT, content, agent=agent, metadata=meta)
 
@@ -110,8 +123,9 @@ class WhoWhenAdapter(Adapter):
             if not isinstance(message, dict):
                 raise AdapterError(f"history entry {position} is not an object", record=position)
             _message_step(builder, message, position)
+        steps = pair_executions(builder.steps)
 
-        attribution = attribution_metadata(record, builder.steps, _index(record.get("mistake_step")), ctx)
+        attribution = attribution_metadata(record, steps, _index(record.get("mistake_step")), ctx)
         correct = _flag(record.get("is_correct", record.get("is_corrected")))
         outcome = Outcome(success=correct, score=None if correct is None else float(correct),
                           success_from="source" if correct is not None else None)
@@ -125,7 +139,7 @@ class WhoWhenAdapter(Adapter):
         yield Trace(
             id=f"{category}/{trace_stem(path)}", source=Source(format=self.name, path=str(path)),
             system="ag2-captainagent" if category == ALGORITHM_GENERATED else "magentic-one",
-            task=as_text(record.get("question")) or None, steps=builder.steps,
+            task=as_text(record.get("question")) or None, steps=steps,
             outcome=ctx.success_rule.apply(outcome), metadata={k: v for k, v in metadata.items() if v is not None},
         )
 

@@ -5,7 +5,9 @@ A MAD trace is whatever its system logged: a JSON document (HyperAgent and AG2 r
 ``content`` log) or plain text. Where the text carries speaker markers of a known framework (AppWorld's
 "Response from X Agent", HyperAgent's "Planner's Response:", ChatDev's "[time INFO] Role: **...",
 MetaGPT's "Alice(SimpleCoder):" and "NEW MESSAGES:", Magentic-One's "---------- WebSurfer ----------",
-OpenManus' tool markers) the log is cut there, one step per turn; otherwise it is one step.
+OpenManus' tool markers) the log is cut there, one step per turn; otherwise it is one step. Execution
+output with no call of its own (AppWorld's "Code Execution Output") is paired with the turn whose code
+ran (:func:`mastlens.adapters.executions.pair_executions`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from mastlens.adapters.executions import pair_executions
 from mastlens.adapters.steps import content_text
 from mastlens.adapters.codex.output import parse_arguments
 from mastlens.trace import Step, StepKind, renumber
@@ -138,5 +141,5 @@ def parse_log(raw: Any) -> ParsedLog:
         parsed = ParsedLog(_message_steps(doc))
     else:
         parsed = ParsedLog(split_text(doc if isinstance(doc, str) else json.dumps(doc, ensure_ascii=False)))
-    renumber(parsed.steps)
+    parsed.steps = pair_executions(parsed.steps, unfenced=True)
     return parsed

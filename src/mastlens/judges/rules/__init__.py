@@ -7,20 +7,27 @@ the detector had something to look at, and not_assessed otherwise.
 
 =======  ==========================================================================================
 FM-1.2   cluster-changing commands on a task the instructions call read-only / diagnose-only
-FM-1.3   the same call with the same result back to back, or the same message getting the same reply
-FM-1.5   the run ends inside a loop, hits a limit (a step or a recorded stop reason), or keeps
-         calling tools after its answer
+FM-1.3   the same call and result back to back, a block of calls cycling with the same results, the
+         same tool failing with the same error again, the same message getting the same reply, or the
+         team's own progress ledger saying it is in a loop
+FM-1.5   the run ends inside a loop, stops mid-work (on a tool result nobody read, on code never run),
+         hits a limit (a step or a recorded stop reason), or keeps calling tools after its answer
 FM-2.1   the opening task issued again (word for word, or whole in a message that is mostly it) after
          the agent had started on it
 FM-2.5   a failed tool call followed by a success claim with no acknowledgement (tool errors ignored)
-FM-3.1   required output missing or empty (ITBench ``agent_output.json``), plan items left, or a
-         closing message that only promises the next step
-FM-3.2   a final answer after a state change nothing looked at again, or a required check never run
+FM-3.1   required output missing or empty (ITBench ``agent_output.json``), plan items left, a closing
+         message that only promises the next step, or a stop right after a crash or an unowned failure
+FM-3.2   a final answer after a state change nothing looked at again, a required check never run, a
+         rejected change committed again without a look-up, an answer no passing tool check backs, or
+         a teammate's result called verified (or a request satisfied) with no check of one's own
 FM-3.3   confirmation claimed after a failed tool call, or success claimed on the very call that failed
-         (present or not_assessed only)
 =======  ==========================================================================================
 
-The other modes (1.1, 1.4, 2.2, 2.3, 2.4, 2.6) need reading the run and are always not_assessed.
+Each detector states its precondition (the evidence it needs); when it holds the answer is present or
+absent, otherwise not_assessed, and a trace recorded without content (``metadata["content_captured"]``
+False) is not assessed. The verdict's ``decisive_step``/``decisive_agent`` follow the rule in
+:mod:`mastlens.judges.rules.decisive`. The other modes (1.1, 1.4, 2.2, 2.3, 2.4, 2.6) need reading the
+run and are always not_assessed.
 Thresholds live in :class:`RulesConfig`; its fingerprint is the annotation set's prompt hash.
 """
 

@@ -11,7 +11,28 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mastlens.settings_file import read_settings
 
 # Bump when a detector's logic changes, so sets written by older rules are told apart from newer ones.
-RULES_VERSION = "3"
+RULES_VERSION = "4"
+
+
+# Error shapes across formats: a line opening with an error word, Python tracebacks, the shell's complaints,
+# execution-failed headers, HTTP 4xx/5xx status lines, API error objects.
+DEFAULT_ERROR_PATTERNS: tuple[str, ...] = (
+    r"^[ \t]*(?:error\b|exception\b|fatal\b|failed\b|permission denied)",
+    r"traceback \(most recent call last\)",
+    r"^[ \t]*\w*(?:Error|Exception): ",
+    r"^[\w./-]+: (?:line \d+: )?(?:[\w./-]+|can(?:no|')t \w+ [^\n:]+): (?:command not found|No such file or directory"
+    r"|Permission denied)[ \t]*$",
+    r"\[Errno \d+\]",
+    r"exit ?code:?[ \t]*[1-9]|\(execution failed\)|^[ \t]*execution failed\b",
+    r"^[ \t]*HTTP/\d(?:\.\d)? [45]\d\d\b|(?:status(?: code)?|HTTP)[ :=]+[45]\d\d\b",
+    r"^[ \t]*\{[ \t]*\"(?:error|errors)\"[ \t]*:",
+)
+DEFAULT_ERROR_DESPITE_EXIT_0: tuple[str, ...] = (
+    r"traceback \(most recent call last\)",
+    r"\[Errno \d+\]",
+    r"^[\w./-]+: (?:line \d+: )?(?:[\w./-]+|can(?:no|')t \w+ [^\n:]+): (?:command not found|No such file or directory)"
+    r"[ \t]*$",
+)
 
 
 class RulesConfig(BaseModel):
@@ -38,6 +59,28 @@ class RulesConfig(BaseModel):
         "How much of a tool output's head is scanned for error markers when the format records no "
         "exit code or error flag (keeps MB-sized outputs cheap)."))
     excerpt_chars: int = Field(200, ge=20, description="Longest evidence quote, in characters.")
+    error_patterns: tuple[str, ...] = Field(DEFAULT_ERROR_PATTERNS, description=(
+        "Regular expressions (case-insensitive, multiline) that mark a tool output as failed when the format "
+        "records no exit code or error flag; searched in the output's head (``error_head_chars``)."))
+    error_patterns_despite_exit_0: tuple[str, ...] = Field(DEFAULT_ERROR_DESPITE_EXIT_0, description=(
+        "The subset of error shapes that mark an output failed even when its exit code is 0 (a script that "
+        "caught its own exception and printed it, a pipeline whose last command hid the failure)."))
+    crash_patterns: tuple[str, ...] = Field((
+        r"Traceback \(most recent call last\)", r"^\s*[\w.]*(?:Error|Exception): ", r"\bError code: [45]\d\d\b"),
+        description=("FM-3.1: shapes of a crash in the tail of the run's last message or result (an agent or tool "
+                     "that died mid-turn): a run that ends right after one stopped on an unresolved error."))
+    no_check_min_user_turns: int = Field(3, ge=1, description=(
+        "FM-3.2: an agent whose instructions give it tools but that never calls one is judged to answer "
+        "unchecked once the user has spoken this many times."))
+    reasoning_tools: tuple[str, ...] = Field(("think", "calculate", "calculator", "scratchpad"), description=(
+        "Tools that compute or take notes but look nothing up in the world: FM-3.2 does not count them as "
+        "checking before a rejected change is retried, FM-1.3 sees through them between failed retries."))
+    repeat_min_cycles: int = Field(3, ge=2, description=(
+        "FM-1.3: a block of calls (up to ``loop_max_period`` long) repeated this many times back to back, "
+        "each time with the same results, anywhere in the run (A,B,A,B,A,B)."))
+    repeat_min_failures: int = Field(2, ge=2, description=(
+        "FM-1.3: the same tool failing with the same error this many times in a row (arguments may change): "
+        "a retry that meets the error it already got learned nothing from it."))
 
     def fingerprint(self) -> str:
         """A short hash of the thresholds and the detector version: the rules judge's 'prompt hash'."""

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from mastlens.judges.base import Judge, JudgeInfo, JudgeResult
 from mastlens.judges.rules.config import DEFAULT_CONFIG, RULES_VERSION, RulesConfig
+from mastlens.judges.rules.decisive import decisive
 from mastlens.judges.rules.evidence import not_assessed
 from mastlens.judges.rules.premature import detect_premature_termination
 from mastlens.judges.rules.repetition import detect_step_repetition
@@ -57,8 +58,12 @@ def judge_trace(trace: Trace, config: RulesConfig = DEFAULT_CONFIG, taxonomy: Ta
     found = [m for m, v in modes.items() if v.status is ModeStatus.PRESENT]
     summary = (f"rules found {', '.join(found)}" if found else "rules found no failure pattern") + \
         f"; {sum(v.status is ModeStatus.NOT_ASSESSED for v in modes.values())} of {len(modes)} modes not assessed"
+    step, reason = decisive(view, modes)
+    agent = step.agent if step is not None else None
     return Verdict(summary=summary, task_completed=None, modes=modes,
-                   metadata={"judge": "rules", "rules_version": RULES_VERSION})
+                   metadata={"judge": "rules", "rules_version": RULES_VERSION},
+                   decisive_step=step.index if step is not None else None, decisive_agent=agent,
+                   decisive_reason=reason)
 
 
 def _run(detector: Detector, mode_id: str, view: TraceView, config: RulesConfig) -> ModeVerdict:

@@ -6,9 +6,10 @@ import re
 
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
-from mastlens.judges.rules.evidence import absent, cite, not_assessed, present
+from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
 from mastlens.judges.rules.termination import cut_by_limit
-from mastlens.judges.rules.view import TraceView
+from mastlens.judges.rules.tool_errors import ACKNOWLEDGED
+from mastlens.judges.rules.view import TraceView, compiled
 from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 
 MODE = "FM-3.1"
@@ -17,7 +18,8 @@ _PROMISE = re.compile(r"\b(?:I'll|I will|I am going to|I'm going to|Next,? I|Now
 _WAITS_FOR_USER = re.compile(r"\?|\b(?:once|if|when|after) you\b|\byour (?:confirmation|approval|go-ahead)\b"
                             r"|\blet me know\b", re.IGNORECASE)
 # What follows "I'll" in a courteous sign-off ("I'll be happy to help", "I'll gladly assist"): no work promised.
-_COURTESY = re.compile(r"\s*(?:now\s+)?(?:be|gladly|happily|remember|help|assist)\b", re.IGNORECASE)
+_COURTESY = re.compile(r"\s*(?:now\s+)?(?:be (?:happy|glad|here|available|delighted|around)|gladly|happily|remember"
+                       r"|help|assist)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!])\s+")
 _PLAN_TOOLS = {"update_plan", "todo_write", "TodoWrite"}
 _DONE = {"completed", "complete", "done", "cancelled", "canceled"}
@@ -64,10 +66,31 @@ def _promise_at_end(view: TraceView) -> tuple[Step, str] | None:
     return final, match.group(0)
 
 
+def _quoting(step: Step, words: str, confidence: float, reason: str, config: RulesConfig) -> ModeVerdict:
+    item = cite(step, words, config.excerpt_chars)
+    return present(MODE, confidence, reason, [item] if item else [])
+
+
+def crashed_at_end(view: TraceView) -> tuple[Step, str] | None:
+    """(step, crash text) when the run's last message or result (events aside) ends on a crash."""
+    last = next((s for s in reversed(view.trace.steps) if s.kind is not StepKind.EVENT and s.content.strip()), None)
+    if last is None or last.kind not in (StepKind.ASSISTANT, StepKind.TOOL_RESULT, StepKind.ERROR):
+        return None
+    tail = last.content[-3000:]
+    match = compiled(view.config.crash_patterns).search(tail)
+    return (last, match.group(0).strip()) if match else None
+
+
 def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Premature termination: the agent stops before its required output exists (an ITBench run whose
     ``agent_output.json`` is missing or lists no entities), with its own plan still showing unfinished
-    items, or with a closing message that only promises the next step.
+    items, with a closing message that only promises the next step, right after a failed tool call that
+    nothing after it resolved (its last call failed) and that no later message of the agent owns up to (telling
+    the user it cannot be done is an ending, not a premature one), or right after its last message or result reported a
+    crash (``crash_patterns``: a traceback, an API error code).
+
+    Precondition: a stated required output, a plan, a closing message, a crash at the end, or tool calls
+    with results.
 
     Ignores: runs cut off while looping or at a recorded turn/step/time limit (FM-1.5: the agent did not
     stop, it was stopped), aborts by the user, and giving up early on tasks whose required output the
@@ -81,6 +104,8 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
         return present(MODE, 0.9 if status == "missing" else 0.85,
                        f"the run ended and the required diagnosis (agent_output.json) {what}",
                        _diagnosis_evidence(view, status, config))
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: plans, messages and results cannot be read")
     plan = _pending_plan(view)
     if plan is not None and view.final_answer is not None:
         step, pending = plan
@@ -90,9 +115,23 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
     promise = _promise_at_end(view)
     if promise is not None:
         step, words = promise
-        item = cite(step, words, config.excerpt_chars)
-        return present(MODE, 0.6, f"the closing message (step {step.index}) promises work that never follows",
-                       [item] if item else [])
+        return _quoting(step, words, 0.6, f"the closing message (step {step.index}) promises work that never follows",
+                        config)
     if status == "present":
         return absent(MODE, 0.7, "the required diagnosis exists and names root-cause entities")
-    return not_assessed(MODE, "the trace does not say which output the task required")
+    crash = crashed_at_end(view)
+    if crash is not None:
+        step, words = crash
+        return _quoting(step, words, 0.7, f"the run ended right after step {step.index} reported a crash ({words!r})",
+                        config)
+    if not view.calls:
+        return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
+    last = view.calls[-1]
+    told = any(s.index > last.step.index and ACKNOWLEDGED.search(s.content[:3000]) for s in view.agent_steps
+               if s.kind is StepKind.ASSISTANT)
+    if last.failed and last.result is not None and not told:
+        end = view.final_answer
+        pairs = [(last.result, None)] + ([(end, None)] if end is not None else [])
+        return present(MODE, 0.65, f"the run stopped right after a failed call (step {last.step.index}) that "
+                                   "nothing resolved", cite_all(pairs, config.excerpt_chars))
+    return absent(MODE, 0.6, "the run's last tool call succeeded and it did not end on a promise or a pending plan")

@@ -33,6 +33,8 @@ def detect_conversation_reset(view: TraceView, config: RulesConfig) -> ModeVerdi
     Ignores: compaction on its own (the context is summarized, not dropped), rollbacks the user asked for
     (``thread_rolled_back``: a deliberate undo, not a failure), new and different user requests, paraphrases
     of the request, and long messages that only quote it (a framework prompt embedding the task)."""
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: messages cannot be compared")
     task = next((s for s in view.instructions if s.kind is StepKind.USER), None)
     if task is None:
         return not_assessed(MODE, "no opening user message to compare later messages with")

@@ -26,6 +26,8 @@ def detect_role_violation(view: TraceView, config: RulesConfig) -> ModeVerdict:
 
     Ignores: writing files (the task's own output is a file), tasks that do not say they are read-only,
     and other role breaches that need reading the role (not judged)."""
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: instructions and commands cannot be read")
     rule = next(((s, m) for s in view.instructions if (m := READ_ONLY.search(s.content))), None)
     if rule is None:
         return not_assessed(MODE, "the instructions do not say the task is read-only")

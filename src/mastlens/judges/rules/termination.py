@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from mastlens.adapters.executions import code_blocks
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
 from mastlens.judges.rules.view import FINAL_MARKER, Call, TraceView
@@ -12,6 +13,7 @@ from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 MODE = "FM-1.5"
 _LIMIT = re.compile(
     r"\b(?:max(?:imum)?[ _-]?(?:turns?|steps?|iterations?|rounds?)|(?:turn|step|iteration|round|time)[ _-]limit"
+    r"|max(?:imum)?[ _-]?time\b[^\n.]{0,20}\b(?:reached|exceeded)"
     r"|context (?:window|length) (?:exceeded|exhausted)|ran out of (?:turns|steps|time)|timed out)\b",
     re.IGNORECASE)
 
@@ -39,7 +41,7 @@ def ended_in_loop(view: TraceView) -> list[Call]:
     """The looping calls when the run stopped inside a loop (no final answer after it)."""
     if view.final_answer is not None or not view.calls:
         return []
-    return trailing_loop(view.calls, view.config)
+    return view.once("trailing_loop", lambda v: trailing_loop(v.calls, v.config))
 
 
 # Where formats record why a run stopped: a stop-reason field of the outcome or the trace metadata
@@ -73,9 +75,45 @@ def recorded_limit(view: TraceView) -> str | None:
     return None
 
 
+# Tools that end a run by design: a handoff to another party, a submission, the agent's own "done".
+_FINISH_TOOL = re.compile(r"^(?:transfer|handoff|hand_off|escalate|submit|finish|terminate|complete_task|task_complete"
+                          r"|final_answer|done)(?:_|$)", re.IGNORECASE)
+_FINISH_CALL = re.compile(r"\b(?:complete_task|submit|finish|terminate|final_answer)\s*\(")
+
+
+def _finishes(view: TraceView, result: Step) -> bool:
+    call = next((c for c in view.calls if c.result is result), None)
+    if call is None:
+        return bool(_FINISH_TOOL.match(result.tool or ""))
+    return bool(_FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
+
+
+def cut_mid_work(view: TraceView) -> Step | None:
+    return view.once("cut_mid_work", _cut_mid_work)
+
+
+def _cut_mid_work(view: TraceView) -> Step | None:
+    """The step the run stops on when it was cut in the middle of work: a tool result no agent went on
+    to read, or (in a run with an executor) an agent turn whose code never ran. None for runs that end
+    on an agent's words, a tool that ends the run by design (a handoff ``transfer_to_*``, ``submit``,
+    ``terminate``, ``complete_task(...)``), or an abort."""
+    if view.end_event is not None:
+        return None
+    last = next((s for s in reversed(view.trace.steps) if s.kind is not StepKind.EVENT), None)
+    if last is None:
+        return None
+    if last.kind is StepKind.TOOL_RESULT and not _finishes(view, last):
+        return last
+    if last.kind is StepKind.ASSISTANT and view.has_tools and "```" in last.content and code_blocks(last.content) \
+            and not FINAL_MARKER.search(last.content):
+        return last
+    return None
+
+
 def cut_by_limit(view: TraceView) -> bool:
-    """Whether the run was stopped from outside: cut inside a loop, or at a recorded limit."""
-    return bool(ended_in_loop(view)) or _limit_step(view) is not None or recorded_limit(view) is not None
+    """Whether the run was stopped from outside: cut inside a loop, mid-work, or at a recorded limit."""
+    return bool(ended_in_loop(view)) or _limit_step(view) is not None or recorded_limit(view) is not None \
+        or cut_mid_work(view) is not None
 
 
 def _last_agent_step(view: TraceView) -> Step | None:
@@ -107,7 +145,8 @@ def _continued_after_final(view: TraceView, config: RulesConfig) -> tuple[Step, 
 
 def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Unaware of termination: the run stops inside a loop of repeated calls (cut off rather than
-    finishing), hits a turn/step/time limit (an event or error step saying so, or a stop reason the format
+    finishing), stops mid-work (on a tool result no agent read, or on code that never ran: cut from
+    outside, typically at a round limit the trace does not record), hits a turn/step/time limit (an event or error step saying so, or a stop reason the format
     keeps in the outcome or metadata: ``stop_reason=max_turns``, Inspect's message/time/token limit; the
     evidence is then the agent's last action), or keeps calling tools after declaring its final answer
     without new input.
@@ -115,12 +154,20 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
     Ignores: loops the agent broke out of by itself (that is FM-1.3 at most), aborts without a loop or a
     limit (a user may stop a run for any reason), a model reply cut at its token cap
     (``finish_reason=length``: one message, not the run), compaction."""
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: repeated calls cannot be told apart")
     loop = ended_in_loop(view)
     limit = _limit_step(view)
     recorded = recorded_limit(view) if limit is None else None
     continued = _continued_after_final(view, config)
+    cut = cut_mid_work(view) if not loop else None
     evidence: list[Evidence] = []
     reasons = []
+    if cut is not None and (item := cite(cut, None, config.excerpt_chars)):
+        evidence.append(item)
+        reasons.append(f"the run stops mid-work at step {cut.index} ("
+                       + ("a tool result nobody read" if cut.kind is StepKind.TOOL_RESULT else "code that never ran")
+                       + "): it was cut off, not finished")
     if loop:
         evidence += cite_all([(c.step, None) for c in loop], config.excerpt_chars)
         if view.end_event is not None and (item := cite(view.end_event, None, config.excerpt_chars)):
@@ -140,6 +187,6 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
         reasons.append(f"{len(after)} tool calls after the final answer at step {declared.index}")
     if evidence:
         return present(MODE, 0.85 if loop or continued else 0.75, "; ".join(reasons), evidence)
-    if view.final_answer is not None:
-        return absent(MODE, 0.7, "the agent ended the run with a final answer, not in a loop or at a limit")
+    if view.final_answer is not None or (view.trace.steps and view.trace.steps[-1].kind is StepKind.TOOL_RESULT):
+        return absent(MODE, 0.7, "the run ended on the agent's final answer or a handoff, not in a loop or at a limit")
     return not_assessed(MODE, "the run ends without a final answer, a loop or a recorded limit")

@@ -113,6 +113,8 @@ def detect_ignored_tool_errors(view: TraceView, config: RulesConfig) -> ModeVerd
 
     Ignores: failures the agent names (error, failed, not found, cannot...) or works around with a
     successful retry of the same command before claiming anything; ignored input that is not an error."""
+    if not view.content_captured:
+        return not_assessed(MODE_IGNORED, "the trace was recorded without content: results cannot be read")
     items, n_failed = passed_over(view)
     if not n_failed:
         return not_assessed(MODE_IGNORED, "no failed tool call in this run")
@@ -128,14 +130,18 @@ def detect_success_despite_errors(view: TraceView, config: RulesConfig) -> ModeV
     validated, fixed, resolved, works), or a success claim made directly after the failed call (no other
     call in between) that names what the call acted on: success declared on evidence that shows a failure.
 
-    Ignores plain success claims made after further calls or about something else (FM-2.5 only), and
-    everything else about verification quality (wrong conclusions from good evidence are not visible to
-    rules), so it never says absent."""
-    items = [i for i in passed_over(view)[0] if i.on_the_call or VERIFICATION_CLAIM.search(i.claim_word)]
+    Precondition: a failed tool call whose output can be read (the evidence a claim could contradict).
+    Then absent when no confirmation or success claim passes over a failure. Ignores plain success claims
+    made after further calls or about something else (FM-2.5 only), and wrong conclusions drawn from good
+    evidence (not visible to rules)."""
+    if not view.content_captured:
+        return not_assessed(MODE_INCORRECT, "the trace was recorded without content: results cannot be read")
+    found, n_failed = passed_over(view)
+    if not n_failed:
+        return not_assessed(MODE_INCORRECT, "no failed tool call whose evidence a success claim could contradict")
+    items = [i for i in found if i.on_the_call or VERIFICATION_CLAIM.search(i.claim_word)]
     if not items:
-        return not_assessed(MODE_INCORRECT, "only success claimed right after an unacknowledged tool failure is "
-                                            "checked, and there is none")
+        return absent(MODE_INCORRECT, 0.6, f"no confirmation claimed over the {n_failed} failed tool call(s)")
     claims = ", ".join(sorted({str(i.claim.index) for i in items}))
     return present(MODE_INCORRECT, 0.75, f"success or confirmation claimed at step(s) {claims} after failed tool "
                                          "call(s) that say otherwise", _evidence(items, config))
-

@@ -9,7 +9,8 @@ from mastlens.judges.rules.commands import Change, call_commands, changes, check
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
-from mastlens.trace import ModeVerdict, Step
+from mastlens.judges.rules.vouching import _VERIFY_INTENT, team_agents, verified_by_reading, vouches
+from mastlens.trace import ModeVerdict, Step, StepKind
 
 MODE = "FM-3.2"
 _KNOWN_CHECKERS = {"jq", "pytest", "kubectl", "curl", "npm", "make", "go", "cargo", "tox", "ruff", "mypy", "python"}
@@ -60,27 +61,94 @@ def _invoked(view: TraceView, program: str, before: Step) -> bool:
     return False
 
 
+def blind_retries(view: TraceView, before: Step | None = None) -> list[tuple[Call, Call]]:
+    """(rejected, retried) pairs: a state-changing call that failed (the system refused it), then the same
+    tool committed successfully with no look-up in between (only other writes or the reasoning tools of
+    ``RulesConfig.reasoning_tools``, which look nothing up; the user may have answered questions). The
+    system's own validation caught an attempt the agent had not checked, and the revised change went in
+    without a check either."""
+    thinking = {t.lower() for t in view.config.reasoning_tools}
+    out = []
+    calls = [c for c in view.calls if before is None or c.step.index < before.index]
+    for i, call in enumerate(calls):
+        if not call.failed or not changes(call):
+            continue
+        for later in calls[i + 1:]:
+            if not changes(later) and later.tool.lower() not in thinking:
+                break  # a look-up in between: the agent checked before retrying
+            if later.tool == call.tool and not later.failed:
+                out.append((call, later))
+                break
+    return out
+
+
+def unchecked_answer(view: TraceView, final: Step) -> bool:
+    """Whether the final answer stands on no passing tool check: the run could use tools but none
+    succeeded before the answer; when the only sign of tools is the instructions, only after the user
+    asked ``no_check_min_user_turns`` times (a one-question chat may need no look-up)."""
+    if not view.has_tools or any(not c.failed and c.result is not None and c.step.index < final.index
+                                 for c in view.calls):
+        return False
+    if view.calls or not view.tools_offered:
+        return True
+    users = sum(1 for s in view.trace.steps if s.kind is StepKind.USER and s.index < final.index)
+    return users >= view.config.no_check_min_user_turns
+
+
+def _intent(step: Step) -> str | None:
+    match = _VERIFY_INTENT.search(step.content[:6000])
+    return match.group(0) if match else None
+
+
 def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """No or incomplete verification: the agent gives its final answer after a state change (a cluster
     write, a file write or edit, a write through an API) that no later call looked at (no read-back,
-    no test run, no re-query); or the instructions name the program that must check the result
-    ("validate it with `jq`") and it was never run.
+    no test run, no re-query); the instructions name the program that must check the result
+    ("validate it with `jq`") and it was never run; a change the system rejected is committed again on a
+    guess (the same tool, new arguments, nothing looked up in between); the run could use tools (it
+    has calls or an executor) and gives its final answer without a single passing tool check; or, in a
+    team, an agent declares a teammate's result verified (or the request satisfied) with no check of its
+    own since that result came in, or sets out to verify after the last tool call and never runs one
+    (:mod:`.vouching`).
 
-    Ignores: runs without a final answer, failed writes (nothing changed), API writes whose own result
-    returns the changed record, and checks that ran but were inadequate (that is FM-3.3)."""
+    Precondition: a final answer, and tools, a team or a required check. Ignores failed writes (nothing changed),
+    API writes whose own result returns the changed record, and checks that ran but were inadequate
+    (that is FM-3.3)."""
     final = view.final_answer
     if final is None:
         return not_assessed(MODE, "the run has no final answer to check against")
+    if not view.content_captured:
+        return not_assessed(MODE, "the trace was recorded without content: results cannot be read")
     unchecked = unverified_changes(view, final)
     required = required_check(view)
     missing_check = required is not None and not _invoked(view, required[2], final)
-    if not unchecked and not missing_check:
-        if required is None and not any(changes(c) for c in view.calls if not c.failed):
-            return not_assessed(MODE, "no state-changing call and no required check in this run")
-        return absent(MODE, 0.75, "no successful state change went unchecked before the final answer"
-                      + (f" and the required `{required[2]}` check ran" if required else ""))
+    retried = blind_retries(view, final)
+    no_check = unchecked_answer(view, final)
+    vouched = [v for v in vouches(view) if v.claim.index <= final.index]
+    reread = [s for s in verified_by_reading(view) if s.index <= final.index]
+    if not unchecked and not missing_check and not retried and not no_check and not vouched and not reread:
+        if required is None and not view.has_tools and len(team_agents(view)) < 2:
+            return not_assessed(MODE, "no tools, no team and no required check in this run")
+        return absent(MODE, 0.7, "no change went unchecked or was retried blind, and tool checks passed before "
+                      "the final answer" + (f"; the required `{required[2]}` check ran" if required else ""))
     pairs: list[tuple[Step, str | None]] = []
     reasons = []
+    if retried:
+        for rejected, again in retried:
+            pairs += [(rejected.result or rejected.step, None), (again.step, None)]
+        reasons.append("rejected change(s) committed again without a look-up (steps "
+                       + ", ".join(f"{a.step.index}->{b.step.index}" for a, b in retried) + ")")
+    if no_check:
+        reasons.append("no tool check passed in the whole run")
+    if vouched:
+        for v in vouched[:3]:
+            pairs += [(v.rests_on, None), (v.claim, v.words.strip('"'))]
+        reasons.append("verification claimed without a check of the claimer's own (step(s) "
+                       + ", ".join(str(v.claim.index) for v in vouched) + ")")
+    if reread:
+        pairs += [(s, _intent(s)) for s in reread[:3]]
+        reasons.append("verification after the last tool call done by re-reading, no check run (step(s) "
+                       + ", ".join(str(s.index) for s in reread) + ")")
     if unchecked:
         pairs += [(call.step, min(change.targets) if change.targets else None) for call, change in unchecked]
         reasons.append("unchecked change(s) at step(s) " + ", ".join(str(c.step.index) for c, _ in unchecked)
@@ -91,6 +159,6 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
         pairs.append((step, phrase))
         reasons.append(f"the instructions require a `{program}` check that never ran")
     pairs.append((final, None))
-    confidence = 0.8 if unchecked and any(ch.kind != "api" for _, ch in unchecked) else 0.7
+    confidence = 0.8 if unchecked and any(ch.kind != "api" for _, ch in unchecked) else 0.7 if unchecked else 0.6
     return present(MODE, confidence, "; ".join(reasons) + f", then the final answer at step {final.index}",
                    cite_all(pairs, config.excerpt_chars))

@@ -7,23 +7,25 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
-from mastlens.judges.rules.config import RulesConfig
+from mastlens.judges.rules.config import DEFAULT_ERROR_DESPITE_EXIT_0, DEFAULT_ERROR_PATTERNS, RulesConfig
 from mastlens.judges.rules.shell import exit_1_is_an_answer
 from mastlens.trace import Step, StepKind, Trace
 
-_ERROR_HEAD = re.compile(
-    r"^\s*(?:error\b|exception\b|traceback \(most recent call last\)|fatal\b|failed\b|permission denied)"
-    r"|exitcode:\s*[1-9]", re.IGNORECASE)
-# The shell's own complaint, on any line of the head ("bash: line 1: whois: command not found").
-_SHELL_ERROR = re.compile(r"^(?:ba|z)?sh: (?:line \d+: )?[^\n]*: command not found$", re.MULTILINE)
 _VOLATILE_ARGS = {"timeout", "timeout_ms", "timeout_s", "yield_time_ms", "max_output_tokens"}
 _AGENT_KINDS = (StepKind.ASSISTANT, StepKind.REASONING)
 _ABORT_EVENTS = {"turn_aborted"}
 # How multi-agent frameworks mark the end (AutoGen's "TERMINATE", Magentic-One's "FINAL ANSWER:").
 FINAL_MARKER = re.compile(r"\bTERMINATE\W*$|^\s*FINAL ANSWER\s*:", re.MULTILINE)
+
+
+# A progress ledger a multi-agent orchestrator writes each turn (Magentic-One): its own verdict on looping.
+_LEDGER_LOOP = re.compile(r'"is_in_loop"\s*:\s*\{[^{}]*"answer"\s*:\s*true', re.IGNORECASE)
+_LEDGER_KEY = '"is_in_loop"'
+_TOOLS_OFFERED = re.compile(r"\b(?:tool|function)[ _-]?calls?\b|\b(?:use|call) (?:the |your |these )?(?:tools|functions)\b",
+                            re.IGNORECASE)
 
 
 def normalize_text(text: str) -> str:
@@ -69,22 +71,47 @@ def call_key(step: Step) -> str:
     return f"{step.tool or ''}\x00{body}"
 
 
-def result_failed(call: Step, result: Step | None, head_chars: int) -> bool:
+# Words one of the default error shapes needs: a head holding none of them is not scanned (keeps the
+# common case, a clean output, at a few substring tests).
+_DEFAULT_HINTS = ("error", "exception", "fatal", "failed", "denied", "traceback", "errno", "not found", "no such",
+                  "exit", "http", "status")
+_DEFAULT_HINTS_EXIT_0 = ("traceback", "errno", "not found", "no such")
+
+
+def _hinted(head: str, hints: tuple[str, ...]) -> bool:
+    low = head.lower()
+    return any(h in low for h in hints)
+
+
+@lru_cache(maxsize=16)
+def compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.MULTILINE)
+
+
+def result_failed(call: Step, result: Step | None, config: RulesConfig,
+                  patterns: tuple[re.Pattern[str], re.Pattern[str]] | None = None) -> bool:
     """A failed tool call: a non-zero exit code or an error flag from the adapter, or (for formats that
-    record neither) an output that opens with an error marker or holds the shell's "command not found".
-    Exit code 1 of a shell command ending in grep, diff or test is a negative answer, not a failure."""
+    record neither) an output whose head shows one of ``config.error_patterns``; with exit code 0, only
+    the shapes of ``error_patterns_despite_exit_0`` (a printed traceback). Exit code 1 of a shell command
+    ending in grep, diff or test is a negative answer, not a failure."""
     if result is None:
         return False
     meta = result.metadata
     code = meta.get("exit_code")
+    head = result.content[:config.error_head_chars]
     if isinstance(code, int) and not isinstance(code, bool):
         if code == 1 and isinstance(call.arguments, dict) and ("command" in call.arguments or "cmd" in call.arguments):
             return not exit_1_is_an_answer(call.content)
-        return code != 0 or meta.get("is_error") is True
+        if code != 0 or meta.get("is_error") is True:
+            return True
+        if config.error_patterns_despite_exit_0 == DEFAULT_ERROR_DESPITE_EXIT_0 and not _hinted(head, _DEFAULT_HINTS_EXIT_0):
+            return False
+        return bool((patterns[1] if patterns else compiled(config.error_patterns_despite_exit_0)).search(head))
     if meta.get("is_error") is True:
         return True
-    head = result.content[:head_chars]
-    return bool(_ERROR_HEAD.search(head) or _SHELL_ERROR.search(head))
+    if config.error_patterns == DEFAULT_ERROR_PATTERNS and not _hinted(head, _DEFAULT_HINTS):
+        return False
+    return bool((patterns[0] if patterns else compiled(config.error_patterns)).search(head))
 
 
 @dataclass
@@ -95,10 +122,18 @@ class TraceView:
     config: RulesConfig
     calls: list[Call] = field(default_factory=list)
     agent_steps: list[Step] = field(default_factory=list)
+    memo: dict[str, Any] = field(default_factory=dict)  # per-trace results several detectors share
+
+    def once(self, key: str, compute: Any) -> Any:
+        """``compute(self)``, computed once per trace under ``key``."""
+        if key not in self.memo:
+            self.memo[key] = compute(self)
+        return self.memo[key]
 
     @classmethod
     def build(cls, trace: Trace, config: RulesConfig) -> TraceView:
         view = cls(trace, config)
+        patterns = (compiled(config.error_patterns), compiled(config.error_patterns_despite_exit_0))
         by_id: dict[str, Call] = {}
         pending: list[Call] = []  # calls without an id, answered in order by results without one
         for step in trace.steps:
@@ -113,7 +148,7 @@ class TraceView:
                 call = by_id.get(step.call_id) if step.call_id else (pending.pop(0) if pending else None)
                 if call is not None and call.result is None:
                     call.result = step
-                    call.failed = result_failed(call.step, step, config.error_head_chars)
+                    call.failed = result_failed(call.step, step, config, patterns)
             elif step.kind in _AGENT_KINDS and step.content.strip():
                 view.agent_steps.append(step)
         return view
@@ -148,6 +183,34 @@ class TraceView:
             if step.kind in (StepKind.SYSTEM, StepKind.USER) and step.content.strip():
                 out.append(step)
         return out
+
+    @cached_property
+    def ledgers(self) -> list[Step]:
+        """Agent steps holding an orchestrator's progress ledger (``is_in_loop`` ...)."""
+        return [s for s in self.agent_steps if _LEDGER_KEY in s.content[:4000]]
+
+    @cached_property
+    def ledger_loops(self) -> list[Step]:
+        """Ledger steps in which the orchestrator itself says the team is in a loop."""
+        return [s for s in self.ledgers if _LEDGER_LOOP.search(s.content[:4000])]
+
+    @cached_property
+    def has_tools(self) -> bool:
+        """Whether the run could check things with tools: it made tool calls, its executor answered that
+        there was nothing to run (a team with an executor that was never given code), or its instructions
+        speak of the agent's tool or function calls."""
+        return bool(self.calls) or self.tools_offered or any(
+            s.kind is StepKind.EVENT and s.metadata.get("event") == "nothing_to_execute" for s in self.trace.steps)
+
+    @cached_property
+    def tools_offered(self) -> bool:
+        """Whether the instructions tell the agent it has tools ("make a tool call", "call the functions")."""
+        return any(_TOOLS_OFFERED.search(s.content[:20000]) for s in self.instructions if s.kind is StepKind.SYSTEM)
+
+    @cached_property
+    def content_captured(self) -> bool:
+        """False when the trace says message content (arguments, results, text) was not recorded."""
+        return self.trace.metadata.get("content_captured") is not False
 
     @cached_property
     def _position(self) -> dict[int, int]:
