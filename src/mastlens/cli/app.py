@@ -21,7 +21,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 
-_SUPPORT_MODULES = {"app", "common"}
+# Modules of this package that hold no command (views, shared options): never imported to register.
+_SUPPORT_MODULES = {"app", "common", "tables"}
 
 
 @app.callback()
@@ -47,7 +48,7 @@ def _register_commands() -> None:
     """Import every command module and let it add its command. Registration must stay cheap: a command
     module imports what its command needs inside the command function, not at the top."""
     for info in sorted(pkgutil.iter_modules(cli_package.__path__), key=lambda m: m.name):
-        if info.name in _SUPPORT_MODULES or info.name.startswith("_"):
+        if info.name in _SUPPORT_MODULES or info.name.startswith("_") or info.name.endswith("_view"):
             continue
         module = importlib.import_module(f"mastlens.cli.{info.name}")
         register = getattr(module, "register", None)
