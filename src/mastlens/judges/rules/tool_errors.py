@@ -147,8 +147,10 @@ def detect_success_despite_errors(view: TraceView, config: RulesConfig) -> ModeV
                             "a success claim could contradict")
     items = [i for i in found if i.on_the_call or VERIFICATION_CLAIM.search(i.claim_word)]
     if not items and not contradicted:
-        return absent(MODE_INCORRECT, 0.6, f"no confirmation claimed over the {n_failed} failed tool call(s), and "
-                      f"the {n_readable} write(s) returning a record gave back what they asked for")
+        parts = ([f"no confirmation claimed over the {n_failed} failed tool call(s)"] if n_failed else []) + \
+            ([f"the {n_readable} write(s) returning a record gave back what they asked for, or were not reported "
+              "as done"] if n_readable else [])
+        return absent(MODE_INCORRECT, 0.6, "; ".join(parts))
     reasons = []
     evidence = _evidence(items, config)
     if items:
