@@ -13,7 +13,8 @@ import mastlens
 from mastlens.judges.llm.verify import verify_evidence
 from mastlens.judges.rules import judge_trace
 from mastlens.judges.rules.config import DEFAULT_CONFIG
-from mastlens.judges.rules.contradiction import contradicted_fields, contradicted_writes
+from mastlens.judges.rules.contradiction import contradicted_fields
+from mastlens.judges.rules.tool_errors import contradicted_writes
 from mastlens.judges.rules.team_ending import is_autonomous_team, open_ending
 from mastlens.judges.rules.view import TraceView
 from mastlens.trace import Trace

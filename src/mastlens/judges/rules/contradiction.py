@@ -10,24 +10,12 @@ on evidence that does not support it (FM-3.3).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from mastlens.judges.rules.commands import changes, self_confirming
 from mastlens.judges.rules.view import Call, TraceView
-from mastlens.trace import Step
 
 _SCALARS = (str, int, float, bool)
-
-
-@dataclass
-class Contradicted:
-    call: Call
-    field: str
-    asked: Any
-    returned: Any
-    claim: Step
-    claim_word: str
 
 
 def _same(asked: Any, returned: Any) -> bool:
@@ -60,31 +48,18 @@ def contradicted_fields(call: Call, max_chars: int) -> list[tuple[str, Any, Any]
     return out
 
 
-def contradicted_writes(view: TraceView) -> tuple[list[Contradicted], int]:
-    """(contradicted writes followed by an unacknowledged success claim, number of API writes whose result
-    returns a record: the precondition, writes whose effect can be read)."""
-    from mastlens.judges.rules.tool_errors import ACKNOWLEDGED, success_claim  # noqa: PLC0415 - avoid a cycle
-
-    found: list[Contradicted] = []
+def contradicted_calls(view: TraceView) -> tuple[list[tuple[Call, list[tuple[str, Any, Any]]]], int]:
+    """(API writes whose returned record contradicts their arguments, with the fields; the number of API
+    writes whose result returns a record at all: the precondition, writes whose effect can be read)."""
+    found = []
     readable = 0
-    limit = view.config.contradiction_max_chars
     for call in view.calls:
         if call.result is None or call.failed or not call.tool or not self_confirming(call):
             continue
         if not any(ch.kind == "api" for ch in changes(call)):
             continue
         readable += 1
-        fields = contradicted_fields(call, limit)
-        if not fields:
-            continue
-        for step in view.agent_steps:
-            if step.index <= call.result.index:
-                continue
-            if ACKNOWLEDGED.search(step.content):
-                break
-            claim = success_claim(step.content)
-            if claim:
-                key, asked, returned = fields[0]
-                found.append(Contradicted(call, key, asked, returned, step, claim.group(0)))
-                break
+        fields = contradicted_fields(call, view.config.contradiction_max_chars)
+        if fields:
+            found.append((call, fields))
     return found, readable

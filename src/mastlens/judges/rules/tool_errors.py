@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 
 from mastlens.judges.rules.config import RulesConfig
-from mastlens.judges.rules.contradiction import contradicted_writes
+from mastlens.judges.rules.contradiction import contradicted_calls
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
 from mastlens.trace import Evidence, ModeVerdict, Step
@@ -98,6 +98,37 @@ def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
                     found.append(PassedOver(failure, step, claim.group(0), on_the_call))
                 break
     return found, len(failed)
+
+
+@dataclass
+class Contradicted:
+    """A write whose returned record gives back ``returned`` for ``field`` where it asked ``asked``, and the
+    claim of success that passed over it."""
+
+    call: Call
+    field: str
+    asked: object
+    returned: object
+    claim: Step
+    claim_word: str
+
+
+def contradicted_writes(view: TraceView) -> tuple[list[Contradicted], int]:
+    """(contradicted writes followed by an unacknowledged success claim, number of writes returning a record)."""
+    found: list[Contradicted] = []
+    calls, readable = contradicted_calls(view)
+    for call, fields in calls:
+        for step in view.agent_steps:
+            if step.index <= call.result.index:
+                continue
+            if ACKNOWLEDGED.search(step.content):
+                break
+            claim = success_claim(step.content)
+            if claim:
+                key, asked, returned = fields[0]
+                found.append(Contradicted(call, key, asked, returned, step, claim.group(0)))
+                break
+    return found, readable
 
 
 def _evidence(items: list[PassedOver], config: RulesConfig) -> list[Evidence]:

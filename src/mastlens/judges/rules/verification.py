@@ -140,6 +140,9 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     if not unchecked and not missing_check and not retried and not no_check and not vouched and not reread:
         if required is None and not view.has_tools and len(team_agents(view)) < 2:
             return not_assessed(MODE, "no tools, no team and no required check in this run")
+        if not view.has_tools and required is None:
+            return absent(MODE, 0.5, "no teammate called a result verified without a check of their own (the run "
+                          "records no tool executions, so checks done by running code cannot be seen)")
         return absent(MODE, 0.7, "no change went unchecked or was retried blind, and tool checks passed before "
                       "the final answer" + (f"; the required `{required[2]}` check ran" if required else ""))
     pairs: list[tuple[Step, str | None]] = []
