@@ -88,16 +88,19 @@ def test_expected_verdicts_on_fixtures(source, trace_id, mode, status, why):
 
 def test_findings_on_formats_without_failure_markers():
     """Inspect, ATIF, Claude Code and OTel samples: no rule fires (their failures are reasoning over good
-    evidence). tau-bench (rules v4): only FM-3.2's blind-retry rule fires, on runs where a booking or change
-    the system rejected is made again after nothing but a calculation; every finding quotes its steps."""
+    evidence). tau-bench: FM-3.2's blind-retry rule fires, on runs where a booking or change the system
+    rejected is made again after nothing but a calculation, and (rules v5) FM-3.3 on runs whose write
+    returned a record contradicting its own arguments, reported as done; every finding quotes its steps."""
     for source in ("inspect_ai", "atif", "claude_code", "openinference"):
         for trace_id in _traces(source):
             assert _judged(source, trace_id).present() == [], f"{source} {trace_id}"
     traces = _traces("tau_bench")
     for trace_id, trace in traces.items():
         verdict = _judged("tau_bench", trace_id)
-        assert set(verdict.present()) <= {"FM-3.2"}, trace_id
-        if verdict.present():
+        assert set(verdict.present()) <= {"FM-3.2", "FM-3.3"}, trace_id
+        if "FM-3.3" in verdict.present():
+            assert "returned record contradicts the arguments" in verdict.modes["FM-3.3"].reason
+        if "FM-3.2" in verdict.present():
             reason = verdict.modes["FM-3.2"].reason
             assert "committed again without a look-up" in reason or (
                 "no tool check passed" in reason and trace.n_tool_calls == 0), reason
@@ -109,7 +112,8 @@ def test_findings_on_formats_without_failure_markers():
 def test_who_and_when_findings_against_the_attributed_mistake_step():
     """Who&When records carry the step and agent of the decisive mistake; every run failed. Rules v4, read by
     eye: AG2 teams whose answer a teammate calls verified without running anything (1, 102: FM-3.2), a run
-    whose answer no passing execution backs (84: its only execution failed, FM-3.2), Magentic-One runs that stop right after a worker's crash (33) or on
+    whose answer no passing execution backs (84: its only execution failed, FM-3.2; rules v5: its closing
+    turn asks a teammate to describe the board, then a bare TERMINATE, FM-3.1), Magentic-One runs that stop right after a worker's crash (33) or on
     a ledger declaring the request satisfied with no check (6, 43). Every quote is cut from its step; the
     decisive step is named exactly when a mode is present, and on the two AG2 runs whose first turn after
     the task is the mistake it is the human's step and agent."""
@@ -131,7 +135,7 @@ def test_who_and_when_findings_against_the_attributed_mistake_step():
             attribution = trace.metadata["attribution"]
             assert (verdict.decisive_step, verdict.decisive_agent) == (step, attribution["mistake_agent"])
     assert found == {"Algorithm-Generated/1": ["FM-3.2"], "Algorithm-Generated/102": ["FM-3.2"],
-                     "Algorithm-Generated/84": ["FM-3.2"], "Hand-Crafted/33": ["FM-3.1"],
+                     "Algorithm-Generated/84": ["FM-3.1", "FM-3.2"], "Hand-Crafted/33": ["FM-3.1"],
                      "Hand-Crafted/43": ["FM-3.2"], "Hand-Crafted/6": ["FM-3.2"]}
 
 

@@ -99,13 +99,18 @@ def _kubectl_change(tokens: list[str]) -> Change | None:
     return None
 
 
+_REDIRECT_TO = re.compile(r"\d?>>?(?=[^&>])")
+
+
 def _file_targets(tokens: list[str]) -> set[str]:
     targets = set()
     for i, tok in enumerate(tokens):
+        if ">" not in tok:
+            continue
         if tok in (">", ">>") and i + 1 < len(tokens):
             targets.add(tokens[i + 1])
-        elif re.match(r"^\d?>>?[^&>]", tok):
-            targets.add(re.sub(r"^\d?>>?", "", tok))
+        elif (redirect := _REDIRECT_TO.match(tok)) is not None:
+            targets.add(tok[redirect.end():])
     prog = os.path.basename(tokens[0])
     if prog in _FILE_WRITERS:
         targets |= {t for t in tokens[1:] if not t.startswith("-")} if prog != "cp" else set(tokens[-1:])

@@ -7,6 +7,7 @@ import re
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
+from mastlens.judges.rules.team_ending import closing_turn, is_autonomous_team, open_ending
 from mastlens.judges.rules.termination import cut_by_limit
 from mastlens.judges.rules.tool_errors import ACKNOWLEDGED
 from mastlens.judges.rules.view import TraceView, compiled
@@ -124,6 +125,14 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
         step, words = crash
         return _quoting(step, words, 0.7, f"the run ended right after step {step.index} reported a crash ({words!r})",
                         config)
+    team = is_autonomous_team(view) and closing_turn(view) is not None
+    if team and (ending := open_ending(view, config.team_ending_sentences)) is not None:
+        what = {"request": "asks the team for something nobody gave", "promise": "announces work that never follows",
+                "gave up": "says the task could not be done"}[ending.kind]
+        return _quoting(ending.step, ending.words, 0.65, f"the team's closing turn (step {ending.step.index}) {what}: "
+                        "the run ended before its objective was met", config)
+    if not view.calls and team:
+        return absent(MODE, 0.55, "the team's closing turn gives an answer, not an open request, promise or give-up")
     if not view.calls:
         return not_assessed(MODE, "no tool calls and no stated output: nothing shows whether the work was done")
     last = view.calls[-1]

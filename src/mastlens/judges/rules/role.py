@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
@@ -19,6 +20,14 @@ READ_ONLY = re.compile(
     re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
+def read_only_rule(text: str) -> str | None:
+    """The words of ``text`` that make the task read-only. Cached: runs of one agent share their
+    instructions, and this pattern is slow to search over a long prompt."""
+    match = READ_ONLY.search(text)
+    return match.group(0) if match else None
+
+
 def detect_role_violation(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Disobey role specification: the instructions make the task diagnose-only / read-only, and the
     agent runs commands that change the cluster (``kubectl patch/apply/delete/scale/rollout restart``...,
@@ -28,13 +37,13 @@ def detect_role_violation(view: TraceView, config: RulesConfig) -> ModeVerdict:
     and other role breaches that need reading the role (not judged)."""
     if not view.content_captured:
         return not_assessed(MODE, "the trace was recorded without content: instructions and commands cannot be read")
-    rule = next(((s, m) for s in view.instructions if (m := READ_ONLY.search(s.content))), None)
+    rule = next(((s, m) for s in view.instructions if (m := read_only_rule(s.content))), None)
     if rule is None:
         return not_assessed(MODE, "the instructions do not say the task is read-only")
     offending = [c for c in view.calls if any(ch.kind == "cluster" for ch in changes(c))]
     if not offending:
         return absent(MODE, 0.8, "read-only task and no call changed the cluster")
     step, match = rule
-    evidence = cite_all([(step, match.group(0))] + [(c.step, None) for c in offending], config.excerpt_chars)
+    evidence = cite_all([(step, match)] + [(c.step, None) for c in offending], config.excerpt_chars)
     return present(MODE, 0.9, f"the task is read-only (step {step.index}) but {len(offending)} call(s) change the "
                               f"cluster (steps {', '.join(str(c.step.index) for c in offending)})", evidence)

@@ -51,6 +51,32 @@ def _scan(command: str) -> list[list[str]]:
     return commands
 
 
+# One shell word (quoted parts and escapes included, an unterminated quote running to the end) or one
+# command separator; blanks between them are skipped.
+_WORD_OR_BREAK = re.compile(r"""(?:[^ \t\r\n'"\\;|&]|\\.|\\$|'[^']*(?:'|$)|"(?:[^"\\]|\\.|\\$)*(?:"|$))+|[;|&\n]""",
+                            re.DOTALL)
+
+
+def _scan_fast(command: str) -> list[list[str]]:
+    """:func:`_scan` by regular expression: words found whole, and only a word holding a quote or an
+    escape is unquoted character by character."""
+    commands: list[list[str]] = []
+    tokens: list[str] = []
+    for match in _WORD_OR_BREAK.finditer(command):
+        word = match.group(0)
+        if word in (";", "|", "&", "\n"):
+            if tokens:
+                commands.append(tokens)
+                tokens = []
+        elif "'" in word or '"' in word or "\\" in word:
+            tokens.extend(t for c in _scan(word) for t in c)
+        else:
+            tokens.append(word)
+    if tokens:
+        commands.append(tokens)
+    return commands
+
+
 def simple_commands(command: str) -> list[list[str]]:
     """The command's simple commands as token lists (heredoc bodies removed, ``sudo``/``env``/variable
     assignments in front dropped)."""
@@ -58,7 +84,7 @@ def simple_commands(command: str) -> list[list[str]]:
     if _PLAIN.fullmatch(command):
         raw = [part.split() for part in _BREAKS.split(command)]
     else:
-        raw = _scan(command)
+        raw = _scan_fast(command)
     out = []
     for tokens in raw:
         while tokens and (tokens[0] in ("sudo", "env", "time", "command") or "=" in tokens[0]):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from functools import lru_cache
 
 from mastlens.judges.rules.commands import Change, call_commands, changes, checks, self_confirming
 from mastlens.judges.rules.config import RulesConfig
@@ -37,10 +38,20 @@ def required_check(view: TraceView) -> tuple[Step, str, str] | None:
     """(instruction step, quoted phrase, program) when the instructions name the program that must
     check the result, e.g. "validate it with `jq`"."""
     for step in view.instructions:
-        for match in REQUIRED_CHECK.finditer(step.content):
-            program = (match.group(1) or match.group(2) or "").lower()
-            if match.group(1) or program in _KNOWN_CHECKERS:
-                return step, match.group(0), os.path.basename(program)
+        found = _required_in(step.content)
+        if found is not None:
+            return step, *found
+    return None
+
+
+@lru_cache(maxsize=256)
+def _required_in(text: str) -> tuple[str, str] | None:
+    """(phrase, program) of the first required check ``text`` names; cached, as runs of one agent share
+    their instructions."""
+    for match in REQUIRED_CHECK.finditer(text):
+        program = (match.group(1) or match.group(2) or "").lower()
+        if match.group(1) or program in _KNOWN_CHECKERS:
+            return match.group(0), os.path.basename(program)
     return None
 
 
@@ -129,6 +140,9 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     if not unchecked and not missing_check and not retried and not no_check and not vouched and not reread:
         if required is None and not view.has_tools and len(team_agents(view)) < 2:
             return not_assessed(MODE, "no tools, no team and no required check in this run")
+        if not view.has_tools and required is None:
+            return absent(MODE, 0.5, "no teammate called a result verified without a check of their own (the run "
+                          "records no tool executions, so checks done by running code cannot be seen)")
         return absent(MODE, 0.7, "no change went unchecked or was retried blind, and tool checks passed before "
                       "the final answer" + (f"; the required `{required[2]}` check ran" if required else ""))
     pairs: list[tuple[Step, str | None]] = []

@@ -28,6 +28,11 @@ _TOOLS_OFFERED = re.compile(r"\b(?:tool|function)[ _-]?calls?\b|\b(?:use|call) (
                             re.IGNORECASE)
 
 
+@lru_cache(maxsize=256)
+def _offers_tools(text: str) -> bool:
+    return _TOOLS_OFFERED.search(text) is not None  # cached: runs of one agent share their instructions
+
+
 def normalize_text(text: str) -> str:
     return " ".join(text.split())
 
@@ -205,7 +210,7 @@ class TraceView:
     @cached_property
     def tools_offered(self) -> bool:
         """Whether the instructions tell the agent it has tools ("make a tool call", "call the functions")."""
-        return any(_TOOLS_OFFERED.search(s.content[:20000]) for s in self.instructions if s.kind is StepKind.SYSTEM)
+        return any(_offers_tools(s.content[:20000]) for s in self.instructions if s.kind is StepKind.SYSTEM)
 
     @cached_property
     def content_captured(self) -> bool:

@@ -1,0 +1,109 @@
+"""Rules v5 detectors on real runs from ../shared: a write whose returned record contradicts its own
+arguments then reported as done (FM-3.3), and an autonomous team whose closing turn leaves an open
+request, a promise or a give-up (FM-3.1). Each with a positive and a near miss."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pytest
+from conftest import FIXTURES, require_fixtures
+
+import mastlens
+from mastlens.judges.llm.verify import verify_evidence
+from mastlens.judges.rules import judge_trace
+from mastlens.judges.rules.config import DEFAULT_CONFIG
+from mastlens.judges.rules.contradiction import contradicted_fields
+from mastlens.judges.rules.tool_errors import contradicted_writes
+from mastlens.judges.rules.team_ending import is_autonomous_team, open_ending
+from mastlens.judges.rules.view import TraceView
+from mastlens.trace import Trace
+
+TAU = "tau_bench"
+WW = "who_and_when"
+
+
+@pytest.fixture(autouse=True)
+def _fixtures():
+    require_fixtures()
+
+
+@cache
+def _trace(source: str, trace_id: str) -> Trace:
+    return {t.id: t for t in mastlens.load_traces(str(FIXTURES / source))}[trace_id]
+
+
+def _devset_trace(relative: str) -> Trace:
+    path = FIXTURES.parent / "devsets" / relative
+    if not path.exists():
+        pytest.skip(f"dev set file {path} not found")
+    return next(iter(mastlens.load_traces(str(path))))
+
+
+def _assert_quotes_verify(trace: Trace, mode: str) -> None:
+    verdict = judge_trace(trace).modes[mode]
+    assert verdict.evidence
+    checked = verify_evidence(trace, [(e.step, e.quote) for e in verdict.evidence])
+    assert all(e.verified for e in checked), [(e.step, e.quote) for e in checked]
+
+
+def test_write_whose_record_contradicts_its_arguments_then_reported_done():
+    """tau-13-0 (reward 0): ``update_reservation_flights`` asked for cabin economy, its returned record says
+    basic_economy, and the agent tells the user the change went through."""
+    trace = _trace(TAU, "tau-13-0")
+    view = TraceView.build(trace, DEFAULT_CONFIG)
+    found, readable = contradicted_writes(view)
+    assert readable >= 1
+    assert [(c.field, c.asked, c.returned) for c in found] == [("cabin", "economy", "basic_economy")]
+    claim = found[0].claim
+    assert claim.index > found[0].call.result.index and found[0].claim_word.lower() in claim.content.lower()
+    verdict = judge_trace(trace).modes["FM-3.3"]
+    assert verdict.status.value == "present" and "asked cabin='economy', got 'basic_economy'" in verdict.reason
+    steps = {e.step for e in verdict.evidence}
+    assert {found[0].call.step.index, found[0].call.result.index, claim.index} <= steps
+    _assert_quotes_verify(trace, "FM-3.3")
+
+
+def test_write_whose_record_gives_back_what_it_asked_is_no_contradiction():
+    """tau-10-0 (reward 0 for a wrong action, not a misreported one): its one write returns a record that
+    agrees with every scalar argument, so FM-3.3 is assessed and absent."""
+    trace = _trace(TAU, "tau-10-0")
+    view = TraceView.build(trace, DEFAULT_CONFIG)
+    writes = [c for c in view.calls if c.tool.startswith(("update_", "book_", "cancel_"))]
+    assert writes and all(contradicted_fields(c, DEFAULT_CONFIG.contradiction_max_chars) == [] for c in writes)
+    assert contradicted_writes(view) == ([], len(writes))
+    assert judge_trace(trace).modes["FM-3.3"].status.value == "absent"
+
+
+def test_team_closing_turn_that_asks_a_teammate_then_terminates():
+    """Who&When Algorithm-Generated/84: the closing turn asks a teammate to describe the board, and a bare
+    TERMINATE follows: the team stopped on an open request."""
+    trace = _trace(WW, "Algorithm-Generated/84")
+    view = TraceView.build(trace, DEFAULT_CONFIG)
+    assert is_autonomous_team(view)
+    ending = open_ending(view, DEFAULT_CONFIG.team_ending_sentences)
+    assert ending is not None and ending.kind == "request"
+    assert ending.words in ending.step.content and ending.words.endswith("?")
+    assert trace.steps[-1].content.strip() == "TERMINATE" and ending.step.index < trace.steps[-1].index
+    assert judge_trace(trace).modes["FM-3.1"].status.value == "present"
+    _assert_quotes_verify(trace, "FM-3.1")
+
+
+def test_team_closing_turn_that_answers_is_no_open_ending():
+    """Algorithm-Generated/102: the team's last turn gives its answer; FM-3.1 is assessed and absent. A
+    tau-bench chat (a user speaks throughout) is no autonomous team."""
+    trace = _trace(WW, "Algorithm-Generated/102")
+    view = TraceView.build(trace, DEFAULT_CONFIG)
+    assert is_autonomous_team(view) and open_ending(view, DEFAULT_CONFIG.team_ending_sentences) is None
+    assert judge_trace(trace).modes["FM-3.1"].status.value == "absent"
+    assert not is_autonomous_team(TraceView.build(_trace(TAU, "tau-13-0"), DEFAULT_CONFIG))
+
+
+def test_team_that_gives_up():
+    """Dev set Algorithm-Generated/55: the team cannot reach the paper and its closing turn says it cannot
+    complete the task."""
+    trace = _devset_trace("who_and_when/Algorithm-Generated/55.json")
+    ending = open_ending(TraceView.build(trace, DEFAULT_CONFIG), DEFAULT_CONFIG.team_ending_sentences)
+    assert ending is not None and ending.kind == "gave up" and ending.words in ending.step.content
+    assert judge_trace(trace).modes["FM-3.1"].status.value == "present"
+    _assert_quotes_verify(trace, "FM-3.1")
