@@ -216,10 +216,10 @@ def test_otel_export_validates_and_links_to_the_source_spans(otel_store, tmp_pat
 
 
 def test_otel_export_keeps_absent_apart_from_not_assessed(fixtures_dir: Path, tmp_path: Path):
-    """Real Who&When runs, rules judge (six modes not assessed): absent verdicts are exported by default,
-    not-assessed ones only with --include-not-assessed, and never as absent (issue 14 item 13)."""
+    """Real Who&When and tau-bench runs, rules judge (six modes not assessed): absent verdicts are exported by
+    default, not-assessed ones only with --include-not-assessed, and never as absent (issue 14 item 13)."""
     db = str(tmp_path / "m.db")
-    assert _run("ingest", str(fixtures_dir / "who_and_when"), "--db", db).exit_code == 0
+    assert _run("ingest", str(fixtures_dir / "who_and_when"), str(fixtures_dir / "tau_bench"), "--db", db).exit_code == 0
     assert _run("annotate", "--judge", "rules", "--db", db).exit_code == 0
     with Store(db) as store:
         anns = store.get_annotations("rules")
