@@ -156,11 +156,12 @@ def test_rpm_spaces_request_starts(store):
         return reply(quoting_verdict(req), req)
 
     with FakeOpenAI(responder) as srv:
-        summary = annotate_traces(store, judge(srv.url), concurrency=4, rpm=240)  # one start per 0.25 s
+        summary = annotate_traces(store, judge(srv.url), concurrency=4, rpm=120)  # one start per 0.5 s
     assert summary.annotated == 4 and srv.calls == 4
-    # starts 0.25 s apart: the second to the fourth arrival span about 0.5 s (the first request also sets up
-    # the client, so its arrival lags); without a limit all four arrive within milliseconds
-    assert arrivals[-1] - arrivals[1] >= 0.4, arrivals
+    # starts 0.5 s apart: the second to the fourth arrival span about 1 s (the first request also sets up
+    # the client, so its arrival lags; the margin absorbs a loaded machine's jitter of a request or two);
+    # without a limit all four arrive within milliseconds
+    assert arrivals[-1] - arrivals[1] >= 0.75, arrivals
 
 
 def test_samples_take_the_majority_and_store_flip_rate(store):
