@@ -82,13 +82,13 @@ def judge_prevalence(store: Store, judge_set: str) -> dict[str, tuple[int, float
     return out
 
 
-def corrected_prevalences(store: Store, judge_set: str, result: AgreementResult) -> dict[str, float | None]:
-    """mode -> the judge's prevalence over the whole set corrected for its error measured against the human
-    labels so far (Rogan-Gladen, as ``mastlens stats --reference``); None where it cannot be corrected (no
-    human positive or negative yet, or a judge no better than chance)."""
+def corrected_prevalences(prevalence: dict[str, tuple[int, float | None]],
+                          result: AgreementResult) -> dict[str, float | None]:
+    """mode -> the judge's prevalence over the whole set (:func:`judge_prevalence`) corrected for its error
+    measured against the human labels so far (Rogan-Gladen, as ``mastlens stats --reference``); None where it
+    cannot be corrected (no human positive or negative yet, or a judge no better than chance)."""
     from mastlens.analysis.fidelity import rogan_gladen
 
-    prevalence = judge_prevalence(store, judge_set)
     out: dict[str, float | None] = {}
     for stat in result.modes:
         share = prevalence.get(stat.id, (0, None))[1]
@@ -104,7 +104,7 @@ def agreement_view(store: Store, human_set: str, judge_set: str) -> AgreementVie
     taxonomy = load_taxonomy()
     prevalence = judge_prevalence(store, judge_set)
     result = human_agreement(store, human_set, judge_set) if store.get_set(human_set) else None
-    corrected = corrected_prevalences(store, judge_set, result) if result and result.n_traces else None
+    corrected = corrected_prevalences(prevalence, result) if result and result.n_traces else None
     rows = []
     if result is not None:
         for stat in result.modes:
