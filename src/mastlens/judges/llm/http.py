@@ -9,7 +9,8 @@ Completions) and reads a handful of fields; retries, backoff and error meaning l
 Requests run on a thread pool (one kept-alive connection per thread; the socket wait releases the
 GIL). ``close`` shuts every open socket, so a run that is interrupted does not wait for its requests'
 timeouts. Proxies are taken from the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``), as the
-SDK did: HTTPS goes through a CONNECT tunnel, plain HTTP through the proxy with the full URL.
+SDK did (never for this machine's own addresses): HTTPS goes through a CONNECT tunnel, plain HTTP
+through the proxy with the full URL.
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ class ConnectionFailed(Exception):
 
 
 def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
-    if proxy_bypass(host):
-        return None
+    if host in ("localhost", "::1") or host.startswith("127.") or proxy_bypass(host):
+        return None  # a server on this machine is never reached through a proxy
     url = getproxies().get(scheme)
     if not url:
         return None
