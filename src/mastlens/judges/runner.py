@@ -156,6 +156,17 @@ def _load(store: Store, trace_id: str, known_hash: str | None) -> tuple[Trace, s
     return None if trace is None else (trace, known_hash or trace.content_hash())
 
 
+def _recall(store: Store, judge: Judge, todo: list[str], hashes: dict[str, str], samples: int,
+            set_name: str) -> tuple[set[str], int]:
+    """Copy into the set the verdicts other sets hold under the same memo key (the judge's
+    ``verdict_memo_key``; see mastlens.judges.llm.memo): the trace ids done and the replies they reused."""
+    key_of = getattr(judge, "verdict_memo_key", None)
+    if key_of is None:
+        return set(), 0
+    wanted = {tid: key for tid in todo if hashes.get(tid) and (key := key_of(hashes[tid], samples))}
+    return store.copy_remembered(set_name, wanted)
+
+
 class _Run:
     def __init__(self, store: Store, judge: Judge, summary: RunSummary, *, samples: int, budget: float | None,
                  progress: ProgressCallback | None, total: int, work: RunWork):
@@ -253,6 +264,7 @@ class _Run:
             )
         s.calls += result.calls
         s.cache_hits += result.cache_hits
+        key_for = getattr(self.judge, "memo_key_for", None)
         s.input_tokens += result.input_tokens
         s.output_tokens += result.output_tokens
         s.cost_usd += result.cost_usd
@@ -261,6 +273,7 @@ class _Run:
             raw_reply=result.raw_reply, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
             cost_usd=result.cost_usd, latency_s=result.latency_s or (time.monotonic() - started),
             attempts=result.attempts, trace_hash=trace_hash,
+            memo_key=key_for(trace_hash, self.samples, result.verdict) if key_for is not None else None,
         )
 
 
@@ -315,6 +328,12 @@ async def annotate_traces_async(
     run = _Run(store, judge, summary, samples=samples, budget=budget_usd, progress=progress, total=len(todo),
                work=work)
     queue: asyncio.Queue[str] = asyncio.Queue()
+    recalled, replies = _recall(store, judge, todo, run.hashes, samples, name)
+    if recalled:
+        summary.cache_hits += replies
+        run.done = len(recalled)
+        run.annotated_now.update(recalled)
+        todo = [t for t in todo if t not in recalled]
     for trace_id in todo:
         queue.put_nowait(trace_id)
     run._tick(None, None)
