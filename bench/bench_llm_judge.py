@@ -5,7 +5,7 @@ N generated traces (default 320), annotates them at concurrency C (default 32) a
 ratio to the ideal C / L, and how long the run's helper thread worked (decoding, rendering, look-ups,
 writes). A second run on the same traces into a new set must be served from the cache: zero calls.
 The ``openai`` SDK is imported before the clock starts, so this is the runner's own overhead; the same
-measures through the CLI, start-up and the SDK import included, are in bench_cli.py.
+measures through the CLI, start-up included, are in bench_cli.py.
 
 Reproduce:  python bench/bench_llm_judge.py [--traces 320] [--concurrency 32] [--latency 1.0]
 """

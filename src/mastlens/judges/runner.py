@@ -227,6 +227,9 @@ class _Run:
                 ann = await self._annotate(trace, trace_hash)
             finally:
                 self.in_flight_estimate -= cost_hold
+            if ann is None:  # held back unsent: the endpoint had refused another request for good
+                self.summary.not_started += 1
+                continue
             self.work.save(ann)
             self.done += 1
             if ann.status is AnnotationStatus.OK:
@@ -236,12 +239,14 @@ class _Run:
                 self.summary.error_reasons[trace_id] = ann.error or "unknown error"
             self._tick(trace_id, ann.status.value)
 
-    async def _annotate(self, trace: Trace, trace_hash: str) -> Annotation:
+    async def _annotate(self, trace: Trace, trace_hash: str) -> Annotation | None:
         s = self.summary
         started = time.monotonic()
         try:
             result = await _judge_trace(self.judge, trace, self.samples)
         except JudgeError as exc:
+            if getattr(exc, "unsent", False):
+                return None
             if exc.fatal and not self.stopped:
                 self.stopped = True  # start nothing more: every later trace would fail the same way
                 s.stopped_reason = exc.reason
@@ -341,14 +346,18 @@ async def annotate_traces_async(
     if limiter is not None:
         original = run._annotate
 
-        async def limited(trace: Trace, trace_hash: str) -> Annotation:
+        async def limited(trace: Trace, trace_hash: str) -> Annotation | None:
             await limiter.acquire()
             return await original(trace, trace_hash)
 
         run._annotate = limited  # type: ignore[method-assign]
     ticker = asyncio.ensure_future(work.tick())
+    slots = getattr(judge, "set_request_slots", None)
     try:
-        workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(concurrency, len(todo) or 1)))]
+        if slots is not None:  # twice as many traces in hand as requests on the wire: see set_request_slots
+            slots(concurrency)
+        hands = concurrency * (2 if slots is not None else 1)
+        workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(hands, len(todo) or 1)))]
         await asyncio.gather(*workers)
     finally:
         ticker.cancel()
@@ -360,6 +369,8 @@ async def annotate_traces_async(
         finally:
             if use_work is not None:
                 use_work(None)
+            if slots is not None:
+                slots(None)
         summary.helper_busy_s = work.busy_s
         final_ok = store.annotated_ids(name)
         final_err = store.annotated_ids(name, status="error")

@@ -62,6 +62,13 @@ class EndpointError(Exception):
         self.fatal = fatal  # no later request can succeed either (HTTP 401, 403, 404)
 
 
+class NotSent(EndpointError):
+    """A request held back because the endpoint already refused one in a way every request shares."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, 0, fatal=True)
+
+
 class FormatRejected(Exception):
     """The server refused the requested response_format."""
 
@@ -133,8 +140,10 @@ class ChatClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.limiter: RateLimiter | None = None
+        self.slots: asyncio.Semaphore | None = None  # requests on the wire at once (set by the runner)
         self._secret = api_key or None
         self._poster: JsonPoster | None = None
+        self.refused: str | None = None  # why the endpoint refused a request in a way every later one would share
         self.in_flight = 0  # requests started and not yet answered (retries and their waits included)
 
     def _http(self) -> JsonPoster:
@@ -187,10 +196,13 @@ class ChatClient:
         for attempt in range(self.max_retries + 1):
             if self.limiter is not None:
                 await self.limiter.acquire()
-            started = time.monotonic()
             wait: float | None = None
             try:
-                answer = await http.post("/chat/completions", body)
+                if self.slots is None:
+                    answer, latency = await self._post(http, body)
+                else:  # held for the request alone: never through a backoff wait or the reply's parsing
+                    async with self.slots:
+                        answer, latency = await self._post(http, body)
             except Timeout:
                 last = f"request timed out after {self.timeout:g} s"
             except ConnectionFailed as exc:
@@ -199,7 +211,7 @@ class ChatClient:
                 status = answer.status
                 if 200 <= status < 300:
                     try:
-                        return self._reply(answer, attempt + 1, time.monotonic() - started)
+                        return self._reply(answer, attempt + 1, latency)
                     except ValueError as exc:
                         last = f"unreadable response: {exc}"
                 else:
@@ -214,11 +226,21 @@ class ChatClient:
                         last = f"server error (HTTP {status}): {detail}"
                         wait = _retry_after(answer.headers)
                     else:
-                        raise EndpointError(self.scrub(f"HTTP {status}: {detail}"), attempt + 1,
-                                            fatal=status in _REFUSES_ALL) from None
+                        reason = self.scrub(f"HTTP {status}: {detail}")
+                        if status in _REFUSES_ALL:
+                            self.refused = reason
+                        raise EndpointError(reason, attempt + 1, fatal=status in _REFUSES_ALL) from None
             if attempt < self.max_retries:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise EndpointError(self.scrub(f"{last} (gave up after {self.max_retries + 1} attempts)"), self.max_retries + 1)
+
+    async def _post(self, http: JsonPoster, body: bytes) -> tuple[HttpReply, float]:
+        """The reply and the seconds it took, from sending to the last byte."""
+        if self.refused is not None:
+            raise NotSent(self.refused)
+        started = time.monotonic()
+        answer = await http.post("/chat/completions", body)
+        return answer, time.monotonic() - started
 
     @staticmethod
     def _reply(answer: HttpReply, attempts: int, latency: float) -> Reply:

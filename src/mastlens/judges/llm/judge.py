@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from urllib.parse import urlsplit
 
 from mastlens.judges.base import Judge, JudgeError, JudgeInfo, JudgeResult
 from mastlens.judges.limits import CallEstimate, RateLimiter
-from mastlens.judges.llm.client import ChatClient, EndpointError, FormatRejected, Reply, ResponseFormat, endpoint_host
+from mastlens.judges.llm.client import (
+    ChatClient, EndpointError, FormatRejected, NotSent, Reply, ResponseFormat, endpoint_host,
+)
 from mastlens.judges.llm.memo import memo_key, memo_key_base
 from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, check_decisive_step, parse_reply
 from mastlens.judges.llm.prices import Price, resolve_price
@@ -139,6 +142,11 @@ class LLMJudge(Judge):
 
     def set_rate_limiter(self, limiter: RateLimiter) -> None:
         self.client.limiter = limiter
+
+    def set_request_slots(self, slots: int | None) -> None:
+        """At most ``slots`` requests on the wire at once (None: no limit of the judge's own). The runner
+        then keeps more traces in hand than slots, rendered and waiting, so a freed slot is used at once."""
+        self.client.slots = asyncio.Semaphore(slots) if slots else None
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -355,7 +363,9 @@ class LLMJudge(Judge):
             except EndpointError as exc:
                 tally.attempts += exc.attempts
                 tally.calls += exc.attempts
-                raise JudgeError(exc.reason, attempts=tally.attempts, fatal=exc.fatal) from None
+                error = JudgeError(exc.reason, attempts=tally.attempts, fatal=exc.fatal)
+                error.unsent = isinstance(exc, NotSent) and tally.calls == 0  # type: ignore[attr-defined]
+                raise error from None
             tally.add(reply)
             self._remember_format(fmt)
             return reply, fmt, messages, key
