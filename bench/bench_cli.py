@@ -157,6 +157,8 @@ def main() -> None:
             common = ["annotate", "--judge", MODEL, "--base-url", url, "-c", str(c), "--json"]
             first_wall, done = mastlens(common, db)
             first, first_cpu = json.loads(done.stdout), CPU[-1]
+            with Store(db) as store:  # each request's own time, sending to last byte, as the client measured it
+                wire = [a.latency_s for a in store.get_annotations(first["set"])]
             quick = ["annotate", "--judge", MODEL, "--base-url", quick_url, "-c", str(c), "--json"]
             mastlens(quick, cached_db)  # every trace judged once: the re-runs below copy its verdicts
             _, done = mastlens([*quick, "--set", "rerun"], cached_db, python_flags=("-X", "importtime"))
@@ -193,8 +195,6 @@ def main() -> None:
               f"agent messages {'all kept' if kept else 'NOT ALL KEPT'}) | <= 5% |")
     print()
     run_wall = first["wall_s"]
-    with Store(db) as store:  # each request's own time, sending to last byte, as the client measured it
-        wire = [a.latency_s for a in store.get_annotations(first["set"])]
     mean_wire = statistics.fmean(wire) if wire else float("nan")
     on_wire = math.ceil(n / c) * mean_wire
     print(f"where the first run's {first_wall:.2f} s go (ideal {rounds:.2f} s = {math.ceil(n / c)} rounds of L):")
