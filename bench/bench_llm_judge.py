@@ -4,8 +4,8 @@ Starts the test suite's fake Chat Completions server in its own process (latency
 N generated traces (default 320), annotates them at concurrency C (default 32) and reports traces/s as a
 ratio to the ideal C / L, and how long the run's helper thread worked (decoding, rendering, look-ups,
 writes). A second run on the same traces into a new set must be served from the cache: zero calls.
-The ``openai`` SDK is imported before the clock starts, so this is the runner's own overhead; the same
-measures through the CLI, start-up and the SDK import included, are in bench_cli.py.
+The judge's HTTP module is imported before the clock starts, so this is the runner's own overhead; the
+same measures through the CLI, start-up included, are in bench_cli.py.
 
 Reproduce:  python bench/bench_llm_judge.py [--traces 320] [--concurrency 32] [--latency 1.0]
 """
@@ -29,7 +29,7 @@ from mastlens.store import Store  # noqa: E402
 
 def main() -> None:
     args = run_args(__doc__)
-    import openai  # noqa: F401 - see the module docstring
+    import mastlens.judges.llm.http  # noqa: F401 - see the module docstring
     with scripted_endpoint(args.latency) as url:
         with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
             for i in range(args.traces):

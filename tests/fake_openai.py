@@ -143,6 +143,7 @@ class FakeOpenAI:
                 pass
 
             def do_POST(self) -> None:  # noqa: N802 - http.server API
+                arrived = time.monotonic()  # the latency counts from here: the server's own work is part of it
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
@@ -152,7 +153,7 @@ class FakeOpenAI:
                     resp = error(404, f"no route {self.path}")
                 else:
                     resp = server.responder(body, n)
-                time.sleep(server.latency + resp.delay)
+                time.sleep(max(0.0, arrived + server.latency + resp.delay - time.monotonic()))
                 payload = resp.raw if resp.raw is not None else json.dumps(resp.body).encode()
                 try:
                     self.send_response(resp.status)

@@ -79,7 +79,7 @@ def test_a_refused_key_stops_the_run_instead_of_failing_every_trace(store):
     fill(store, 20)
     with FakeOpenAI(lambda req, n: error(401, "Incorrect API key provided")) as srv:
         summary = annotate_traces(store, judge(srv.url), concurrency=2)
-        assert srv.calls <= 2  # only the requests already in flight
+        assert srv.calls <= 2  # only the requests already on the wire (traces rendered and waiting are held back)
     assert summary.errors == srv.calls and summary.not_started == 20 - srv.calls
     assert "HTTP 401" in summary.stopped_reason
     with FakeOpenAI() as srv:  # with the key fixed, the rerun judges every trace

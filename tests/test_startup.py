@@ -26,8 +26,10 @@ runpy.run_module("mastlens", run_name="__main__")
 """
 
 
-def imported(tmp_path: Path, *args: str, db: Path | None = None) -> tuple[set[str], subprocess.CompletedProcess]:
-    """Top-level packages loaded by ``mastlens ARGS`` run in a fresh interpreter, and the process."""
+def imported(tmp_path: Path, *args: str, db: Path | None = None,
+             full: bool = False) -> tuple[set[str], subprocess.CompletedProcess]:
+    """Top-level packages (every module with ``full``) loaded by ``mastlens ARGS`` run in a fresh
+    interpreter, and the process."""
     out = tmp_path / "modules.json"
     env = dict(os.environ, PYTHONPATH=str(SRC), OPENAI_API_KEY="test-key")
     env.pop("OPENAI_BASE_URL", None)
@@ -36,7 +38,7 @@ def imported(tmp_path: Path, *args: str, db: Path | None = None) -> tuple[set[st
     done = subprocess.run([sys.executable, "-c", _RUN, str(out), *args], env=env, capture_output=True, text=True,
                           timeout=300)
     modules = json.loads(out.read_text())
-    return {m.split(".")[0] for m in modules}, done
+    return (set(modules) if full else {m.split(".")[0] for m in modules}), done
 
 
 def test_traces_and_help_load_no_heavy_package(tmp_path):
@@ -51,21 +53,22 @@ def test_traces_and_help_load_no_heavy_package(tmp_path):
     assert "trace-000" in done.stdout and "asyncio" not in loaded  # it listed them, without the judging stack
 
 
-def test_dry_run_and_cached_rerun_never_import_the_sdk(tmp_path):
+def test_dry_run_and_cached_rerun_open_no_http_client(tmp_path):
     db = tmp_path / "m.db"
     with Store(db) as store:
         fill(store, 4)
+    transport = {"mastlens.judges.llm.http", "http.client"}
     with FakeOpenAI(good) as server:
         judge = ["annotate", "--judge", "openai:gpt-4.1-mini", "--base-url", server.url, "--json"]
-        loaded, done = imported(tmp_path, *judge, "--dry-run", db=db)
+        loaded, done = imported(tmp_path, *judge, "--dry-run", db=db, full=True)
         assert done.returncode == 0, done.stderr
-        assert json.loads(done.stdout)["to_annotate"] == 4 and "openai" not in loaded and server.calls == 0
-        loaded, done = imported(tmp_path, *judge, db=db)  # the first run sends requests: the SDK is needed
-        assert json.loads(done.stdout)["calls"] == 4 and "openai" in loaded
-        loaded, done = imported(tmp_path, *judge, "--set", "again", db=db)
+        assert json.loads(done.stdout)["to_annotate"] == 4 and not loaded & transport and server.calls == 0
+        loaded, done = imported(tmp_path, *judge, db=db, full=True)  # the first run sends requests
+        assert json.loads(done.stdout)["calls"] == 4 and transport <= loaded and "openai" not in loaded
+        loaded, done = imported(tmp_path, *judge, "--set", "again", db=db, full=True)
         summary = json.loads(done.stdout)
         assert (summary["annotated"], summary["calls"], summary["cache_hits"]) == (4, 0, 4)
-        assert not loaded & HEAVY and server.calls == 4
+        assert not loaded & transport and not {m.split(".")[0] for m in loaded} & HEAVY and server.calls == 4
 
 
 def test_light_analysis_modules_leave_the_numeric_stack_unloaded():

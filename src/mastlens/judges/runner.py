@@ -156,6 +156,17 @@ def _load(store: Store, trace_id: str, known_hash: str | None) -> tuple[Trace, s
     return None if trace is None else (trace, known_hash or trace.content_hash())
 
 
+def _recall(store: Store, judge: Judge, todo: list[str], hashes: dict[str, str], samples: int,
+            set_name: str) -> tuple[set[str], int]:
+    """Copy into the set the verdicts other sets hold under the same memo key (the judge's
+    ``verdict_memo_key``; see mastlens.judges.llm.memo): the trace ids done and the replies they reused."""
+    key_of = getattr(judge, "verdict_memo_key", None)
+    if key_of is None:
+        return set(), 0
+    wanted = {tid: key for tid in todo if hashes.get(tid) and (key := key_of(hashes[tid], samples))}
+    return store.copy_remembered(set_name, wanted)
+
+
 class _Run:
     def __init__(self, store: Store, judge: Judge, summary: RunSummary, *, samples: int, budget: float | None,
                  progress: ProgressCallback | None, total: int, work: RunWork):
@@ -216,6 +227,9 @@ class _Run:
                 ann = await self._annotate(trace, trace_hash)
             finally:
                 self.in_flight_estimate -= cost_hold
+            if ann is None:  # held back unsent: the endpoint had refused another request for good
+                self.summary.not_started += 1
+                continue
             self.work.save(ann)
             self.done += 1
             if ann.status is AnnotationStatus.OK:
@@ -225,12 +239,14 @@ class _Run:
                 self.summary.error_reasons[trace_id] = ann.error or "unknown error"
             self._tick(trace_id, ann.status.value)
 
-    async def _annotate(self, trace: Trace, trace_hash: str) -> Annotation:
+    async def _annotate(self, trace: Trace, trace_hash: str) -> Annotation | None:
         s = self.summary
         started = time.monotonic()
         try:
             result = await _judge_trace(self.judge, trace, self.samples)
         except JudgeError as exc:
+            if getattr(exc, "unsent", False):
+                return None
             if exc.fatal and not self.stopped:
                 self.stopped = True  # start nothing more: every later trace would fail the same way
                 s.stopped_reason = exc.reason
@@ -253,6 +269,7 @@ class _Run:
             )
         s.calls += result.calls
         s.cache_hits += result.cache_hits
+        key_for = getattr(self.judge, "memo_key_for", None)
         s.input_tokens += result.input_tokens
         s.output_tokens += result.output_tokens
         s.cost_usd += result.cost_usd
@@ -261,6 +278,7 @@ class _Run:
             raw_reply=result.raw_reply, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
             cost_usd=result.cost_usd, latency_s=result.latency_s or (time.monotonic() - started),
             attempts=result.attempts, trace_hash=trace_hash,
+            memo_key=key_for(trace_hash, self.samples, result.verdict) if key_for is not None else None,
         )
 
 
@@ -315,6 +333,12 @@ async def annotate_traces_async(
     run = _Run(store, judge, summary, samples=samples, budget=budget_usd, progress=progress, total=len(todo),
                work=work)
     queue: asyncio.Queue[str] = asyncio.Queue()
+    recalled, replies = _recall(store, judge, todo, run.hashes, samples, name)
+    if recalled:
+        summary.cache_hits += replies
+        run.done = len(recalled)
+        run.annotated_now.update(recalled)
+        todo = [t for t in todo if t not in recalled]
     for trace_id in todo:
         queue.put_nowait(trace_id)
     run._tick(None, None)
@@ -322,14 +346,18 @@ async def annotate_traces_async(
     if limiter is not None:
         original = run._annotate
 
-        async def limited(trace: Trace, trace_hash: str) -> Annotation:
+        async def limited(trace: Trace, trace_hash: str) -> Annotation | None:
             await limiter.acquire()
             return await original(trace, trace_hash)
 
         run._annotate = limited  # type: ignore[method-assign]
     ticker = asyncio.ensure_future(work.tick())
+    slots = getattr(judge, "set_request_slots", None)
     try:
-        workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(concurrency, len(todo) or 1)))]
+        if slots is not None:  # twice as many traces in hand as requests on the wire: see set_request_slots
+            slots(concurrency)
+        hands = concurrency * (2 if slots is not None else 1)
+        workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(hands, len(todo) or 1)))]
         await asyncio.gather(*workers)
     finally:
         ticker.cancel()
@@ -341,6 +369,8 @@ async def annotate_traces_async(
         finally:
             if use_work is not None:
                 use_work(None)
+            if slots is not None:
+                slots(None)
         summary.helper_busy_s = work.busy_s
         final_ok = store.annotated_ids(name)
         final_err = store.annotated_ids(name, status="error")

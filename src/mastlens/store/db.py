@@ -298,8 +298,8 @@ class Store:
         self.conn.execute(
             """INSERT INTO trace_annotations (set_name, trace_id, status, summary, task_completed,
                segmented, error, raw_reply, verdict_meta, input_tokens, output_tokens, cost_usd,
-               latency_s, attempts, trace_hash, stale, decisive_step, decisive_agent, decisive_reason)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
+               latency_s, attempts, trace_hash, stale, decisive_step, decisive_agent, decisive_reason, memo_key)
+               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
             (
                 ann.set, ann.trace_id, ann.status.value, v.summary if v else None,
                 None if v is None or v.task_completed is None else int(v.task_completed),
@@ -307,6 +307,7 @@ class Store:
                 json.dumps(v.metadata if v else {}), ann.input_tokens, ann.output_tokens,
                 ann.cost_usd, ann.latency_s, ann.attempts, ann.trace_hash, int(ann.stale),
                 v.decisive_step if v else None, v.decisive_agent if v else None, v.decisive_reason if v else "",
+                ann.memo_key if ann.status is AnnotationStatus.OK else None,
             ),
         )
         if v is not None:
@@ -369,7 +370,7 @@ class Store:
                     verdict=verdict, error=r["error"], raw_reply=r["raw_reply"],
                     input_tokens=r["input_tokens"], output_tokens=r["output_tokens"], cost_usd=r["cost_usd"],
                     latency_s=r["latency_s"], attempts=r["attempts"], stale=bool(r["stale"]),
-                    trace_hash=r["trace_hash"],
+                    trace_hash=r["trace_hash"], memo_key=r["memo_key"],
                 )
             )
         return out
@@ -379,6 +380,47 @@ class Store:
     def cache_get(self, key: str) -> str | None:
         row = self.conn.execute("SELECT response FROM judge_cache WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def copy_remembered(self, set_name: str, wanted: dict[str, str]) -> tuple[set[str], int]:
+        """Into ``set_name``, copy for each trace id of ``wanted`` a current ok annotation of another set
+        stored under the same memo key (its verdict and modes; no tokens, cost or time: this run spent
+        none), in one transaction and without leaving SQLite. Returns the trace ids copied and the number
+        of judge replies they stand for (the windows each verdict was asked in)."""
+        if not wanted:
+            return set(), 0
+        a_cols = ("status, summary, task_completed, segmented, raw_reply, verdict_meta, trace_hash, decisive_step, "
+                  "decisive_agent, decisive_reason, memo_key")
+        m_cols = "mode_id, status, confidence, reason, evidence, has_verified_evidence, flip_rate, onset_step"
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS memo_wanted (trace_id TEXT PRIMARY KEY, memo_key TEXT, "
+                              "src_set TEXT)")
+            self.conn.execute("DELETE FROM temp.memo_wanted")
+            self.conn.executemany("INSERT INTO temp.memo_wanted (trace_id, memo_key) VALUES (?, ?)", wanted.items())
+            self.conn.execute(
+                """UPDATE temp.memo_wanted SET src_set = (
+                       SELECT a.set_name FROM trace_annotations a WHERE a.memo_key = memo_wanted.memo_key
+                       AND a.trace_id = memo_wanted.trace_id AND a.status = 'ok' AND a.stale = 0
+                       AND a.set_name != ? LIMIT 1)""", (set_name,))
+            self.conn.execute("DELETE FROM temp.memo_wanted WHERE src_set IS NULL")
+            self.conn.execute(
+                "DELETE FROM trace_annotations WHERE set_name = ? AND trace_id IN (SELECT trace_id FROM temp.memo_wanted)",
+                (set_name,))
+            self.conn.execute(
+                f"""INSERT INTO trace_annotations (set_name, trace_id, attempts, {a_cols})
+                    SELECT ?, a.trace_id, 1, {', '.join('a.' + c.strip() for c in a_cols.split(','))}
+                    FROM temp.memo_wanted w JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""",
+                (set_name,))
+            self.conn.execute(
+                f"""INSERT INTO mode_annotations (set_name, trace_id, {m_cols})
+                    SELECT ?, m.trace_id, {', '.join('m.' + c.strip() for c in m_cols.split(','))}
+                    FROM temp.memo_wanted w JOIN mode_annotations m ON m.set_name = w.src_set AND m.trace_id = w.trace_id""",
+                (set_name,))
+            rows = self.conn.execute(
+                """SELECT w.trace_id, COALESCE(json_extract(a.verdict_meta, '$.windows'), 1) FROM temp.memo_wanted w
+                   JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""").fetchall()
+            self.conn.execute("DELETE FROM temp.memo_wanted")
+        return {r[0] for r in rows}, sum(int(r[1]) for r in rows)
 
     def cache_put(self, key: str, response: str) -> None:
         self.conn.execute("INSERT OR REPLACE INTO judge_cache (key, response) VALUES (?, ?)", (key, response))

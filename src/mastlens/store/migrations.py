@@ -156,6 +156,11 @@ MIGRATIONS: list[str] = [
         FROM trace_annotations a WHERE a.set_name = NEW.set_name AND a.trace_id = NEW.trace_id;
     END;
     """,
+    # the verdict memo: the key under which the LLM judge can reuse a finished verdict (judges/llm/memo.py)
+    """
+    ALTER TABLE trace_annotations ADD COLUMN memo_key TEXT;
+    CREATE INDEX trace_annotations_memo ON trace_annotations(memo_key) WHERE memo_key IS NOT NULL;
+    """,
 ]
 
 

@@ -95,6 +95,7 @@ class Annotation(BaseModel):
     attempts: int = 0
     stale: bool = False
     trace_hash: str | None = None
+    memo_key: str | None = None  # where a judge can find this verdict again for the same content and settings
 
 
 def label_annotation(

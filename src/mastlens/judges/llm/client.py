@@ -1,14 +1,16 @@
-"""Chat Completions over the official ``openai`` SDK, with retries and response-format fallback.
+"""Chat Completions on any OpenAI-compatible endpoint, with retries and response-format fallback.
 
 Retries (exponential backoff with full jitter, Retry-After honoured) cover 429, 5xx, timeouts,
 connection errors and unreadable responses. A 400/422 that names the response format is a
-:class:`FormatRejected`, so the judge can fall back to a format the server accepts. The SDK is imported
-when the first request is about to be sent: a cached re-run or a dry run never loads it.
+:class:`FormatRejected`, so the judge can fall back to a format the server accepts. The bytes travel
+through :mod:`mastlens.judges.llm.http` (the standard library; why not the ``openai`` SDK is said there),
+opened when the first request is about to be sent.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import time
 from dataclasses import dataclass
@@ -20,7 +22,9 @@ from urllib.parse import urlsplit
 from mastlens.judges.limits import RateLimiter
 
 if TYPE_CHECKING:
-    import openai
+    from mastlens.judges.llm.http import HttpReply, JsonPoster
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class ResponseFormat(str, Enum):
@@ -58,6 +62,13 @@ class EndpointError(Exception):
         self.fatal = fatal  # no later request can succeed either (HTTP 401, 403, 404)
 
 
+class NotSent(EndpointError):
+    """A request held back because the endpoint already refused one in a way every request shares."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason, 0, fatal=True)
+
+
 class FormatRejected(Exception):
     """The server refused the requested response_format."""
 
@@ -80,8 +91,7 @@ def endpoint_host(base_url: str | None) -> str:
     return f"{host}:{parts.port}" if parts.port else host
 
 
-def _retry_after(exc: openai.APIStatusError) -> float | None:
-    headers = exc.response.headers if exc.response is not None else {}
+def _retry_after(headers: dict[str, str]) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:
@@ -100,12 +110,8 @@ def _retry_after(exc: openai.APIStatusError) -> float | None:
             return None
 
 
-def _status_detail(exc: openai.APIStatusError) -> str:
-    try:
-        text = exc.response.text
-    except Exception:  # noqa: BLE001 - body may be unreadable
-        text = str(exc)
-    return " ".join(text.split())[:300]
+def _status_detail(reply: HttpReply) -> str:
+    return " ".join(reply.text.split())[:300]
 
 
 def _names_format(detail: str) -> bool:
@@ -123,7 +129,7 @@ def response_format_param(fmt: ResponseFormat, schema: dict[str, Any]) -> dict[s
 
 
 class ChatClient:
-    """One OpenAI-compatible endpoint. The API key is held only by the SDK client."""
+    """One OpenAI-compatible endpoint. The API key lives only in this client's request headers."""
 
     def __init__(self, *, model: str, base_url: str | None, api_key: str | None, timeout: float = 120.0,
                  max_retries: int = 4, backoff_base: float = 1.0, backoff_cap: float = 30.0):
@@ -134,31 +140,24 @@ class ChatClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.limiter: RateLimiter | None = None
+        self.slots: asyncio.Semaphore | None = None  # requests on the wire at once (set by the runner)
         self._secret = api_key or None
-        self._sdk: Any = None
-        self._loading: asyncio.Future[Any] | None = None
+        self._poster: JsonPoster | None = None
+        self.refused: str | None = None  # why the endpoint refused a request in a way every later one would share
         self.in_flight = 0  # requests started and not yet answered (retries and their waits included)
 
-    async def _ready_client(self) -> Any:
-        """The SDK client; the first request imports the SDK on a thread, so the event loop goes on."""
-        if self._sdk is not None:
-            return self._sdk
-        loop = asyncio.get_running_loop()
-        if self._loading is None or self._loading.get_loop() is not loop:
-            self._loading = asyncio.ensure_future(asyncio.to_thread(self._client))
-        return await asyncio.shield(self._loading)
+    def _http(self) -> JsonPoster:
+        if self._poster is None:  # imported here: a dry run or a cached re-run opens no HTTP client
+            from mastlens.judges.llm.http import JsonPoster
 
-    def _client(self) -> Any:
-        if self._sdk is None:
-            import openai  # about 1 s of imports: only once a request is really sent
-
-            self._sdk = openai.AsyncOpenAI(api_key=self._secret or "unused", base_url=self.base_url,
-                                           timeout=self.timeout, max_retries=0)
-        return self._sdk
+            headers = {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
+            self._poster = JsonPoster(self.base_url or DEFAULT_BASE_URL, headers=headers, timeout=self.timeout)
+        return self._poster
 
     async def aclose(self) -> None:
-        if self._sdk is not None:
-            await self._sdk.close()
+        if self._poster is not None:
+            self._poster.close()
+            self._poster = None
 
     def scrub(self, text: str) -> str:
         """``text`` with the API key masked (servers sometimes echo it in error messages)."""
@@ -181,64 +180,98 @@ class ChatClient:
 
     async def _complete(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
                         temperature: float | None, max_tokens: int | None) -> Reply:
-        sdk = await self._ready_client()
-        import openai  # already loaded by now
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages}
+        request: dict[str, Any] = {"model": self.model, "messages": messages}
         if temperature is not None:
-            kwargs["temperature"] = temperature
+            request["temperature"] = temperature
         if max_tokens is not None:
-            kwargs["max_tokens"] = max_tokens
+            request["max_tokens"] = max_tokens
         rf = response_format_param(fmt, schema)
         if rf is not None:
-            kwargs["response_format"] = rf
+            request["response_format"] = rf
+        body = json.dumps(request, ensure_ascii=False).encode("utf-8")
+        http = self._http()
+        from mastlens.judges.llm.http import ConnectionFailed, Timeout  # loaded by _http()
+
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
             if self.limiter is not None:
                 await self.limiter.acquire()
-            started = time.monotonic()
             wait: float | None = None
             try:
-                response = await sdk.chat.completions.create(**kwargs)
-                return self._reply(response, attempt + 1, time.monotonic() - started)
-            except openai.RateLimitError as exc:
-                last = f"rate limited (HTTP 429): {_status_detail(exc)}"
-                wait = _retry_after(exc)
-            except openai.APITimeoutError:
+                if self.slots is None:
+                    answer, latency = await self._post(http, body)
+                else:  # held for the request alone: never through a backoff wait or the reply's parsing
+                    async with self.slots:
+                        answer, latency = await self._post(http, body)
+            except Timeout:
                 last = f"request timed out after {self.timeout:g} s"
-            except openai.APIConnectionError as exc:
-                last = f"connection error: {exc.__cause__ or exc}"
-            except openai.APIStatusError as exc:
-                detail = _status_detail(exc)
-                # llama-cpp-python answers a refused response_format with HTTP 500, others with 400/422.
-                if rf is not None and exc.status_code in (400, 404, 415, 422, 500) and _names_format(detail):
-                    raise FormatRejected(fmt, self.scrub(detail), attempt + 1) from None
-                if exc.status_code >= 500 or exc.status_code in (408, 409):
-                    last = f"server error (HTTP {exc.status_code}): {detail}"
-                    wait = _retry_after(exc)
+            except ConnectionFailed as exc:
+                last = f"connection error: {exc}"
+            else:
+                status = answer.status
+                if 200 <= status < 300:
+                    try:
+                        return self._reply(answer, attempt + 1, latency)
+                    except ValueError as exc:
+                        last = f"unreadable response: {exc}"
                 else:
-                    raise EndpointError(self.scrub(f"HTTP {exc.status_code}: {detail}"), attempt + 1,
-                                        fatal=exc.status_code in _REFUSES_ALL) from None
-            except (openai.APIResponseValidationError, ValueError) as exc:
-                last = f"unreadable response: {exc}"
+                    detail = _status_detail(answer)
+                    # llama-cpp-python answers a refused response_format with HTTP 500, others with 400/422.
+                    if rf is not None and status in (400, 404, 415, 422, 500) and _names_format(detail):
+                        raise FormatRejected(fmt, self.scrub(detail), attempt + 1) from None
+                    if status == 429:
+                        last = f"rate limited (HTTP 429): {detail}"
+                        wait = _retry_after(answer.headers)
+                    elif status >= 500 or status in (408, 409):
+                        last = f"server error (HTTP {status}): {detail}"
+                        wait = _retry_after(answer.headers)
+                    else:
+                        reason = self.scrub(f"HTTP {status}: {detail}")
+                        if status in _REFUSES_ALL:
+                            self.refused = reason
+                        raise EndpointError(reason, attempt + 1, fatal=status in _REFUSES_ALL) from None
             if attempt < self.max_retries:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise EndpointError(self.scrub(f"{last} (gave up after {self.max_retries + 1} attempts)"), self.max_retries + 1)
 
+    async def _post(self, http: JsonPoster, body: bytes) -> tuple[HttpReply, float]:
+        """The reply and the seconds it took, from sending to the last byte."""
+        if self.refused is not None:
+            raise NotSent(self.refused)
+        started = time.monotonic()
+        answer = await http.post("/chat/completions", body)
+        return answer, time.monotonic() - started
+
     @staticmethod
-    def _reply(response: Any, attempts: int, latency: float) -> Reply:
-        choices = getattr(response, "choices", None) or []
-        if not choices:
+    def _reply(answer: HttpReply, attempts: int, latency: float) -> Reply:
+        """The fields the judge reads from a Chat Completions body; ValueError when it is not one."""
+        try:
+            data = json.loads(answer.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ValueError(f"the body is not JSON ({exc}): {_status_detail(answer)[:120]}") from None
+        choices = data.get("choices") if isinstance(data, dict) else None
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ValueError("response has no choices")
-        message = choices[0].message
-        usage = getattr(response, "usage", None)
-        content = message.content or ""
+        message = choices[0].get("message")
+        if not isinstance(message, dict):
+            raise ValueError("the first choice has no message")
+        content = message.get("content")
+        if content is not None and not isinstance(content, str):
+            raise ValueError("the message content is not text")
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else None
         return Reply(
-            content=content,
-            input_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            output_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            finish_reason=choices[0].finish_reason,
-            refusal=getattr(message, "refusal", None),
+            content=content or "",
+            input_tokens=_count(usage, "prompt_tokens"),
+            output_tokens=_count(usage, "completion_tokens"),
+            finish_reason=choices[0].get("finish_reason"),
+            refusal=message.get("refusal") if isinstance(message.get("refusal"), str) else None,
             attempts=attempts,
             latency_s=latency,
             usage_reported=usage is not None,
         )
+
+
+def _count(usage: dict[str, Any] | None, name: str) -> int:
+    value = (usage or {}).get(name)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -10,7 +11,10 @@ from urllib.parse import urlsplit
 
 from mastlens.judges.base import Judge, JudgeError, JudgeInfo, JudgeResult
 from mastlens.judges.limits import CallEstimate, RateLimiter
-from mastlens.judges.llm.client import ChatClient, EndpointError, FormatRejected, Reply, ResponseFormat, endpoint_host
+from mastlens.judges.llm.client import (
+    ChatClient, EndpointError, FormatRejected, NotSent, Reply, ResponseFormat, endpoint_host,
+)
+from mastlens.judges.llm.memo import memo_key, memo_key_base
 from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, check_decisive_step, parse_reply
 from mastlens.judges.llm.prices import Price, resolve_price
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
@@ -139,6 +143,11 @@ class LLMJudge(Judge):
     def set_rate_limiter(self, limiter: RateLimiter) -> None:
         self.client.limiter = limiter
 
+    def set_request_slots(self, slots: int | None) -> None:
+        """At most ``slots`` requests on the wire at once (None: no limit of the judge's own). The runner
+        then keeps more traces in hand than slots, rendered and waiting, so a freed slot is used at once."""
+        self.client.slots = asyncio.Semaphore(slots) if slots else None
+
     async def aclose(self) -> None:
         await self.client.aclose()
 
@@ -188,6 +197,29 @@ class LLMJudge(Judge):
         for message in messages[1:]:
             _hash_parts(digest, (message["role"], message["content"]))
         return "verdict:" + digest.hexdigest()
+
+    def verdict_memo_key(self, trace_hash: str, samples: int) -> str | None:
+        """Where the finished verdict of a trace with this content hash is remembered (see
+        :mod:`mastlens.judges.llm.memo`); None until the endpoint's response format is known."""
+        if self._fmt is None:
+            return None
+        base = self._key_bases.get(("memo", self._fmt, samples))
+        if base is None:
+            base = self._key_bases[("memo", self._fmt, samples)] = memo_key_base({
+                "model": self.model, "temperature": self.temperature, "format": self._fmt.value,
+                "max_tokens": self.max_output_tokens, "taxonomy": self.taxonomy.version,
+                "prompt": prompt_hash(self.taxonomy), "max_trace_tokens": self.max_trace_tokens,
+                "tool_output_chars": self.tool_output_chars, "samples": samples,
+            })
+        return memo_key(base, trace_hash)
+
+    def memo_key_for(self, trace_hash: str, samples: int, verdict: Any) -> str | None:
+        """The memo key to store a finished verdict under; None when its windows were asked in another
+        format than the one now known (the key would not describe it)."""
+        key = self.verdict_memo_key(trace_hash, samples)
+        if key is None or verdict.metadata.get("format") != self._fmt.value:  # type: ignore[union-attr]
+            return None
+        return key
 
     def _format_key(self) -> str:
         ident = f"{self.base_url or 'https://api.openai.com/v1'}|{self.model}"
@@ -331,7 +363,9 @@ class LLMJudge(Judge):
             except EndpointError as exc:
                 tally.attempts += exc.attempts
                 tally.calls += exc.attempts
-                raise JudgeError(exc.reason, attempts=tally.attempts, fatal=exc.fatal) from None
+                error = JudgeError(exc.reason, attempts=tally.attempts, fatal=exc.fatal)
+                error.unsent = isinstance(exc, NotSent) and tally.calls == 0  # type: ignore[attr-defined]
+                raise error from None
             tally.add(reply)
             self._remember_format(fmt)
             return reply, fmt, messages, key

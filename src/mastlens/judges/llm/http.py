@@ -1,0 +1,154 @@
+"""POST JSON to one HTTP(S) endpoint with the standard library's ``http.client``, off the event loop.
+
+Why not the ``openai`` SDK: measured on a 2-core machine (``bench/bench_cli.py``), importing it costs
+about 2 s and each call about 10 ms of CPU for response models the judge never uses, which alone keeps
+an ``annotate`` run far from the endpoint's concurrency. The judge needs one request shape (Chat
+Completions) and reads a handful of fields; retries, backoff and error meaning live in
+:mod:`mastlens.judges.llm.client`. This module only moves bytes.
+
+Requests run on a thread pool (one kept-alive connection per thread; the socket wait releases the
+GIL). ``close`` shuts every open socket, so a run that is interrupted does not wait for its requests'
+timeouts. Proxies are taken from the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``), as the
+SDK did (never for this machine's own addresses): HTTPS goes through a CONNECT tunnel, plain HTTP
+through the proxy with the full URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
+
+from mastlens import __version__
+
+
+@dataclass(frozen=True)
+class HttpReply:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+
+class Timeout(Exception):
+    """No answer within the timeout (connecting, sending or reading)."""
+
+
+class ConnectionFailed(Exception):
+    """The connection could not be made or broke off."""
+
+
+def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
+    if host in ("localhost", "::1") or host.startswith("127.") or proxy_bypass(host):
+        return None  # a server on this machine is never reached through a proxy
+    url = getproxies().get(scheme)
+    if not url:
+        return None
+    parts = urlsplit(url if "//" in url else f"http://{url}")
+    return (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)) if parts.hostname else None
+
+
+class JsonPoster:
+    """POSTs to ``{base_url}{path}``; a pool of at most ``max_workers`` requests in flight."""
+
+    def __init__(self, base_url: str, *, headers: dict[str, str], timeout: float, max_workers: int = 128):
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme.lower()
+        self.host = parts.hostname or ""
+        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        self.base_path = parts.path.rstrip("/")
+        self.query = f"?{parts.query}" if parts.query else ""
+        self.timeout = timeout
+        self._headers = {"Content-Type": "application/json", "Accept": "application/json",
+                         "User-Agent": f"mastlens/{__version__}", **headers}
+        self._proxy = _proxy_for(self.scheme, self.host)
+        self._tls = ssl.create_default_context() if self.scheme == "https" else None
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="mastlens-http")
+        self._local = threading.local()
+        self._open: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _connect(self) -> http.client.HTTPConnection:
+        host, port = self._proxy or (self.host, self.port)
+        if self._tls is not None:
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                host, port, timeout=self.timeout, context=self._tls)
+            if self._proxy:
+                conn.set_tunnel(self.host, self.port)
+        else:
+            conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
+        with self._lock:
+            self._open.add(conn)
+        return conn
+
+    def _target(self, path: str) -> str:
+        target = f"{self.base_path}{path}{self.query}"
+        if self._proxy and self._tls is None:  # a plain-HTTP proxy wants the absolute URL
+            return f"http://{self.host}:{self.port}{target}"
+        return target
+
+    def _post_blocking(self, path: str, body: bytes) -> HttpReply:
+        if self._closed:
+            raise ConnectionFailed("the client was closed")
+        conn = getattr(self._local, "conn", None)
+        fresh = conn is None
+        for _ in range(2):  # a kept-alive connection the server dropped meanwhile gets one fresh retry
+            if conn is None:
+                conn = self._local.conn = self._connect()
+            try:
+                conn.request("POST", self._target(path), body=body, headers=self._headers)
+                response = conn.getresponse()
+                data = response.read()
+                reply = HttpReply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+                if response.will_close:
+                    self._drop(conn)
+                return reply
+            except TimeoutError as exc:
+                self._drop(conn)
+                raise Timeout(str(exc)) from None
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
+                self._drop(conn)
+                conn = None
+                if fresh or self._closed:
+                    raise ConnectionFailed(f"{type(exc).__name__}: {exc}") from None
+                fresh = True
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop(conn)
+                raise ConnectionFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+        raise ConnectionFailed("the server closed the connection")  # pragma: no cover - loop always returns
+
+    def _drop(self, conn: http.client.HTTPConnection) -> None:
+        if getattr(self._local, "conn", None) is conn:
+            self._local.conn = None
+        with self._lock:
+            self._open.discard(conn)
+        conn.close()
+
+    async def post(self, path: str, body: bytes) -> HttpReply:
+        """The reply to one POST; raises :class:`Timeout` or :class:`ConnectionFailed`."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._post_blocking, path, body)
+
+    def close(self) -> None:
+        """Shut every open connection (unblocking requests still waiting) and stop the pool."""
+        self._closed = True
+        with self._lock:
+            conns = list(self._open)
+            self._open.clear()
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(2)
+                except OSError:
+                    pass
+            conn.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
