@@ -55,27 +55,35 @@ def _build_judge(judge_name: str | None, options: dict[str, Any], rules_config: 
 
 
 class _Bar:
-    """A rich progress bar: done/total, errors, ETA and spend (on stderr)."""
+    """A rich progress bar: done/total, errors, ETA and spend (on stderr). Disabled (--json, --dry-run), it
+    does nothing and never imports rich's progress machinery."""
 
     def __init__(self, enabled: bool):
+        self.progress: Any = None
+        self.task: Any = None
+        if not enabled:
+            return
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
             TextColumn("[bold]annotating[/]"), BarColumn(), MofNCompleteColumn(),
             TextColumn("errors {task.fields[errors]}"), TextColumn("cache {task.fields[cache]}"),
             TextColumn("${task.fields[cost]:.4f}"), TextColumn("ETA"), TimeRemainingColumn(),
-            console=err_console, disable=not enabled, transient=False,
+            console=err_console, transient=False,
         )
-        self.task: Any = None
 
     def __enter__(self) -> _Bar:
-        self.progress.__enter__()
+        if self.progress is not None:
+            self.progress.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+        if self.progress is not None:
+            self.progress.__exit__(*exc)  # type: ignore[arg-type]
 
     def __call__(self, p: RunProgress) -> None:
+        if self.progress is None:
+            return
         if self.task is None:
             self.task = self.progress.add_task("annotate", total=p.total, errors=0, cache=0, cost=0.0)
         self.progress.update(self.task, completed=p.done, errors=p.errors, cache=p.cache_hits, cost=p.cost_usd)

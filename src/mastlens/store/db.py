@@ -8,10 +8,12 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mastlens.store.migrations import migrate
-from mastlens.trace import Annotation, AnnotationStatus, Evidence, ModeStatus, ModeVerdict, Trace, Verdict
+
+if TYPE_CHECKING:  # the pydantic models load when a method needs them: listing rows (`traces`) never does
+    from mastlens.trace import Annotation, Trace
 
 DEFAULT_DB = "mastlens.db"
 
@@ -184,10 +186,14 @@ class Store:
         )
 
     def get_trace(self, trace_id: str) -> Trace | None:
+        from mastlens.trace import Trace
+
         row = self.conn.execute("SELECT data FROM traces WHERE id = ?", (trace_id,)).fetchone()
         return Trace.model_validate_json(row["data"]) if row else None
 
     def iter_traces(self, ids: Iterable[str] | None = None) -> Iterator[Trace]:
+        from mastlens.trace import Trace
+
         if ids is None:
             for row in self.conn.execute("SELECT data FROM traces ORDER BY id"):
                 yield Trace.model_validate_json(row["data"])
@@ -343,6 +349,8 @@ class Store:
 
     def get_annotations(self, set_name: str, *, include_stale: bool = False) -> list[Annotation]:
         """Every annotation of a set, with verdicts rebuilt from the per-mode rows."""
+        from mastlens.trace import Annotation, AnnotationStatus, Evidence, ModeStatus, ModeVerdict, Verdict
+
         sql = "SELECT * FROM trace_annotations WHERE set_name = ?"
         if not include_stale:
             sql += " AND stale = 0"
