@@ -313,7 +313,7 @@ class Store:
                 json.dumps(v.metadata if v else {}), ann.input_tokens, ann.output_tokens,
                 ann.cost_usd, ann.latency_s, ann.attempts, ann.trace_hash, int(ann.stale),
                 v.decisive_step if v else None, v.decisive_agent if v else None, v.decisive_reason if v else "",
-                ann.memo_key if ann.status is AnnotationStatus.OK else None,
+                ann.memo_key if ann.status.value == "ok" else None,
             ),
         )
         if v is not None:
