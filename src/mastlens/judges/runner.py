@@ -356,7 +356,8 @@ async def annotate_traces_async(
     try:
         if slots is not None:  # twice as many traces in hand as requests on the wire: see set_request_slots
             slots(concurrency)
-        hands = concurrency * (2 if slots is not None else 1)
+        # with --rpm, no request may wait in the HTTP pool's queue: it would leave later than the limiter said
+        hands = concurrency * (2 if slots is not None and not rpm else 1)
         workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(hands, len(todo) or 1)))]
         await asyncio.gather(*workers)
     finally:

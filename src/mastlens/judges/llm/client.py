@@ -140,7 +140,7 @@ class ChatClient:
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.limiter: RateLimiter | None = None
-        self.slots: asyncio.Semaphore | None = None  # requests on the wire at once (set by the runner)
+        self.slots: int | None = None  # requests on the wire at once (set by the runner; None: the pool's 128)
         self._secret = api_key or None
         self._poster: JsonPoster | None = None
         self.refused: str | None = None  # why the endpoint refused a request in a way every later one would share
@@ -151,8 +151,16 @@ class ChatClient:
             from mastlens.judges.llm.http import JsonPoster
 
             headers = {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
-            self._poster = JsonPoster(self.base_url or DEFAULT_BASE_URL, headers=headers, timeout=self.timeout)
+            self._poster = JsonPoster(self.base_url or DEFAULT_BASE_URL, headers=headers, timeout=self.timeout,
+                                      max_workers=self.slots or 128)
         return self._poster
+
+    def set_slots(self, slots: int | None) -> None:
+        """At most ``slots`` requests on the wire at once, from the next request on."""
+        if slots != self.slots and self._poster is not None:
+            self._poster.close()
+            self._poster = None
+        self.slots = slots
 
     async def aclose(self) -> None:
         if self._poster is not None:
@@ -190,7 +198,7 @@ class ChatClient:
             request["response_format"] = rf
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
         http = self._http()
-        from mastlens.judges.llm.http import ConnectionFailed, Timeout  # loaded by _http()
+        from mastlens.judges.llm.http import ConnectionFailed, Stopped, Timeout  # loaded by _http()
 
         last = "no attempt made"
         for attempt in range(self.max_retries + 1):
@@ -198,11 +206,9 @@ class ChatClient:
                 await self.limiter.acquire()
             wait: float | None = None
             try:
-                if self.slots is None:
-                    answer, latency = await self._post(http, body)
-                else:  # held for the request alone: never through a backoff wait or the reply's parsing
-                    async with self.slots:
-                        answer, latency = await self._post(http, body)
+                answer = await self._post(http, body)
+            except Stopped:
+                raise NotSent(self.refused or "the endpoint refused an earlier request") from None
             except Timeout:
                 last = f"request timed out after {self.timeout:g} s"
             except ConnectionFailed as exc:
@@ -211,7 +217,7 @@ class ChatClient:
                 status = answer.status
                 if 200 <= status < 300:
                     try:
-                        return self._reply(answer, attempt + 1, latency)
+                        return self._reply(answer, attempt + 1, answer.elapsed)
                     except ValueError as exc:
                         last = f"unreadable response: {exc}"
                 else:
@@ -229,18 +235,16 @@ class ChatClient:
                         reason = self.scrub(f"HTTP {status}: {detail}")
                         if status in _REFUSES_ALL:
                             self.refused = reason
+                            http.stop(reason)  # requests still queued for a thread are not sent
                         raise EndpointError(reason, attempt + 1, fatal=status in _REFUSES_ALL) from None
             if attempt < self.max_retries:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise EndpointError(self.scrub(f"{last} (gave up after {self.max_retries + 1} attempts)"), self.max_retries + 1)
 
-    async def _post(self, http: JsonPoster, body: bytes) -> tuple[HttpReply, float]:
-        """The reply and the seconds it took, from sending to the last byte."""
+    async def _post(self, http: JsonPoster, body: bytes) -> HttpReply:
         if self.refused is not None:
             raise NotSent(self.refused)
-        started = time.monotonic()
-        answer = await http.post("/chat/completions", body)
-        return answer, time.monotonic() - started
+        return await http.post("/chat/completions", body)
 
     @staticmethod
     def _reply(answer: HttpReply, attempts: int, latency: float) -> Reply:

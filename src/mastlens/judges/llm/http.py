@@ -19,6 +19,7 @@ import asyncio
 import http.client
 import ssl
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ class HttpReply:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
+    elapsed: float = 0.0  # seconds from sending the request to its last byte
 
     @property
     def text(self) -> str:
@@ -46,6 +48,10 @@ class ConnectionFailed(Exception):
     """The connection could not be made or broke off."""
 
 
+class Stopped(Exception):
+    """Not sent: :meth:`JsonPoster.stop` was called while the request waited for a free thread."""
+
+
 def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
     if host in ("localhost", "::1") or host.startswith("127.") or proxy_bypass(host):
         return None  # a server on this machine is never reached through a proxy
@@ -57,7 +63,9 @@ def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
 
 
 class JsonPoster:
-    """POSTs to ``{base_url}{path}``; a pool of at most ``max_workers`` requests in flight."""
+    """POSTs to ``{base_url}{path}``, at most ``max_workers`` on the wire at once. Requests beyond that
+    wait in the pool's queue, and a thread that finishes one starts the next at once, whatever the event
+    loop is busy with (parsing the replies that just came in, for instance)."""
 
     def __init__(self, base_url: str, *, headers: dict[str, str], timeout: float, max_workers: int = 128):
         parts = urlsplit(base_url)
@@ -76,6 +84,7 @@ class JsonPoster:
         self._open: set[http.client.HTTPConnection] = set()
         self._lock = threading.Lock()
         self._closed = False
+        self._stopped: str | None = None
 
     def _connect(self) -> http.client.HTTPConnection:
         host, port = self._proxy or (self.host, self.port)
@@ -96,9 +105,16 @@ class JsonPoster:
             return f"http://{self.host}:{self.port}{target}"
         return target
 
+    def stop(self, reason: str) -> None:
+        """Send nothing more: requests still waiting for a thread raise :class:`Stopped` with ``reason``."""
+        self._stopped = reason
+
     def _post_blocking(self, path: str, body: bytes) -> HttpReply:
+        if self._stopped is not None:
+            raise Stopped(self._stopped)
         if self._closed:
             raise ConnectionFailed("the client was closed")
+        started = time.monotonic()
         conn = getattr(self._local, "conn", None)
         fresh = conn is None
         for _ in range(2):  # a kept-alive connection the server dropped meanwhile gets one fresh retry
@@ -108,7 +124,8 @@ class JsonPoster:
                 conn.request("POST", self._target(path), body=body, headers=self._headers)
                 response = conn.getresponse()
                 data = response.read()
-                reply = HttpReply(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+                reply = HttpReply(response.status, {k.lower(): v for k, v in response.getheaders()}, data,
+                                  time.monotonic() - started)
                 if response.will_close:
                     self._drop(conn)
                 return reply

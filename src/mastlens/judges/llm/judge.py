@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -144,9 +143,9 @@ class LLMJudge(Judge):
         self.client.limiter = limiter
 
     def set_request_slots(self, slots: int | None) -> None:
-        """At most ``slots`` requests on the wire at once (None: no limit of the judge's own). The runner
-        then keeps more traces in hand than slots, rendered and waiting, so a freed slot is used at once."""
-        self.client.slots = asyncio.Semaphore(slots) if slots else None
+        """At most ``slots`` requests on the wire at once (None: the HTTP pool's own limit). The runner
+        then keeps more traces in hand than slots, rendered and queued, so a freed slot is used at once."""
+        self.client.set_slots(slots)
 
     async def aclose(self) -> None:
         await self.client.aclose()
