@@ -160,5 +160,8 @@ def test_mast_data_findings_are_only_the_read_ones():
         "Round 2/HyperAgent/SWE-Bench-Lite/6": ["FM-3.2"],
         "Round 3/HyperAgent/SWE-Bench-Lite/10": ["FM-1.3", "FM-2.1", "FM-3.2"],
         "Round 1/AG2/GSM-Plus/2": ["FM-1.5"],
+        # v6: team answers taking over a teammate's or an execution's result unchecked (FM-3.2)
+        "Round 2/AppWorld/Test-C/5": ["FM-3.2"], "Round 2/AG2/GSM-Plus/7": ["FM-3.2"],
+        "Round 3/AG2/GSM-Plus/12": ["FM-3.2"], "Generlazability/GAIA/Magentic/17": ["FM-3.2"],
         # v4: AppWorld's code output is paired with its turn; a TypeError passed over by "successfully logged in"
-        "Round 3/AppWorld/Test-C/11": ["FM-2.5"]}
+        "Round 3/AppWorld/Test-C/11": ["FM-2.5", "FM-3.2"]}

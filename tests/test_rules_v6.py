@@ -138,3 +138,61 @@ def test_reset_thresholds_are_validated():
         RulesConfig(reset_min_similarity=1.5)
     with pytest.raises(ValueError):
         RulesConfig(nudge_min_repeats=1)
+
+
+def _handover(trace: Trace):
+    from mastlens.judges.rules.handover import handover
+
+    return handover(_view(trace))
+
+
+def test_team_answer_takes_over_an_execution_output_unchecked():
+    """AG2 MathChat run 7: the proxy prints the code's output '29.0' and the assistant boxes 29 as the final
+    answer at once: the computation produced the answer, nothing checked it."""
+    trace = _mad()["Round 2/AG2/GSM-Plus/7"]
+    found = _handover(trace)
+    assert found is not None and found.result is not None
+    assert found.result.content.strip() == "29.0" and found.result.agent == "mathproxyagent"
+    assert "\\boxed{29}" in found.answer.content
+    verdict = judge_trace(trace).modes["FM-3.2"]
+    assert verdict.status.value == "present" and "takes over the result" in verdict.reason
+    _assert_quotes_verify(trace, "FM-3.2")
+
+
+def test_orchestrator_final_answer_on_a_surfers_report():
+    """Magentic-One (GAIA): the orchestrator writes FINAL ANSWER right after WebSurfer's report, no check."""
+    trace = _mad()["Generlazability/GAIA/Magentic/17"]
+    found = _handover(trace)
+    assert found is not None and found.result is not None and found.result.agent == "WebSurfer"
+    assert found.answer.content.count("FINAL ANSWER") == 1
+    assert judge_trace(trace).modes["FM-3.2"].status.value == "present"
+
+
+def test_finishing_call_on_a_teammates_report():
+    """AppWorld run 11: the supervisor calls complete_task() on the SimpleNote agent's 'successfully created'
+    message without looking at the note: a finishing call is the team's answer."""
+    trace = _mad()["Round 3/AppWorld/Test-C/11"]
+    found = _handover(trace)
+    assert found is not None and found.result is not None
+    assert "complete_task()" in found.answer.content and found.result.kind is StepKind.USER
+    assert found.result.metadata.get("to") == "Supervisor Agent"
+    verdict = judge_trace(trace).modes["FM-3.2"]
+    assert verdict.status.value == "present"
+    _assert_quotes_verify(trace, "FM-3.2")
+
+
+def test_answer_after_a_canned_prompt_takes_over_nothing():
+    """Near miss: AG2 run 2 boxes its answer after the proxy's fourth identical 'Continue' prompt, which hands
+    over no result (the answer rests on the assistant's own reasoning)."""
+    trace = _mad()[AG2_NUDGED]
+    found = _handover(trace)
+    assert found is not None and found.result is None and "canned prompt" in found.why
+    assert judge_trace(trace).modes["FM-3.2"].status.value == "absent"
+
+
+def test_giving_up_is_no_answer_to_verify():
+    """Near miss: AppWorld run 0 ends on complete_task(status="fail") after saying it cannot retrieve the
+    token: no answer was taken over, so this rule has nothing to weigh (the run has no final answer)."""
+    trace = _mad()["Round 1/AppWorld/Test-C/0"]
+    assert _handover(trace) is None
+    assert judge_trace(trace).modes["FM-3.2"].status.value == "not_assessed"

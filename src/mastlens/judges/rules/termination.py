@@ -89,6 +89,20 @@ def _finishes(view: TraceView, result: Step) -> bool:
     return bool(_FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
 
 
+def finishing_call(view: TraceView) -> Call | None:
+    """The call that ended the run by design (``complete_task()``, ``submit``, a handoff ...) when the run
+    ends on it or on its result."""
+    last = next((s for s in reversed(view.trace.steps) if s.kind is not StepKind.EVENT), None)
+    if last is None or last.kind not in (StepKind.TOOL_CALL, StepKind.TOOL_RESULT):
+        return None
+    call = next((c for c in reversed(view.calls) if c.step is last or c.result is last), None)
+    if call is None:
+        return None
+    finishes = _finishes(view, call.result) if call.result is not None else bool(
+        _FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
+    return call if finishes else None
+
+
 def cut_mid_work(view: TraceView) -> Step | None:
     return view.once("cut_mid_work", _cut_mid_work)
 
