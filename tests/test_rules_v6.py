@@ -8,9 +8,9 @@ from functools import cache
 
 import pytest
 from conftest import FIXTURES, require_fixtures
+from rules_traces import assert_quotes_verify
 
 import mastlens
-from mastlens.judges.llm.verify import verify_evidence
 from mastlens.judges.rules import RulesConfig, judge_trace
 from mastlens.judges.rules.config import DEFAULT_CONFIG
 from mastlens.judges.rules.reset import repeated_opening, session_restarts, shingles, similarity
@@ -39,12 +39,6 @@ def _view(trace: Trace, config: RulesConfig = DEFAULT_CONFIG) -> TraceView:
     return TraceView.build(trace, config)
 
 
-def _assert_quotes_verify(trace: Trace, mode: str) -> None:
-    verdict = judge_trace(trace).modes[mode]
-    assert verdict.evidence
-    checked = verify_evidence(trace, [(e.step, e.quote) for e in verdict.evidence])
-    assert all(e.verified for e in checked), [(e.step, e.quote) for e in checked]
-
 
 def test_harness_session_restarted_mid_run_is_a_reset():
     """HyperAgent run 1: the log initializes a new HyperAgent instance four times while the team is at work,
@@ -62,7 +56,7 @@ def test_harness_session_restarted_mid_run_is_a_reset():
     assert all(trace.steps.index(e) < last_work for e in restarts)
     verdict = judge_trace(trace).modes["FM-2.1"]
     assert verdict.status.value == "present" and "new session" in verdict.reason
-    _assert_quotes_verify(trace, "FM-2.1")
+    assert_quotes_verify(trace, "FM-2.1")
 
 
 def test_opening_plan_sent_again_word_for_word():
@@ -120,7 +114,7 @@ def test_team_stuck_on_an_auto_reply_to_the_end():
     assert len({s.content for s in nudges}) == 1 and nudges[0].content.startswith("Continue.")
     verdict = judge_trace(trace).modes["FM-1.5"]
     assert verdict.status.value == "present" and "same prompt 4 times" in verdict.reason
-    _assert_quotes_verify(trace, "FM-1.5")
+    assert_quotes_verify(trace, "FM-1.5")
     # the threshold lives in RulesConfig: asking for five repeats leaves this run unflagged
     assert nudge_loop(_view(trace, RulesConfig(nudge_min_repeats=5)), RulesConfig(nudge_min_repeats=5)) == []
 
@@ -156,7 +150,7 @@ def test_team_answer_takes_over_an_execution_output_unchecked():
     assert "\\boxed{29}" in found.answer.content
     verdict = judge_trace(trace).modes["FM-3.2"]
     assert verdict.status.value == "present" and "takes over the result" in verdict.reason
-    _assert_quotes_verify(trace, "FM-3.2")
+    assert_quotes_verify(trace, "FM-3.2")
 
 
 def test_orchestrator_final_answer_on_a_surfers_report():
@@ -178,7 +172,7 @@ def test_finishing_call_on_a_teammates_report():
     assert found.result.metadata.get("to") == "Supervisor Agent"
     verdict = judge_trace(trace).modes["FM-3.2"]
     assert verdict.status.value == "present"
-    _assert_quotes_verify(trace, "FM-3.2")
+    assert_quotes_verify(trace, "FM-3.2")
 
 
 def test_answer_after_a_canned_prompt_takes_over_nothing():
