@@ -74,22 +74,25 @@ def user_reissues(view: TraceView, task: Step) -> list[tuple[Step, str | None]]:
     return out
 
 
-def session_restarts(view: TraceView) -> list[Step]:
+def session_restarts(view: TraceView) -> list[Step] | None:
     """Session-start events the harness recorded after the agents had worked, with agent work after them
-    (consecutive events count once: the first of them is returned)."""
+    (consecutive events count once: the first of them is returned); None when the trace records no session
+    start at all."""
     out: list[Step] = []
-    worked = False
+    recorded = worked = False
     pending: Step | None = None
     for step in view.trace.steps:
-        if step.kind is StepKind.EVENT and step.metadata.get("event") in _RESTART_EVENTS:
-            if worked and pending is None:
-                pending = step
+        if step.kind is StepKind.EVENT:
+            if step.metadata.get("event") in _RESTART_EVENTS:
+                recorded = True
+                if worked and pending is None:
+                    pending = step
         elif step.kind in _WORKING and step.content.strip():
             if pending is not None:
                 out.append(pending)
                 pending = None
             worked = True
-    return out
+    return out if recorded else None
 
 
 def repeated_opening(view: TraceView, config: RulesConfig) -> tuple[Step, list[Step]] | None:
@@ -133,8 +136,8 @@ def detect_conversation_reset(view: TraceView, config: RulesConfig) -> ModeVerdi
         return not_assessed(MODE, "the trace was recorded without content: messages cannot be compared")
     task = next((s for s in view.instructions if s.kind is StepKind.USER), None)
     team = is_autonomous_team(view)
-    sessions = any(s.kind is StepKind.EVENT and s.metadata.get("event") in _RESTART_EVENTS for s in view.trace.steps)
-    if task is None and not team and not sessions:
+    restarts = session_restarts(view)
+    if task is None and not team and restarts is None:
         return not_assessed(MODE, "no opening user message, team opening or session record to compare the run with")
     pairs: list[tuple[Step, str | None]] = []
     reasons: list[str] = []
@@ -143,12 +146,11 @@ def detect_conversation_reset(view: TraceView, config: RulesConfig) -> ModeVerdi
         pairs += reissued
         at = [s.index for s, _ in reissued if s.kind is StepKind.USER]
         reasons.append(f"the opening task re-issued mid-run at step(s) {', '.join(map(str, at))}")
-    restarts = session_restarts(view)
     if restarts:
         pairs += [(s, None) for s in restarts[:3]]
         reasons.append(f"the harness started a new session mid-run {len(restarts)} time(s) (first at step "
                        f"{restarts[0].index})")
-    repeated = repeated_opening(view, config)
+    repeated = repeated_opening(view, config) if team else None
     if repeated is not None:
         opening, copies = repeated
         pairs += [(opening, None)] + [(s, None) for s in copies[:3]]
