@@ -74,3 +74,13 @@ def verdict_of(trace: Trace, mode: str, config: RulesConfig = DEFAULT_CONFIG) ->
 
 def evidence_steps(verdict: ModeVerdict) -> list[int]:
     return [e.step for e in verdict.evidence]
+
+
+def assert_quotes_verify(trace: Trace, mode: str) -> None:
+    """The rules verdict for ``mode`` on ``trace`` has evidence, and the verifier finds every quote in its step."""
+    from mastlens.judges.llm.verify import verify_evidence
+
+    verdict = judge_trace(trace).modes[mode]
+    assert verdict.evidence
+    checked = verify_evidence(trace, [(e.step, e.quote) for e in verdict.evidence])
+    assert all(e.verified for e in checked), [(e.step, e.quote) for e in checked]

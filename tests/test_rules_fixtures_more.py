@@ -54,7 +54,18 @@ EXPECTED = [
      "'skip to the next song' repeated as the task asks, a new song each time: iteration"),
     (MAD, "Round 1/AG2/GSM-Plus/2", "FM-1.3", A,
      "the proxy's canned 'Continue' prompt meets a different reply each time (the loop is FM-1.5, unrecorded)"),
-    (MAD, "Round 1/ChatDev/ProgramDev/3", "FM-2.1", N, "no opening user message to compare phase prompts with"),
+    (MAD, "Round 1/ChatDev/ProgramDev/3", "FM-2.1", A,
+     "v6: each phase opens a chat of its own with its own prompt (progress carried in it), none a copy of the opening"),
+    (MAD, "Round 1/HyperAgent/SWE-Bench-Lite/1", "FM-2.1", P,
+     "v6: the harness initializes a new HyperAgent session mid-run and the Planner's opening plan comes again word "
+     "for word"),
+    (MAD, "Round 3/HyperAgent/SWE-Bench-Lite/10", "FM-2.1", P,
+     "v6: new sessions initialized mid-run, each restarting the plan from its first step"),
+    (MAD, "Round 2/HyperAgent/SWE-Bench-Lite/6", "FM-2.1", A, "v6: one session, started once at the beginning"),
+    (MAD, "Round 1/AG2/GSM-Plus/2", "FM-1.5", P,
+     "v6: the proxy sends its canned 'Continue' four times though the assistant concluded the problem cannot be "
+     "solved: an auto-reply that never sees the task end"),
+    (MAD, "Round 3/AG2/GSM-Plus/12", "FM-1.5", A, "v6: the same 'Continue' prompt, once, then code runs and an answer"),
 ]
 
 # Who&When: (record, mistake step from metadata["attribution"]["step"]).
@@ -144,7 +155,13 @@ def test_mast_data_findings_are_only_the_read_ones():
     found = {tid: _judged(MAD, tid).present() for tid in traces}
     assert {tid: modes for tid, modes in found.items() if modes} == {
         # v4: HyperAgent planners call a navigator's findings verified without a check of their own (FM-3.2)
-        "Round 1/HyperAgent/SWE-Bench-Lite/1": ["FM-1.3", "FM-3.2"], "Round 2/HyperAgent/SWE-Bench-Lite/6": ["FM-3.2"],
-        "Round 3/HyperAgent/SWE-Bench-Lite/10": ["FM-1.3", "FM-3.2"],
+        # v6: HyperAgent sessions restarted mid-run (FM-2.1); AG2's proxy repeating 'Continue' to the end (FM-1.5)
+        "Round 1/HyperAgent/SWE-Bench-Lite/1": ["FM-1.3", "FM-2.1", "FM-3.2"],
+        "Round 2/HyperAgent/SWE-Bench-Lite/6": ["FM-3.2"],
+        "Round 3/HyperAgent/SWE-Bench-Lite/10": ["FM-1.3", "FM-2.1", "FM-3.2"],
+        "Round 1/AG2/GSM-Plus/2": ["FM-1.5"],
+        # v6: team answers taking over a teammate's or an execution's result unchecked (FM-3.2)
+        "Round 2/AppWorld/Test-C/5": ["FM-3.2"], "Round 2/AG2/GSM-Plus/7": ["FM-3.2"],
+        "Round 3/AG2/GSM-Plus/12": ["FM-3.2"], "Generlazability/GAIA/Magentic/17": ["FM-3.2"],
         # v4: AppWorld's code output is paired with its turn; a TypeError passed over by "successfully logged in"
-        "Round 3/AppWorld/Test-C/11": ["FM-2.5"]}
+        "Round 3/AppWorld/Test-C/11": ["FM-2.5", "FM-3.2"]}

@@ -8,9 +8,9 @@ from functools import cache
 
 import pytest
 from conftest import FIXTURES, require_fixtures
+from rules_traces import assert_quotes_verify
 
 import mastlens
-from mastlens.judges.llm.verify import verify_evidence
 from mastlens.judges.rules import judge_trace
 from mastlens.judges.rules.config import DEFAULT_CONFIG
 from mastlens.judges.rules.contradiction import contradicted_fields
@@ -40,12 +40,6 @@ def _devset_trace(relative: str) -> Trace:
     return next(iter(mastlens.load_traces(str(path))))
 
 
-def _assert_quotes_verify(trace: Trace, mode: str) -> None:
-    verdict = judge_trace(trace).modes[mode]
-    assert verdict.evidence
-    checked = verify_evidence(trace, [(e.step, e.quote) for e in verdict.evidence])
-    assert all(e.verified for e in checked), [(e.step, e.quote) for e in checked]
-
 
 def test_write_whose_record_contradicts_its_arguments_then_reported_done():
     """tau-13-0 (reward 0): ``update_reservation_flights`` asked for cabin economy, its returned record says
@@ -61,7 +55,7 @@ def test_write_whose_record_contradicts_its_arguments_then_reported_done():
     assert verdict.status.value == "present" and "asked cabin='economy', got 'basic_economy'" in verdict.reason
     steps = {e.step for e in verdict.evidence}
     assert {found[0].call.step.index, found[0].call.result.index, claim.index} <= steps
-    _assert_quotes_verify(trace, "FM-3.3")
+    assert_quotes_verify(trace, "FM-3.3")
 
 
 def test_write_whose_record_gives_back_what_it_asked_is_no_contradiction():
@@ -86,7 +80,7 @@ def test_team_closing_turn_that_asks_a_teammate_then_terminates():
     assert ending.words in ending.step.content and ending.words.endswith("?")
     assert trace.steps[-1].content.strip() == "TERMINATE" and ending.step.index < trace.steps[-1].index
     assert judge_trace(trace).modes["FM-3.1"].status.value == "present"
-    _assert_quotes_verify(trace, "FM-3.1")
+    assert_quotes_verify(trace, "FM-3.1")
 
 
 def test_team_closing_turn_that_answers_is_no_open_ending():
@@ -106,4 +100,4 @@ def test_team_that_gives_up():
     ending = open_ending(TraceView.build(trace, DEFAULT_CONFIG), DEFAULT_CONFIG.team_ending_sentences)
     assert ending is not None and ending.kind == "gave up" and ending.words in ending.step.content
     assert judge_trace(trace).modes["FM-3.1"].status.value == "present"
-    _assert_quotes_verify(trace, "FM-3.1")
+    assert_quotes_verify(trace, "FM-3.1")

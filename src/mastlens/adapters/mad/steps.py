@@ -3,7 +3,7 @@
 A MAD trace is whatever its system logged: a JSON document (HyperAgent and AG2 runs with a
 ``problem_statement`` and a ``trajectory`` of log lines or messages; MetaGPT runs with a ``prompt`` and a
 ``content`` log) or plain text. Where the text carries speaker markers of a known framework (AppWorld's
-"Response from X Agent", HyperAgent's "Planner's Response:", ChatDev's "[time INFO] Role: **...",
+"Response from X Agent", HyperAgent's "Planner's Response:" and its session starts, ChatDev's "[time INFO] Role: **...",
 MetaGPT's "Alice(SimpleCoder):" and "NEW MESSAGES:", Magentic-One's "---------- WebSurfer ----------",
 OpenManus' tool markers) the log is cut there, one step per turn; otherwise it is one step. Execution
 output with no call of its own (AppWorld's "Code Execution Output") is paired with the turn whose code
@@ -32,6 +32,7 @@ _MARKERS: list[tuple[str, StepKind]] = [
     (r"[ \t]*Response from (?P<tool>\w+) API[ \t]*$", StepKind.TOOL_RESULT),
     (r"HyperAgent_\S+ - \w+ - (?P<agent>[\w-]+)'s Response:", StepKind.ASSISTANT),
     (r"HyperAgent_\S+ - \w+ - (?P<agent>\w+)->(?P<to>\w+):", StepKind.ASSISTANT),
+    (r"HyperAgent_\S+ - \w+ - Initialized HyperAgent instance\b", StepKind.EVENT),  # the harness (re)starts a session
     (r"\[[\d\- :]+ [A-Z]+\] (?P<agent>[A-Z][A-Za-z ]{1,40}): \*\*", StepKind.ASSISTANT),  # ChatDev
     (_LOGURU + r"(?P<agent>\w+\(\w+\)): ", StepKind.ASSISTANT),  # MetaGPT
     (r"\[[\d\- :]+\] FROM: (?P<agent>\w+) TO:", StepKind.ASSISTANT),
@@ -46,6 +47,8 @@ _MARKERS: list[tuple[str, StepKind]] = [
 _MARKER = re.compile("\n(?:" + "|".join(
     f"(?P<m{i}>" + re.sub(r"\(\?P<(\w+)>", rf"(?P<m{i}_\1>", pattern) + ")" for i, (pattern, _) in enumerate(_MARKERS)
 ) + ")", re.M)
+# Event markers and the event they record (``metadata["event"]``).
+_EVENTS = {StepKind.EVENT: "session_start"}
 _TOOL_ARGS = re.compile(r"Tool arguments: (\{.*\})[ \t]*$", re.M)
 _USER_AGENTS = {"human", "user"}
 
@@ -89,6 +92,8 @@ def split_text(text: str) -> list[Step]:
         step = Step(index=0, kind=_kind_for(agent, kind), agent=agent, tool=groups.get("tool"), content=body)
         if "to" in groups:
             step.metadata["to"] = groups["to"]
+        if kind in _EVENTS:
+            step.metadata["event"] = _EVENTS[kind]
         if kind is StepKind.TOOL_CALL:
             args = _TOOL_ARGS.search(body)
             step.arguments = parse_arguments(args.group(1)) if args else None

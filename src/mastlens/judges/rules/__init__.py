@@ -11,15 +11,18 @@ FM-1.3   the same call and result back to back, a block of calls cycling with th
          same tool failing with the same error again, the same message getting the same reply, or the
          team's own progress ledger saying it is in a loop
 FM-1.5   the run ends inside a loop, stops mid-work (on a tool result nobody read, on code never run),
-         hits a limit (a step or a recorded stop reason), or keeps calling tools after its answer
-FM-2.1   the opening task issued again (word for word, or whole in a message that is mostly it) after
-         the agent had started on it
+         hits a limit (a step or a recorded stop reason), keeps calling tools after its answer, or a
+         team ends stuck on one agent's same prompt sent again and again whatever the reply
+FM-2.1   the run starts over: the opening task issued again by the user after the agent had started on
+         it, the harness starting a new session mid-run, or a team's opening turn sent again nearly word
+         for word after the others had acted
 FM-2.5   a failed tool call followed by a success claim with no acknowledgement (tool errors ignored)
 FM-3.1   required output missing or empty (ITBench ``agent_output.json``), plan items left, a closing
          message that only promises the next step, or a stop right after a crash or an unowned failure
 FM-3.2   a final answer after a state change nothing looked at again, a required check never run, a
          rejected change committed again without a look-up, an answer no passing tool check backs, or
-         a teammate's result called verified (or a request satisfied) with no check of one's own
+         a teammate's result called verified (or a request satisfied) with no check of one's own, or a
+         team's answer (or finishing call) taking over the result handed to it with no check between
 FM-3.3   confirmation claimed after a failed tool call, or success claimed on the very call that failed
 =======  ==========================================================================================
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mastlens.settings_file import read_settings
 
 # Bump when a detector's logic changes, so sets written by older rules are told apart from newer ones.
-RULES_VERSION = "5"
+RULES_VERSION = "6"
 
 
 # Error shapes across formats: a line opening with an error word, Python tracebacks, the shell's complaints,
@@ -89,6 +89,16 @@ class RulesConfig(BaseModel):
     team_ending_sentences: int = Field(2, ge=1, description=(
         "FM-3.1: how many closing sentences of an autonomous team's last substantive turn are read for an open "
         "request, a promise or a give-up."))
+
+    reset_min_similarity: float = Field(0.8, gt=0, le=1, description=(
+        "FM-2.1: how alike (Jaccard of 4-word shingles) a team's later turn must be to the opening turn of the "
+        "agent that opened the work to count as the plan started over; a re-plan that carries what was learned "
+        "is far less alike."))
+    reset_min_shingles: int = Field(20, ge=1, description=(
+        "FM-2.1: the shortest opening turn (in 4-word shingles) compared; short or canned turns are no plan."))
+    nudge_min_repeats: int = Field(3, ge=2, description=(
+        "FM-1.5: how many times one agent must send the same prompt, each answered by another agent, in the "
+        "closing stretch of a team's run for the team to be stuck on an auto-reply that never sees the task end."))
 
     def fingerprint(self) -> str:
         """A short hash of the thresholds and the detector version: the rules judge's 'prompt hash'."""

@@ -39,8 +39,7 @@ def producer(view: TraceView, call: Call) -> Step:
 def first_reply(view: TraceView) -> Step | None:
     """The first agent turn after the task was posed, skipping an orchestrator's own planning (the agent
     that writes a progress ledger or addresses the others): the first turn that acts on the task."""
-    orchestrators = {s.agent for s in view.ledgers} | {s.agent for s in view.agent_steps
-                                                      if s.metadata.get("addressed_to")}
+    orchestrators = view.orchestrators
     posed = False
     for step in view.trace.steps:
         if step.kind in (StepKind.USER, StepKind.SYSTEM):

@@ -35,7 +35,11 @@ class OpenEnding:
 
 
 def is_autonomous_team(view: TraceView) -> bool:
-    """Two or more agents speak and no user message comes after the first agent turn."""
+    """Two or more agents speak and no user message comes after the first agent turn (computed once per trace)."""
+    return view.once("autonomous_team", _is_autonomous_team)
+
+
+def _is_autonomous_team(view: TraceView) -> bool:
     agents = {s.agent for s in view.agent_steps if s.kind is StepKind.ASSISTANT and s.agent}
     if len(agents) < 2:
         return False

@@ -7,7 +7,8 @@ import re
 from mastlens.adapters.executions import code_blocks
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
-from mastlens.judges.rules.view import FINAL_MARKER, Call, TraceView
+from mastlens.judges.rules.team_ending import is_autonomous_team
+from mastlens.judges.rules.view import FINAL_MARKER, Call, TraceView, normalize_text
 from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 
 MODE = "FM-1.5"
@@ -88,6 +89,20 @@ def _finishes(view: TraceView, result: Step) -> bool:
     return bool(_FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
 
 
+def finishing_call(view: TraceView) -> Call | None:
+    """The call that ended the run by design (``complete_task()``, ``submit``, a handoff ...) when the run
+    ends on it or on its result."""
+    last = next((s for s in reversed(view.trace.steps) if s.kind is not StepKind.EVENT), None)
+    if last is None or last.kind not in (StepKind.TOOL_CALL, StepKind.TOOL_RESULT):
+        return None
+    call = next((c for c in reversed(view.calls) if c.step is last or c.result is last), None)
+    if call is None:
+        return None
+    finishes = _finishes(view, call.result) if call.result is not None else bool(
+        _FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
+    return call if finishes else None
+
+
 def cut_mid_work(view: TraceView) -> Step | None:
     return view.once("cut_mid_work", _cut_mid_work)
 
@@ -108,6 +123,36 @@ def _cut_mid_work(view: TraceView) -> Step | None:
             and not FINAL_MARKER.search(last.content):
         return last
     return None
+
+
+def nudge_loop(view: TraceView, config: RulesConfig) -> list[Step]:
+    """The repeated prompts when an autonomous team's run ends stuck on one: an agent sends the same message
+    (at least ``repeat_min_message_chars`` long) ``nudge_min_repeats`` times or more, each answered by another
+    agent, and the run ends on it or on one reply to it. An auto-reply ("Continue, keep solving ...") that
+    never sees that the other side has finished or given up keeps the team going until a round limit."""
+    if not is_autonomous_team(view):
+        return []
+    turns = [s for s in view.agent_steps if s.kind is StepKind.ASSISTANT and s.agent]
+    for candidate in {t.agent for t in turns[-2:]}:
+        repeats: list[Step] = []
+        text: str | None = None
+        replied = False  # another agent answered the latest repeat found (walking backwards)
+        tail = 0  # turns after the last repeat
+        for turn in reversed(turns):
+            if turn.agent != candidate:
+                replied = True
+                tail += not repeats
+                continue
+            body = normalize_text(turn.content)
+            if text is None:
+                text = body
+            if body != text or (repeats and not replied):
+                break
+            repeats.append(turn)
+            replied = False
+        if tail <= 1 and len(repeats) >= config.nudge_min_repeats and len(text or "") >= config.repeat_min_message_chars:
+            return repeats[::-1]
+    return []
 
 
 def cut_by_limit(view: TraceView) -> bool:
@@ -146,7 +191,8 @@ def _continued_after_final(view: TraceView, config: RulesConfig) -> tuple[Step, 
 def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Unaware of termination: the run stops inside a loop of repeated calls (cut off rather than
     finishing), stops mid-work (on a tool result no agent read, or on code that never ran: cut from
-    outside, typically at a round limit the trace does not record), hits a turn/step/time limit (an event or error step saying so, or a stop reason the format
+    outside, typically at a round limit the trace does not record), ends in a team stuck on an auto-reply
+    (one agent sending the same prompt again and again whatever the other answers, :func:`nudge_loop`), hits a turn/step/time limit (an event or error step saying so, or a stop reason the format
     keeps in the outcome or metadata: ``stop_reason=max_turns``, Inspect's message/time/token limit; the
     evidence is then the agent's last action), or keeps calling tools after declaring its final answer
     without new input.
@@ -160,6 +206,7 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
     limit = _limit_step(view)
     recorded = recorded_limit(view) if limit is None else None
     continued = _continued_after_final(view, config)
+    nudges = nudge_loop(view, config) if not loop else []
     cut = cut_mid_work(view) if not loop else None
     evidence: list[Evidence] = []
     reasons = []
@@ -174,6 +221,10 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
             evidence.append(item)
         reasons.append(f"the run ends inside a loop of {len(loop)} repeated calls (from step {loop[0].step.index}) "
                        "without a final answer")
+    if nudges:
+        evidence += cite_all([(s, None) for s in nudges[:4]], config.excerpt_chars)
+        reasons.append(f"{nudges[0].agent} sends the same prompt {len(nudges)} times (from step {nudges[0].index}) "
+                       "whatever the reply, to the end of the run: the team never sees the task end")
     if limit is not None and (item := cite(limit, _LIMIT.search(limit.content[:500]).group(0), config.excerpt_chars)):
         evidence.append(item)
         reasons.append(f"the run hit a limit (step {limit.index})")
@@ -186,7 +237,7 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
         evidence += cite_all([(declared, None)] + [(s, None) for s in after], config.excerpt_chars)
         reasons.append(f"{len(after)} tool calls after the final answer at step {declared.index}")
     if evidence:
-        return present(MODE, 0.85 if loop or continued else 0.75, "; ".join(reasons), evidence)
+        return present(MODE, 0.85 if loop or continued or nudges else 0.75, "; ".join(reasons), evidence)
     if view.final_answer is not None or (view.trace.steps and view.trace.steps[-1].kind is StepKind.TOOL_RESULT):
         return absent(MODE, 0.7, "the run ended on the agent's final answer or a handoff, not in a loop or at a limit")
     return not_assessed(MODE, "the run ends without a final answer, a loop or a recorded limit")

@@ -9,6 +9,7 @@ from functools import lru_cache
 from mastlens.judges.rules.commands import Change, call_commands, changes, checks, self_confirming
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
+from mastlens.judges.rules.handover import Handover, handover
 from mastlens.judges.rules.view import Call, TraceView
 from mastlens.judges.rules.vouching import _VERIFY_INTENT, team_agents, verified_by_reading, vouches
 from mastlens.trace import ModeVerdict, Step, StepKind
@@ -120,16 +121,23 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     has calls or an executor) and gives its final answer without a single passing tool check; or, in a
     team, an agent declares a teammate's result verified (or the request satisfied) with no check of its
     own since that result came in, or sets out to verify after the last tool call and never runs one
-    (:mod:`.vouching`).
+    (:mod:`.vouching`); or a team ends on an answer (or a finishing call such as ``complete_task()``) that
+    takes over the result handed to it (a teammate's report, an execution's output) with nothing checking
+    it in between (:mod:`.handover`).
 
-    Precondition: a final answer, and tools, a team or a required check. Ignores failed writes (nothing changed),
+    Precondition: a final answer (or a team's finishing call), and tools, a team or a required check. Ignores failed writes (nothing changed),
     API writes whose own result returns the changed record, and checks that ran but were inadequate
     (that is FM-3.3)."""
-    final = view.final_answer
-    if final is None:
-        return not_assessed(MODE, "the run has no final answer to check against")
     if not view.content_captured:
         return not_assessed(MODE, "the trace was recorded without content: results cannot be read")
+    final = view.final_answer
+    adopted = handover(view)
+    if final is None:
+        if adopted is None:
+            return not_assessed(MODE, "the run has no final answer to check against")
+        if adopted.result is None:
+            return absent(MODE, 0.6, f"the team ended on a finishing call; {adopted.why}")
+        return _adopted_unchecked(adopted, config)
     unchecked = unverified_changes(view, final)
     required = required_check(view)
     missing_check = required is not None and not _invoked(view, required[2], final)
@@ -137,7 +145,11 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     no_check = unchecked_answer(view, final)
     vouched = [v for v in vouches(view) if v.claim.index <= final.index]
     reread = [s for s in verified_by_reading(view) if s.index <= final.index]
-    if not unchecked and not missing_check and not retried and not no_check and not vouched and not reread:
+    took_over = adopted is not None and adopted.result is not None
+    if not unchecked and not missing_check and not retried and not no_check and not vouched and not reread \
+            and not took_over:
+        if adopted is not None and not view.has_tools and required is None:
+            return absent(MODE, 0.6, f"no teammate's result was called verified without a check, and {adopted.why}")
         if required is None and not view.has_tools and len(team_agents(view)) < 2:
             return not_assessed(MODE, "no tools, no team and no required check in this run")
         if not view.has_tools and required is None:
@@ -163,6 +175,10 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
         pairs += [(s, _intent(s)) for s in reread[:3]]
         reasons.append("verification after the last tool call done by re-reading, no check run (step(s) "
                        + ", ".join(str(s.index) for s in reread) + ")")
+    if took_over:
+        pairs.append((adopted.result, None))
+        reasons.append(f"the team's answer (step {adopted.answer.index}) takes over the result of step "
+                       f"{adopted.result.index} with no check of it")
     if unchecked:
         pairs += [(call.step, min(change.targets) if change.targets else None) for call, change in unchecked]
         reasons.append("unchecked change(s) at step(s) " + ", ".join(str(c.step.index) for c, _ in unchecked)
@@ -176,3 +192,10 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     confidence = 0.8 if unchecked and any(ch.kind != "api" for _, ch in unchecked) else 0.7 if unchecked else 0.6
     return present(MODE, confidence, "; ".join(reasons) + f", then the final answer at step {final.index}",
                    cite_all(pairs, config.excerpt_chars))
+
+
+def _adopted_unchecked(adopted: Handover, config: RulesConfig) -> ModeVerdict:
+    """Present: a team that ended on a finishing call took over a handed-over result unchecked."""
+    return present(MODE, 0.6, f"the team finished (step {adopted.answer.index}) on the result of step "
+                   f"{adopted.result.index} with no check of it", cite_all([(adopted.result, None), (adopted.answer, None)],
+                                                                          config.excerpt_chars))

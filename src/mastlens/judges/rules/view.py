@@ -200,6 +200,12 @@ class TraceView:
         return [s for s in self.ledgers if _LEDGER_LOOP.search(s.content[:4000])]
 
     @cached_property
+    def orchestrators(self) -> set[str | None]:
+        """Agents that run the team rather than work in it: they write a progress ledger or address the
+        others (``metadata["addressed_to"]``)."""
+        return {s.agent for s in self.ledgers} | {s.agent for s in self.agent_steps if s.metadata.get("addressed_to")}
+
+    @cached_property
     def has_tools(self) -> bool:
         """Whether the run could check things with tools: it made tool calls, its executor answered that
         there was nothing to run (a team with an executor that was never given code), or its instructions
