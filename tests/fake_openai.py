@@ -138,6 +138,9 @@ class FakeOpenAI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # as real servers do (uvicorn, llama.cpp): otherwise the body, written after the headers, waits for
+            # the client's delayed ACK (~40 ms) on every kept-alive request after the first few
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
