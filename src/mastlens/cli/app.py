@@ -11,7 +11,7 @@ import pkgutil
 import sys
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 from typer.core import TyperGroup
@@ -134,4 +134,34 @@ def _global_options(
 
 
 def main() -> None:
-    app()
+    """Run the command, then leave without the interpreter's module teardown (0.1-0.2 s for this import
+    graph on a 2-core machine, every run): open stores are closed first (their WAL checkpointed), atexit
+    handlers run and output is flushed, as a normal exit would. An uncaught exception exits normally."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    _leave(code)
+
+
+def _leave(code: object) -> NoReturn:
+    import atexit
+    import os
+
+    if "mastlens.store.db" in sys.modules:
+        sys.modules["mastlens.store.db"].close_open_stores()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # SystemExit("message"): printed, status 1, like the interpreter does
+        print(code, file=sys.stderr)
+        status = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can be said
+            pass
+    os._exit(status)

@@ -5,12 +5,21 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mastlens.store.migrations import migrate
+
+_OPEN: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+def close_open_stores() -> None:
+    """Close every store still open (a process about to leave without the interpreter's teardown)."""
+    for store in list(_OPEN):
+        store.close()
 
 if TYPE_CHECKING:  # the pydantic models load when a method needs them: listing rows (`traces`) never does
     from mastlens.trace import Annotation, Trace
@@ -91,6 +100,7 @@ class Store:
         if str(self.path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        _OPEN.add(self)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -99,6 +109,7 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+        _OPEN.discard(self)
 
     def __enter__(self) -> Store:
         return self

@@ -206,9 +206,9 @@ class ChatClient:
                 await self.limiter.acquire()
             wait: float | None = None
             try:
-                answer = await self._post(http, body)
-            except Stopped:
-                raise NotSent(self.refused or "the endpoint refused an earlier request") from None
+                answer = await self._post(http, body, rf is not None)
+            except Stopped as exc:
+                raise NotSent(self.refused or str(exc)) from None
             except Timeout:
                 last = f"request timed out after {self.timeout:g} s"
             except ConnectionFailed as exc:
@@ -234,17 +234,23 @@ class ChatClient:
                     else:
                         reason = self.scrub(f"HTTP {status}: {detail}")
                         if status in _REFUSES_ALL:
-                            self.refused = reason
-                            http.stop(reason)  # requests still queued for a thread are not sent
+                            self.refused = reason  # the poster stopped already, on the reply's own thread
                         raise EndpointError(reason, attempt + 1, fatal=status in _REFUSES_ALL) from None
             if attempt < self.max_retries:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise EndpointError(self.scrub(f"{last} (gave up after {self.max_retries + 1} attempts)"), self.max_retries + 1)
 
-    async def _post(self, http: JsonPoster, body: bytes) -> HttpReply:
+    async def _post(self, http: JsonPoster, body: bytes, asks_format: bool) -> HttpReply:
         if self.refused is not None:
             raise NotSent(self.refused)
-        return await http.post("/chat/completions", body)
+
+        def refuses_all(answer: HttpReply) -> str | None:
+            """Why no later request can succeed (the same test as the status handling below), or None."""
+            if answer.status not in _REFUSES_ALL or (asks_format and _names_format(_status_detail(answer))):
+                return None
+            return self.scrub(f"HTTP {answer.status}: {_status_detail(answer)}")
+
+        return await http.post("/chat/completions", body, stop_if=refuses_all)
 
     @staticmethod
     def _reply(answer: HttpReply, attempts: int, latency: float) -> Reply:

@@ -20,6 +20,7 @@ import http.client
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -49,7 +50,7 @@ class ConnectionFailed(Exception):
 
 
 class Stopped(Exception):
-    """Not sent: :meth:`JsonPoster.stop` was called while the request waited for a free thread."""
+    """Not sent: an earlier reply's ``stop_if`` gave a reason while this request waited for a free thread."""
 
 
 def _proxy_for(scheme: str, host: str) -> tuple[str, int] | None:
@@ -105,11 +106,14 @@ class JsonPoster:
             return f"http://{self.host}:{self.port}{target}"
         return target
 
-    def stop(self, reason: str) -> None:
-        """Send nothing more: requests still waiting for a thread raise :class:`Stopped` with ``reason``."""
-        self._stopped = reason
+    def _post_blocking(self, path: str, body: bytes, stop_if: Callable[[HttpReply], str | None] | None) -> HttpReply:
+        reply = self._send(path, body)
+        if stop_if is not None and self._stopped is None:
+            # decided on this thread, before it takes the next queued request
+            self._stopped = stop_if(reply)
+        return reply
 
-    def _post_blocking(self, path: str, body: bytes) -> HttpReply:
+    def _send(self, path: str, body: bytes) -> HttpReply:
         if self._stopped is not None:
             raise Stopped(self._stopped)
         if self._closed:
@@ -150,9 +154,12 @@ class JsonPoster:
             self._open.discard(conn)
         conn.close()
 
-    async def post(self, path: str, body: bytes) -> HttpReply:
-        """The reply to one POST; raises :class:`Timeout` or :class:`ConnectionFailed`."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._post_blocking, path, body)
+    async def post(self, path: str, body: bytes, *,
+                   stop_if: Callable[[HttpReply], str | None] | None = None) -> HttpReply:
+        """The reply to one POST; raises :class:`Timeout`, :class:`ConnectionFailed` or :class:`Stopped`.
+        ``stop_if(reply)`` returning a reason stops the poster as the reply comes in: nothing queued after
+        it is sent (each raises :class:`Stopped`)."""
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._post_blocking, path, body, stop_if)
 
     def close(self) -> None:
         """Shut every open connection (unblocking requests still waiting) and stop the pool."""
