@@ -269,7 +269,6 @@ class _Run:
             )
         s.calls += result.calls
         s.cache_hits += result.cache_hits
-        key_for = getattr(self.judge, "memo_key_for", None)
         s.input_tokens += result.input_tokens
         s.output_tokens += result.output_tokens
         s.cost_usd += result.cost_usd
@@ -278,8 +277,13 @@ class _Run:
             raw_reply=result.raw_reply, input_tokens=result.input_tokens, output_tokens=result.output_tokens,
             cost_usd=result.cost_usd, latency_s=result.latency_s or (time.monotonic() - started),
             attempts=result.attempts, trace_hash=trace_hash,
-            memo_key=key_for(trace_hash, self.samples, result.verdict) if key_for is not None else None,
+            memo_key=self._memo_key(trace_hash, result),
         )
+
+
+    def _memo_key(self, trace_hash: str, result: JudgeResult) -> str | None:
+        key_for = getattr(self.judge, "memo_key_for", None)
+        return key_for(trace_hash, self.samples, result.verdict) if key_for is not None else None
 
 
 def _select(store: Store, trace_ids: list[str] | None) -> list[str]:

@@ -21,6 +21,7 @@ def close_open_stores() -> None:
     for store in list(_OPEN):
         store.close()
 
+
 if TYPE_CHECKING:  # the pydantic models load when a method needs them: listing rows (`traces`) never does
     from mastlens.trace import Annotation, Trace
 
@@ -407,9 +408,10 @@ class Store:
         of judge replies they stand for (the windows each verdict was asked in)."""
         if not wanted:
             return set(), 0
-        a_cols = ("status, summary, task_completed, segmented, raw_reply, verdict_meta, trace_hash, decisive_step, "
-                  "decisive_agent, decisive_reason, memo_key")
-        m_cols = "mode_id, status, confidence, reason, evidence, has_verified_evidence, flip_rate, onset_step"
+        a_cols = ("status", "summary", "task_completed", "segmented", "raw_reply", "verdict_meta", "trace_hash",
+                  "decisive_step", "decisive_agent", "decisive_reason", "memo_key")
+        m_cols = ("mode_id", "status", "confidence", "reason", "evidence", "has_verified_evidence", "flip_rate",
+                  "onset_step")
         with self.conn:
             self.conn.execute("BEGIN IMMEDIATE")
             self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS memo_wanted (trace_id TEXT PRIMARY KEY, memo_key TEXT, "
@@ -426,19 +428,18 @@ class Store:
                 "DELETE FROM trace_annotations WHERE set_name = ? AND trace_id IN (SELECT trace_id FROM temp.memo_wanted)",
                 (set_name,))
             self.conn.execute(
-                f"""INSERT INTO trace_annotations (set_name, trace_id, attempts, {a_cols})
-                    SELECT ?, a.trace_id, 1, {', '.join('a.' + c.strip() for c in a_cols.split(','))}
+                f"""INSERT INTO trace_annotations (set_name, trace_id, attempts, {', '.join(a_cols)})
+                    SELECT ?, a.trace_id, 1, {', '.join('a.' + c for c in a_cols)}
                     FROM temp.memo_wanted w JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""",
                 (set_name,))
             self.conn.execute(
-                f"""INSERT INTO mode_annotations (set_name, trace_id, {m_cols})
-                    SELECT ?, m.trace_id, {', '.join('m.' + c.strip() for c in m_cols.split(','))}
+                f"""INSERT INTO mode_annotations (set_name, trace_id, {', '.join(m_cols)})
+                    SELECT ?, m.trace_id, {', '.join('m.' + c for c in m_cols)}
                     FROM temp.memo_wanted w JOIN mode_annotations m ON m.set_name = w.src_set AND m.trace_id = w.trace_id""",
                 (set_name,))
             rows = self.conn.execute(
                 """SELECT w.trace_id, COALESCE(json_extract(a.verdict_meta, '$.windows'), 1) FROM temp.memo_wanted w
                    JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""").fetchall()
-            self.conn.execute("DELETE FROM temp.memo_wanted")
         return {r[0] for r in rows}, sum(int(r[1]) for r in rows)
 
     def cache_put(self, key: str, response: str) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import json
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from enum import Enum
@@ -119,6 +120,16 @@ def _names_format(detail: str) -> bool:
     return any(w in low for w in _FORMAT_WORDS) and "context length" not in low
 
 
+def _rejects_format(status: int, detail: str, asks_format: bool) -> bool:
+    # llama-cpp-python answers a refused response_format with HTTP 500, others with 400/422.
+    return asks_format and status in (400, 404, 415, 422, 500) and _names_format(detail)
+
+
+def _refuses_all(answer: HttpReply, asks_format: bool) -> bool:
+    """No later request can succeed either: a wrong key, no access, no such model or path."""
+    return answer.status in _REFUSES_ALL and not _rejects_format(answer.status, _status_detail(answer), asks_format)
+
+
 def response_format_param(fmt: ResponseFormat, schema: dict[str, Any]) -> dict[str, Any] | None:
     if fmt is ResponseFormat.JSON_SCHEMA:
         return {"type": "json_schema", "json_schema": {"name": "mast_verdict", "strict": True, "schema": schema}}
@@ -143,7 +154,6 @@ class ChatClient:
         self.slots: int | None = None  # requests on the wire at once (set by the runner; None: the pool's 128)
         self._secret = api_key or None
         self._poster: JsonPoster | None = None
-        self.refused: str | None = None  # why the endpoint refused a request in a way every later one would share
         self.in_flight = 0  # requests started and not yet answered (retries and their waits included)
 
     def _http(self) -> JsonPoster:
@@ -206,9 +216,9 @@ class ChatClient:
                 await self.limiter.acquire()
             wait: float | None = None
             try:
-                answer = await self._post(http, body, rf is not None)
-            except Stopped as exc:
-                raise NotSent(self.refused or str(exc)) from None
+                answer = await http.post("/chat/completions", body, stop_if=self._stop_reason(rf is not None))
+            except Stopped as exc:  # an earlier reply refused every request: this one was never sent
+                raise NotSent(str(exc)) from None
             except Timeout:
                 last = f"request timed out after {self.timeout:g} s"
             except ConnectionFailed as exc:
@@ -222,8 +232,7 @@ class ChatClient:
                         last = f"unreadable response: {exc}"
                 else:
                     detail = _status_detail(answer)
-                    # llama-cpp-python answers a refused response_format with HTTP 500, others with 400/422.
-                    if rf is not None and status in (400, 404, 415, 422, 500) and _names_format(detail):
+                    if _rejects_format(status, detail, rf is not None):
                         raise FormatRejected(fmt, self.scrub(detail), attempt + 1) from None
                     if status == 429:
                         last = f"rate limited (HTTP 429): {detail}"
@@ -231,26 +240,19 @@ class ChatClient:
                     elif status >= 500 or status in (408, 409):
                         last = f"server error (HTTP {status}): {detail}"
                         wait = _retry_after(answer.headers)
-                    else:
-                        reason = self.scrub(f"HTTP {status}: {detail}")
-                        if status in _REFUSES_ALL:
-                            self.refused = reason  # the poster stopped already, on the reply's own thread
-                        raise EndpointError(reason, attempt + 1, fatal=status in _REFUSES_ALL) from None
+                    else:  # a 401/403/404 has stopped the poster already, on the reply's own thread
+                        raise EndpointError(self._status_reason(answer), attempt + 1,
+                                            fatal=_refuses_all(answer, rf is not None)) from None
             if attempt < self.max_retries:
                 await asyncio.sleep(wait if wait is not None else self._backoff(attempt))
         raise EndpointError(self.scrub(f"{last} (gave up after {self.max_retries + 1} attempts)"), self.max_retries + 1)
 
-    async def _post(self, http: JsonPoster, body: bytes, asks_format: bool) -> HttpReply:
-        if self.refused is not None:
-            raise NotSent(self.refused)
+    def _status_reason(self, answer: HttpReply) -> str:
+        return self.scrub(f"HTTP {answer.status}: {_status_detail(answer)}")
 
-        def refuses_all(answer: HttpReply) -> str | None:
-            """Why no later request can succeed (the same test as the status handling below), or None."""
-            if answer.status not in _REFUSES_ALL or (asks_format and _names_format(_status_detail(answer))):
-                return None
-            return self.scrub(f"HTTP {answer.status}: {_status_detail(answer)}")
-
-        return await http.post("/chat/completions", body, stop_if=refuses_all)
+    def _stop_reason(self, asks_format: bool) -> Callable[[HttpReply], str | None]:
+        """For the poster, run on the reply's thread: why nothing more should be sent, or None."""
+        return lambda answer: self._status_reason(answer) if _refuses_all(answer, asks_format) else None
 
     @staticmethod
     def _reply(answer: HttpReply, attempts: int, latency: float) -> Reply:

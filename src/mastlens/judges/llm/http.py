@@ -34,7 +34,7 @@ class HttpReply:
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
-    elapsed: float = 0.0  # seconds from sending the request to its last byte
+    elapsed: float = 0.0  # seconds from sending the request (connecting, if needed) to its last byte
 
     @property
     def text(self) -> str:

@@ -2,12 +2,11 @@
 
 Each ok annotation of the LLM judge is stored with it, so a re-run into another set copies the verdicts
 another set already holds for the same key, in one batch inside SQLite (``Store.copy_remembered``): no
-trace loaded or rendered, no reply looked up or parsed, no HTTP client. A key nobody holds any more (its
-set deleted) is a miss, and the trace is judged through the reply cache as before. The key holds
-the request settings the reply cache key holds, the render and segmenting limits, the prompt hash, the
-sample count, and a hash of the source of the code between a stored trace and its verdict (this package,
-the sample consensus, the verdict model), so changing any of them is a miss and the trace is judged
-through the reply cache as before.
+trace loaded or rendered, no reply looked up or parsed, no HTTP client. The key holds the request settings
+the reply cache key holds, the render and segmenting limits, the prompt hash, the sample count, and a hash
+of the source of the code between a stored trace and its verdict (this package, the sample consensus, the
+verdict model). Changing any of them, or a key nobody holds any more (its set deleted), is a miss: the
+trace is judged through the reply cache as before.
 """
 
 from __future__ import annotations
