@@ -56,6 +56,11 @@ def command_text(call: Call) -> str | None:
     return None
 
 
+def runs_tests(tokens: list[str]) -> bool:
+    """A command that starts a test runner, or a build tool that runs tests (pytest, tox, go, cargo, npm, make)."""
+    return bool(_TEST_RUNNERS.match(os.path.basename(tokens[0]))) or "pytest" in tokens
+
+
 def call_commands(call: Call) -> list[list[str]] | None:
     """The simple commands of a shell call (parsed once per call), or None for other tools."""
     if not call.parsed:
@@ -178,7 +183,7 @@ def checks(call: Call, change: Change) -> bool:
         if change.kind == "file":
             if any(os.path.basename(tok) in change.targets for tok in tokens):
                 return True
-            if _TEST_RUNNERS.match(os.path.basename(tokens[0])) or "pytest" in words or "test" in words:
+            if runs_tests(tokens) or "pytest" in words or "test" in words:
                 return True
     return False
 

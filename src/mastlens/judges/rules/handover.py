@@ -14,11 +14,10 @@ those claims), and closing turns that give up instead of answering (FM-3.1).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
-from mastlens.judges.rules.commands import _TEST_RUNNERS, call_commands
+from mastlens.judges.rules.commands import call_commands, runs_tests
 from mastlens.judges.rules.team_ending import _GAVE_UP, closing_turn
 from mastlens.judges.rules.termination import finishing_call
 from mastlens.judges.rules.view import FINAL_MARKER, TraceView, normalize_text
@@ -63,8 +62,7 @@ def _is_test_run(view: TraceView, result: Step) -> bool:
     call = next((c for c in view.calls if c.result is result), None)
     if call is None:
         return False
-    commands = call_commands(call) or []
-    return any(_TEST_RUNNERS.match(os.path.basename(tokens[0])) or "pytest" in tokens for tokens in commands)
+    return any(runs_tests(tokens) for tokens in call_commands(call) or [])
 
 
 def handover(view: TraceView) -> Handover | None:
