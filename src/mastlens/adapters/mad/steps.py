@@ -47,8 +47,6 @@ _MARKERS: list[tuple[str, StepKind]] = [
 _MARKER = re.compile("\n(?:" + "|".join(
     f"(?P<m{i}>" + re.sub(r"\(\?P<(\w+)>", rf"(?P<m{i}_\1>", pattern) + ")" for i, (pattern, _) in enumerate(_MARKERS)
 ) + ")", re.M)
-# Event markers and the event they record (``metadata["event"]``).
-_EVENTS = {StepKind.EVENT: "session_start"}
 _TOOL_ARGS = re.compile(r"Tool arguments: (\{.*\})[ \t]*$", re.M)
 _USER_AGENTS = {"human", "user"}
 
@@ -92,8 +90,8 @@ def split_text(text: str) -> list[Step]:
         step = Step(index=0, kind=_kind_for(agent, kind), agent=agent, tool=groups.get("tool"), content=body)
         if "to" in groups:
             step.metadata["to"] = groups["to"]
-        if kind in _EVENTS:
-            step.metadata["event"] = _EVENTS[kind]
+        if kind is StepKind.EVENT:  # the one event marker: HyperAgent starting a session
+            step.metadata["event"] = "session_start"
         if kind is StepKind.TOOL_CALL:
             args = _TOOL_ARGS.search(body)
             step.arguments = parse_arguments(args.group(1)) if args else None
