@@ -170,8 +170,9 @@ def main() -> None:
             for path in dbs:
                 wall, done = mastlens(common, path)
                 firsts.append((wall, json.loads(done.stdout), CPU[-1], path))
-            first_walls = sorted(f[0] for f in firsts)
-            first_wall, first, first_cpu, db = sorted(firsts, key=lambda f: f[0])[len(firsts) // 2]  # the median
+            firsts.sort(key=lambda f: f[0])
+            first_walls = [f[0] for f in firsts]
+            first_wall, first, first_cpu, db = firsts[len(firsts) // 2]  # the median
             with Store(db) as store:  # each request's own time, sending to last byte, as the client measured it
                 wire = [a.latency_s for a in store.get_annotations(first["set"])]
             quick = ["annotate", "--judge", MODEL, "--base-url", quick_url, "-c", str(c), "--json"]
