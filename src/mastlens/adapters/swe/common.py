@@ -18,11 +18,12 @@ from __future__ import annotations
 import ast
 import codecs
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import IO, Any
 
-from mastlens.adapters.base import AdapterError, open_trace, plain_name
+from mastlens.adapters.base import AdapterError, json_reason, open_trace, plain_name
 from mastlens.trace import StepKind
 from mastlens.adapters.steps import StepBuilder
 
@@ -111,6 +112,23 @@ def _scan_keys(fh: IO[bytes], limit: int) -> list[str]:
 def _next_is_colon(text: str, pos: int) -> bool:
     rest = text[pos:pos + 64].lstrip(" \t\r\n")
     return rest.startswith(":") or not rest  # at a chunk's end: a key is the likelier reading at depth 1
+
+
+def load_whole(path: Path) -> Any:
+    """A whole JSON file (decompressed), like :func:`~mastlens.adapters.base.load_json`, saying so when the
+    file ends inside a value (a trajectory cut mid-file)."""
+    with open_trace(path) as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdapterError(f"invalid UTF-8 at byte {exc.start}", line=raw[: exc.start].count(b"\n") + 1) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut = " (the file ends there: truncated?)" if exc.pos >= len(text.rstrip()) - 1 or "Unterminated" in exc.msg \
+            else ""
+        raise AdapterError(f"invalid JSON: {json_reason(exc)} (column {exc.colno}){cut}", line=exc.lineno) from None
 
 
 def bounded(text: str, limit: int) -> str:

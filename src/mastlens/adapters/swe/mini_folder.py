@@ -143,8 +143,10 @@ class MiniSweAgentFolderAdapter(Adapter):
                 ctx.notes.append(f"evaluation report {report.shown}: {n} of {len(traces)} trajectories matched "
                                  f"(it names {len(report.verdicts)} instances)")
             else:
+                others = len(report.verdicts)
                 ctx.record_issue(f"evaluation report {report.shown} names none of the folder's {len(traces)} "
-                                 f"instances (it names {len(report.verdicts)} others): no outcome taken from it")
+                                 f"instances (it names {others} other{'s' if others != 1 else ''}): no outcome "
+                                 "taken from it")
         if traces and not reports.loaded and not reports.unreadable:
             ctx.notes.append("no SWE-bench evaluation report found or given: outcomes unknown")
 

@@ -11,9 +11,9 @@ Mapping (conventions in :mod:`mastlens.adapters.swe.common`): each executed repl
 step (its text without the executed block; the provider's reasoning, when logged, a ``reasoning`` step
 before it), a ``bash`` tool call and its result; ``info.exit_status`` ends the run; ``info.submission``
 is kept bounded; the model is ``info.config.model.model_name``; ``info.model_stats`` gives the outcome
-metrics ``api_calls`` and ``cost``. Trace id ``<model, without provider prefix>/<instance id>``, task = the instance id. Success
-comes from a SWE-bench evaluation report (:mod:`mastlens.adapters.swe.reports`); a trajectory alone has
-none.
+metrics ``api_calls`` and ``cost``. Trace id ``<model without provider prefix>/<instance id>``, task = the
+instance id. Success comes from a SWE-bench evaluation report (:mod:`mastlens.adapters.swe.reports`); a
+trajectory alone has none.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
 from mastlens.adapters.jsonstream import first_record_keys
 from mastlens.adapters.steps import StepBuilder
 from mastlens.adapters.swe.common import (
-    SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, model_stats, nested,
-    stats_metrics, submission_metadata, top_level_keys,
+    SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, load_whole, model_stats,
+    nested, stats_metrics, submission_metadata, top_level_keys,
 )
 from mastlens.adapters.swe.reports import attach_outcome
 from mastlens.trace import Outcome, Source, StepKind, Trace
@@ -187,7 +187,7 @@ def _text(content: Any) -> str:
 def read_trajectory(path: Path, ctx: ReadContext, format_name: str, *, where: str | None = None) -> Trace:
     """One mini-swe-agent trajectory file as a trace (outcome not attached). Problems inside it are recorded
     on ``ctx`` as issues (prefixed with ``where``, the file's place in a folder, when given)."""
-    data = load_json(path)
+    data = load_whole(path)
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         raise AdapterError("not a mini-swe-agent trajectory: no messages list")
     reader = _Reader(data, path.name)
@@ -231,6 +231,7 @@ class MiniSweAgentAdapter(Adapter):
                "run report, logs/run_evaluation/**/report.json): resolved = success, unresolved = failed, "
                "error/empty patch = unknown; model_stats api_calls and cost as metrics")
     priority = 12
+    extensions = (".json",)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         text = head_text(head)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import AdapterError, ReadContext, head_text, load_json, read_head, trace_suffix
-from mastlens.adapters.swe.common import top_level_keys
+from mastlens.adapters.base import AdapterError, ReadContext, head_text, read_head, trace_suffix
+from mastlens.adapters.swe.common import load_whole, top_level_keys
 from mastlens.trace import Outcome, Trace
 
 #: status lists of a run report, the stronger first (an id in several takes the first)
@@ -79,7 +79,7 @@ def report_kind(path: Path) -> str | None:
 
 def parse_report(path: Path, shown: str) -> Report:
     """A report file's verdicts by instance id; AdapterError when it is not JSON or not a report."""
-    data = load_json(path)
+    data = load_whole(path)
     report = Report(path, shown=shown)
     if not isinstance(data, dict):
         raise AdapterError("not a SWE-bench evaluation report (not a JSON object)")
@@ -120,7 +120,7 @@ def load_report(path: Path, shown: str) -> Report | str:
         try:
             _cache[key] = parse_report(path, shown)
         except AdapterError as exc:
-            _cache[key] = f"{shown}: {exc.reason}" + (f" (line {exc.line})" if exc.line else "")
+            _cache[key] = f"{shown}{f' line {exc.line}' if exc.line else ''}: {exc.reason}"
         except OSError as exc:
             _cache[key] = f"{shown}: cannot read: {exc.strerror or exc}"
     return _cache[key]
