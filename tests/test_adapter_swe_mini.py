@@ -94,6 +94,8 @@ def test_a_trajectory_keeps_thoughts_reasoning_task_and_stats(run_dir):
                                                  StepKind.ASSISTANT, StepKind.TOOL_CALL, StepKind.TOOL_RESULT]
     assert trace.steps[3].content == first.split("```")[0].strip() and trace.steps[3].content.startswith("THOUGHT:")
     assert trace.steps[1].content == data["messages"][1]["content"]
+    assert data["messages"][3]["content"] == "<returncode>0</returncode>\n<output>\nvalidators.py\n</output>"
+    assert trace.steps[5].content == "validators.py" and trace.steps[5].metadata == {"exit_code": 0}
     stats = data["info"]["model_stats"]
     assert trace.outcome.metrics["api_calls"] == stats["api_calls"]
     assert trace.outcome.metrics["cost"] == pytest.approx(stats["instance_cost"])

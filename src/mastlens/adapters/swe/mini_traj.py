@@ -39,7 +39,6 @@ SUFFIX = ".traj.json"
 FORMAT_PREFIX = "mini-swe-agent"
 DEFAULT_ACTION_REGEX = r"```bash\s*\n(.*?)\n```"
 _RETURNCODE = re.compile(r"\A\s*<returncode>(.*?)</returncode>\s*", re.DOTALL)
-_PLAIN_OUTPUT = re.compile(r"\A<output>\n?(.*?)\n?</output>\s*\Z", re.DOTALL)
 _DEFAULT_FORMAT_ERROR = "Please always provide EXACTLY ONE action"
 _DEFAULT_TIMEOUT = "The last command <command>"
 
@@ -160,9 +159,9 @@ class _Reader:
             except ValueError:
                 self.problems.append(f"messages[{index}]: <returncode> is not a number ({raw[:40]!r}); "
                                      "the result is kept without an exit status")
-            plain = _PLAIN_OUTPUT.match(body)
-            if plain:
-                body = plain.group(1)
+            plain = _plain_output(body)
+            if plain is not None:
+                body = plain
             elif "<warning>" in body[:200]:
                 meta["output_cut"] = True
             if meta.get("exit_code", 0) != 0:
@@ -175,6 +174,15 @@ class _Reader:
                 meta["submission_chars"] = len(answer)
                 body = bounded(answer, SUBMISSION_STEP_CHARS)
         self.builder.result(body, call_id, tool="bash", metadata=meta)
+
+
+def _plain_output(body: str) -> str | None:
+    """The text inside a result's single ``<output>...</output>``, or None when the body is shaped otherwise."""
+    body = body.strip()
+    if not (body.startswith("<output>") and body.endswith("</output>")) or body.count("<output>") != 1:
+        return None
+    inner = body[len("<output>"):-len("</output>")]
+    return inner.removeprefix("\n").removesuffix("\n")
 
 
 def _text(content: Any) -> str:
