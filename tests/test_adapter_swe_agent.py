@@ -47,7 +47,8 @@ def test_each_action_that_ran_is_one_bash_call_with_its_observation(folder, name
     assert [r.call_id for r in results] == [c.call_id for c in calls] and len({r.call_id for r in results}) == len(calls)
     for result, step in zip(results, steps):  # what the model saw: the observation, with the state line after
         assert step["observation"].strip()[:300] in result.content
-    assert results[-1].metadata.get("submission") is True
+    assert results[-1].metadata.get("submission") is True and calls[-1].metadata.get("ends_run") is True
+    assert not any(c.metadata.get("ends_run") for c in calls[:-1])
     assert trace.steps[-1].metadata == {"event": "exit_status", "exit_status": data["info"]["exit_status"]}
     assert trace.task == name.removesuffix(".traj") and trace.metadata["commands"] == len(steps)
     assert trace.outcome.metrics["api_calls"] == json_stats(data)["api_calls"]

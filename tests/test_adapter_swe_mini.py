@@ -100,7 +100,7 @@ def test_a_trajectory_keeps_thoughts_reasoning_task_and_stats(run_dir):
     assert trace.outcome.metrics["api_calls"] == stats["api_calls"]
     assert trace.outcome.metrics["cost"] == pytest.approx(stats["instance_cost"])
     assert trace.metadata["submission"] == data["info"]["submission"]
-    assert trace.steps[-2].metadata.get("submission") is True
+    assert trace.steps[-2].metadata.get("submission") is True and trace.steps[-3].metadata == {"ends_run": True}
     # read alone, the file still finds the folder's report above it
     assert trace.outcome.success is ("django__django-10097" in _sb_cli_report(run_dir)["resolved_ids"])
 

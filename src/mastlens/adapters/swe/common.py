@@ -10,6 +10,8 @@ Conventions every SWE reader follows (so judges and ``show`` can rely on them):
   ``metadata["rejected"] = True``; the harness's answer to it is an ``event`` step with
   ``agent="harness"``, ``metadata["event"] = "format_error"`` and ``metadata["harness_feedback"] = True``:
   it was sent to the model as a user message, but it is neither the user nor a tool's result;
+* the call whose output the harness takes as the run's submission is marked ``metadata["ends_run"] = True``
+  (its result ``metadata["submission"] = True``): the run ends there by design, not cut off;
 * ``info.exit_status`` ends the run as an ``event`` step with ``metadata["event"] = "exit_status"``.
 """
 

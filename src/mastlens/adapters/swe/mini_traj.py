@@ -170,6 +170,7 @@ class _Reader:
             meta.update(timed_out=True, is_error=True)
         elif submits:
             meta["submission"] = True
+            self.builder.steps[-1].metadata["ends_run"] = True  # the call: its output is what the run submits
             if len(answer) > SUBMISSION_STEP_CHARS:
                 meta["submission_chars"] = len(answer)
                 body = bounded(answer, SUBMISSION_STEP_CHARS)

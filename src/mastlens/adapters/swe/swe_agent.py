@@ -91,6 +91,8 @@ class _Reader:
             meta.update(function=name, function_arguments=arguments)
         if isinstance(source_id, str) and source_id != call_id:
             meta["source_call_id"] = source_id
+        if action.split(maxsplit=1)[:1] == [_SUBMIT]:
+            meta["ends_run"] = True
         b.add(StepKind.TOOL_CALL, action, tool="bash", arguments={"command": action}, call_id=call_id, metadata=meta)
         result: dict[str, Any] = {}
         seconds = step.get("execution_time")
