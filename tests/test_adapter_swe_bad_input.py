@@ -166,6 +166,19 @@ def test_a_run_report_given_to_the_same_ingest_is_the_outcome(tmp_path, real):
     assert cli.exit_code == 0, cli.output
 
 
+def test_a_run_stopped_by_its_limits_ends_on_the_harness_stop(tmp_path, real):
+    data = json.loads(json.dumps(real[IDS[0]]))
+    data["info"]["exit_status"] = "LimitsExceeded"
+    data["messages"] = data["messages"][:-2] + [{"role": "user", "content": ""}]  # no submission; mini's empty stop
+    path = tmp_path / f"{IDS[0]}.traj.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    [trace] = read_file(path).traces
+    assert trace.steps[-1].metadata == {"event": "exit_status", "exit_status": "LimitsExceeded"}
+    assert trace.steps[-2].kind is StepKind.TOOL_RESULT and "exit_code" in trace.steps[-2].metadata
+    assert not any(s.kind is StepKind.USER for s in trace.steps[2:])
+    assert not any(s.metadata.get("ends_run") or s.metadata.get("submission") for s in trace.steps)
+
+
 def _big_submission(real: dict[str, dict]) -> dict:
     data = json.loads(json.dumps(real[IDS[0]]))
     patch = "".join(f"diff --git a/build/f{i}.o b/build/f{i}.o\n+{'x' * 90}\n" for i in range(20_000))

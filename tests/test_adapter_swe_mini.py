@@ -10,9 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import FIXTURES, IN_CI
 from mastlens.adapters.loader import FileResult, read_file, walk
+from mastlens.cli.app import app
 from mastlens.trace import StepKind
 from mastlens.trace.model_names import group_model
 
@@ -108,3 +110,19 @@ def test_a_trajectory_keeps_thoughts_reasoning_task_and_stats(run_dir):
 def test_long_output_warnings_stay_in_the_result(run_dir, folder_result):
     cut = [s for t in folder_result.traces for s in t.steps if s.metadata.get("output_cut")]
     assert cut and all("<warning>" in s.content and "characters elided" in s.content for s in cut)
+
+
+def test_show_prints_each_command_with_its_exit_status_on_one_line(run_dir):
+    path = run_dir / "trajs" / "django__django-10097" / "django__django-10097.traj.json.gz"
+    shown = CliRunner().invoke(app, ["show", str(path)], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    [trace] = read_file(path).traces
+    lines = shown.output.splitlines()
+    results = {s.call_id: s for s in trace.steps if s.kind is StepKind.TOOL_RESULT}
+    for call in (s for s in trace.steps if s.kind is StepKind.TOOL_CALL):
+        code = results[call.call_id].metadata.get("exit_code")
+        if code is None:
+            continue  # the submission: its output is the patch, no exit status
+        first, *more = call.content.splitlines()
+        tail = f"  [+{len(more)} lines]" if more else ""
+        assert f"step {call.index} | tool_call | bash  exit {code}  $ {first}{tail}" in lines

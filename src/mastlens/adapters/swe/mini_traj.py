@@ -28,8 +28,8 @@ from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
 from mastlens.adapters.jsonstream import first_record_keys
 from mastlens.adapters.steps import StepBuilder
 from mastlens.adapters.swe.common import (
-    SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, load_whole, model_stats,
-    nested, stats_metrics, submission_metadata, top_level_keys,
+    HARNESS, SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, load_whole,
+    model_stats, nested, stats_metrics, submission_metadata, top_level_keys,
 )
 from mastlens.adapters.swe.reports import attach_outcome
 from mastlens.trace import Outcome, Source, StepKind, Trace
@@ -93,6 +93,7 @@ class _Reader:
     def steps(self, messages: list[Any]) -> StepBuilder:
         b = self.builder
         submitted = str(self.info.get("exit_status") or "") == "Submitted"
+        started = False
         i = 0
         while i < len(messages):
             message = messages[i]
@@ -108,8 +109,12 @@ class _Reader:
                 answer = answer if isinstance(answer, str) or answer is None else _text(answer)
                 last = i + 2 >= len(messages)
                 self._assistant(i, text, message.get("extra"), answer, last and submitted)
+                started = True
                 i += 2 if answer is not None else 1
                 continue
+            elif started:  # once the agent works, "user" messages are the harness's (a stop's message, or empty)
+                if text.strip():
+                    b.add(StepKind.EVENT, text, agent=HARNESS, metadata={"event": "harness_message", "sent_as": "user"})
             else:
                 b.add(StepKind.USER, text)
             i += 1
