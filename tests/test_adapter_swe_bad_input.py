@@ -179,6 +179,18 @@ def test_a_run_stopped_by_its_limits_ends_on_the_harness_stop(tmp_path, real):
     assert not any(s.metadata.get("ends_run") or s.metadata.get("submission") for s in trace.steps)
 
 
+def test_the_harness_run_report_in_the_folder_is_read(tmp_path, real):
+    run = _folder(tmp_path, real)
+    (run / "google__gemini.run1.json").write_text(json.dumps({
+        "resolved_ids": [IDS[1]], "unresolved_ids": [IDS[0]], "empty_patch_ids": [], "error_ids": [IDS[2]],
+        "submitted_ids": list(IDS), "completed_ids": IDS[:2]}), encoding="utf-8")
+    [result] = [r for r in walk([run]) if isinstance(r, FileResult)]
+    assert not result.failures
+    assert {t.task: t.outcome.success for t in result.traces} == {IDS[0]: False, IDS[1]: True, IDS[2]: None}
+    assert "evaluation report google__gemini.run1.json: 3 of 3 trajectories matched (it names 3 instances)" \
+        in result.notes
+
+
 def _big_submission(real: dict[str, dict]) -> dict:
     data = json.loads(json.dumps(real[IDS[0]]))
     patch = "".join(f"diff --git a/build/f{i}.o b/build/f{i}.o\n+{'x' * 90}\n" for i in range(20_000))

@@ -107,9 +107,16 @@ def test_a_trajectory_keeps_thoughts_reasoning_task_and_stats(run_dir):
     assert trace.outcome.success is ("django__django-10097" in _sb_cli_report(run_dir)["resolved_ids"])
 
 
-def test_long_output_warnings_stay_in_the_result(run_dir, folder_result):
+def test_long_output_warnings_and_timeouts_stay_in_the_result(run_dir, folder_result):
     cut = [s for t in folder_result.traces for s in t.steps if s.metadata.get("output_cut")]
     assert cut and all("<warning>" in s.content and "characters elided" in s.content for s in cut)
+    answers = [m["content"] for p in sorted((run_dir / "trajs").glob("*/*.traj.json.gz")) for m in _messages(p)[2:]
+               if m["role"] == "user"]
+    assert len(cut) == sum(1 for a in answers if a.startswith("<returncode>") and "<warning>" in a[:200])
+    timeouts = [s for t in folder_result.traces for s in t.steps if s.metadata.get("timed_out")]
+    assert len(timeouts) == sum(1 for a in answers if a.startswith("The last command <command>")) > 0
+    assert all(s.kind is StepKind.TOOL_RESULT and s.metadata["is_error"] and "exit_code" not in s.metadata
+               for s in timeouts)
 
 
 def test_show_prints_each_command_with_its_exit_status_on_one_line(run_dir):
