@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from conftest import FIXTURES, IN_CI
 from mastlens.adapters.loader import FileResult, read_file, walk
+from mastlens.adapters.swe.common import top_level_keys
 from mastlens.cli.app import app
 from mastlens.store import Store
 from mastlens.trace import StepKind
@@ -224,3 +225,19 @@ def test_a_big_first_value_of_another_shape_is_not_taken(tmp_path):
     path = tmp_path / "other.json"
     path.write_text(json.dumps({"info": {"blob": "y" * 200_000}, "rows": [1, 2]}), encoding="utf-8")
     assert read_file(path).format != "mini-swe-agent"
+
+
+def test_the_key_scan_reads_past_any_string_at_any_chunk_end(tmp_path):
+    """Strings of escapes (backslashes, quotes) cut at every offset of a read chunk: the keys are the file's."""
+    for pad in range(0, 9):
+        head = len('{"info": {"submission": "')  # the first read (64 KiB) ends `pad` characters into the escapes
+        value = "a" * (65_536 - head - pad) + '\\"q\\\\' * 40 + "\n" * 3
+        data = {"info": {"submission": value, "list": [value, {"k": value}]}, "messages": [], "trajectory_format": "x"}
+        path = tmp_path / f"t{pad}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        assert path.read_text(encoding="utf-8")[65_536 - pad] == "\\"
+        assert top_level_keys(path) == list(data), pad
+    (tmp_path / "cut.json").write_text('{"info": {"submission": "ab\\', encoding="utf-8")
+    assert top_level_keys(tmp_path / "cut.json") == ["info"]
+    (tmp_path / "list.json").write_text("[1, 2]", encoding="utf-8")
+    assert top_level_keys(tmp_path / "list.json") == []

@@ -36,7 +36,7 @@ HARNESS = "harness"
 KEY_SCAN_BYTES = 64 << 20  # a trajectory's top-level keys are looked for this far at most
 
 _STRUCT = re.compile(r'[{}\[\]"]')
-_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*')
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
 
 
 def is_named(path: Path, suffix: str) -> bool:
@@ -87,8 +87,11 @@ def _scan_keys(fh: IO[bytes], limit: int) -> list[str]:
                         keys.append(string)
                     continue
                 if end < len(text):  # a backslash at the chunk's end: keep it with the next chunk
-                    text = text[end:] + decoder.decode(fh.read(1 << 16))
-                    pos = 0
+                    more = fh.read(1 << 16)
+                    if not more:
+                        return keys
+                    read += len(more)
+                    text, pos = text[end:] + decoder.decode(more), 0
                     continue
                 break
             found = _STRUCT.search(text, pos)
