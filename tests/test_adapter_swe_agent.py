@@ -44,7 +44,8 @@ def test_each_action_that_ran_is_one_bash_call_with_its_observation(folder, name
     results = [s for s in trace.steps if s.kind is StepKind.TOOL_RESULT]
     assert [c.arguments["command"] for c in calls] == [s["action"].strip() for s in steps]
     assert all(c.tool == "bash" and c.content == c.arguments["command"] for c in calls)
-    assert [r.call_id for r in results] == [c.call_id for c in calls] and len({r.call_id for r in results}) == len(calls)
+    assert [r.call_id for r in results] == [c.call_id for c in calls]
+    assert len({r.call_id for r in results}) == len(calls)
     for result, step in zip(results, steps):  # what the model saw: the observation, with the state line after
         assert step["observation"].strip()[:300] in result.content
     assert results[-1].metadata.get("submission") is True and calls[-1].metadata.get("ends_run") is True
@@ -101,3 +102,18 @@ def test_the_folder_walk_reads_traj_files(folder):
     results = [r for r in walk([folder]) if isinstance(r, FileResult)]
     assert sorted(Path(r.path).name for r in results) == sorted([CLASSIC, FUNCTION_CALLING, SMALL])
     assert all(r.format == "swe-agent" and len(r.traces) == 1 for r in results)
+
+
+def test_a_history_that_does_not_line_up_is_read_from_the_trajectory(folder, tmp_path):
+    data = json.loads((folder / SMALL).read_text(encoding="utf-8"))
+    for message in data["history"]:
+        if message["role"] == "assistant":
+            message["action"] = "something else"
+    path = tmp_path / "odd.traj"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = read_file(path)
+    [trace] = result.traces
+    assert any("do not line up" in n or "read from the trajectory" in n for n in result.notes)
+    calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
+    assert [c.content for c in calls] == [s["action"].strip() for s in data["trajectory"]]
+    assert trace.steps[0].kind is StepKind.SYSTEM and not any(s.metadata.get("rejected") for s in trace.steps)

@@ -173,6 +173,13 @@ class SweAgentAdapter(Adapter):
         history = data.get("history")
         if isinstance(history, list):
             reader.from_history(history)
+            if reader.trajectory and not reader.next:  # no action of the history ran: they do not line up
+                ctx.notes.append("no assistant message of the history matches a trajectory action: the steps are "
+                                 "read from the trajectory (after the history's opening messages)")
+                reader = _Reader(data["trajectory"])
+                opening = next((i for i, m in enumerate(history)
+                                if isinstance(m, dict) and m.get("role") == "assistant"), len(history))
+                reader.from_history(history[:opening])
         reader.rest_of_trajectory()
         info = data.get("info") if isinstance(data.get("info"), dict) else {}
         end_event(reader.builder, info.get("exit_status"))
