@@ -103,8 +103,15 @@ def test_a_trajectory_keeps_thoughts_reasoning_task_and_stats(run_dir):
     assert trace.outcome.metrics["cost"] == pytest.approx(stats["instance_cost"])
     assert trace.metadata["submission"] == data["info"]["submission"]
     assert trace.steps[-2].metadata.get("submission") is True and trace.steps[-3].metadata == {"ends_run": True}
-    # read alone, the file still finds the folder's report above it
+    # read alone, the file still finds the folder's report above it: the same trace as read with the folder
     assert trace.outcome.success is ("django__django-10097" in _sb_cli_report(run_dir)["resolved_ids"])
+
+
+def test_a_trajectory_read_alone_is_the_trace_the_folder_gives(run_dir, folder_result):
+    by_task = {t.task: t for t in folder_result.traces}
+    for path in sorted((run_dir / "trajs").glob("*/*.traj.json.gz"))[:20]:
+        [alone] = read_file(path).traces
+        assert alone.content_hash() == by_task[alone.task].content_hash()
 
 
 def test_long_output_warnings_and_timeouts_stay_in_the_result(run_dir, folder_result):

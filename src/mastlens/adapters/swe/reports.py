@@ -47,7 +47,7 @@ _UPWARD = 2  # folders above a run searched for reports
 @dataclass
 class Verdict:
     status: str
-    report: str  # where it was read (shown in notes and metadata)
+    report: str  # the report's file name (the same whichever folder the run is read from: same content, same hash)
     tests: dict[str, dict[str, list[str]]] | None = None
 
 
@@ -88,10 +88,10 @@ def parse_report(path: Path, shown: str) -> Report:
             ids = data.get(key)
             for instance in ids if isinstance(ids, list) else []:
                 if isinstance(instance, str):
-                    report.verdicts.setdefault(instance, Verdict(status, shown))
+                    report.verdicts.setdefault(instance, Verdict(status, path.name))
         for instance in data.get("submitted_ids") or []:
             if isinstance(instance, str):
-                report.verdicts.setdefault(instance, Verdict("submitted", shown))
+                report.verdicts.setdefault(instance, Verdict("submitted", path.name))
         return report
     for instance, entry in data.items():
         if isinstance(entry, dict) and isinstance(entry.get("resolved"), bool):
@@ -99,7 +99,7 @@ def parse_report(path: Path, shown: str) -> Report:
             if entry.get("patch_is_None") or entry.get("patch_exists") is False:
                 status = "empty_patch"
             tests = entry.get("tests_status") if isinstance(entry.get("tests_status"), dict) else None
-            report.verdicts[instance] = Verdict(status, shown, tests)
+            report.verdicts[instance] = Verdict(status, path.name, tests)
     report.kind = "instance"
     if not report.verdicts:
         raise AdapterError("not a SWE-bench evaluation report (no resolved_ids, no {id: {resolved}} entries)")
