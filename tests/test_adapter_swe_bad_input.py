@@ -165,6 +165,9 @@ def test_a_run_report_given_to_the_same_ingest_is_the_outcome(tmp_path, real):
     assert any("gemini.run1.json: 3 of 3 trajectories matched" in n for n in folder.notes)
     cli, _ = _ingest(tmp_path, run, report)
     assert cli.exit_code == 0, cli.output
+    single = run / "trajs" / IDS[0] / f"{IDS[0]}.traj.json"  # one trajectory and the report, given together
+    [alone] = [r for r in walk([single, report]) if isinstance(r, FileResult)]
+    assert alone.format == "mini-swe-agent" and alone.traces[0].outcome.success is True
 
 
 def test_a_run_stopped_by_its_limits_ends_on_the_harness_stop(tmp_path, real):
