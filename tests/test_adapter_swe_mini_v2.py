@@ -72,9 +72,11 @@ def _as_v2(v1: dict, *, tool_calls: bool) -> tuple[dict, list[str], list[int]]:
     return data, commands, codes
 
 
-@pytest.mark.parametrize("tool_calls", [False, True], ids=["text actions", "tool calls"])
-def test_a_2x_trajectory_gives_the_same_calls_and_exit_statuses(tmp_path, v1, tool_calls):
+@pytest.mark.parametrize(("tool_calls", "end_role"), [(False, "user"), (True, "user"), (False, "exit"), (True, "exit")],
+                         ids=["text actions", "tool calls", "text actions, exit role", "tool calls, exit role"])
+def test_a_2x_trajectory_gives_the_same_calls_and_exit_statuses(tmp_path, v1, tool_calls, end_role):
     data, commands, codes = _as_v2(v1, tool_calls=tool_calls)
+    data["messages"][-1]["role"] = end_role
     path = tmp_path / "django__django-10097.traj.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     result = read_file(path)

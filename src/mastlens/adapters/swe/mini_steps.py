@@ -72,6 +72,11 @@ def _plain_output(body: str) -> str | None:
     return inner.removeprefix("\n").removesuffix("\n")
 
 
+def _is_end(message: dict[str, Any]) -> bool:
+    """The message 2.x ends a run with (role ``exit`` or ``user``, ``extra.exit_status``)."""
+    return message.get("role") == "exit" or isinstance(nested(message, "extra", "exit_status"), str)
+
+
 def _text(message: dict[str, Any]) -> str:
     content = message.get("content")
     return content if isinstance(content, str) else content_text(content)
@@ -115,7 +120,7 @@ class MiniReader:
                 started = True
                 i = self._turn(messages, i)
                 continue
-            elif isinstance(message.get("extra"), dict) and "exit_status" in message["extra"]:
+            elif _is_end(message):
                 pass  # the run's end (2.x): the end event below says it
             elif started:  # once the agent works, "user" messages are the harness's (a stop's message, or empty)
                 if text.strip():
@@ -152,17 +157,18 @@ class MiniReader:
         j = i + 1
         answer_role = "tool" if isinstance(message.get("tool_calls"), list) and message["tool_calls"] else "user"
         answers: list[tuple[int, dict[str, Any]]] = []
-        while j < len(messages) and isinstance(messages[j], dict) and messages[j].get("role") == answer_role:
+        while j < len(messages) and isinstance(messages[j], dict) and (
+                messages[j].get("role") == answer_role or _is_end(messages[j])):
             answers.append((j, messages[j]))
             j += 1
-            if answer_role == "user":
+            if answer_role == "user" or _is_end(messages[j - 1]):
                 break
         reasoning = _reasoning(message)
         if reasoning:
             b.add(StepKind.REASONING, reasoning, timestamp=ts)
         first = _text(answers[0][1]) if answers else ""
         rejected = bool(answers) and self.format_error in first[:400]
-        ending = bool(answers) and isinstance(nested(answers[0][1], "extra", "exit_status"), str)
+        ending = bool(answers) and _is_end(answers[0][1])
         if not answers or rejected or (ending and not commands):
             b.add(StepKind.ASSISTANT, text, timestamp=ts, tokens=_tokens(extra),
                   metadata={"rejected": True, "actions": len(commands)} if rejected else {})
