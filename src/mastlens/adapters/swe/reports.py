@@ -17,6 +17,7 @@ anything else (error, empty patch, not evaluated) -> unknown, with the reason in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def is_run_report(keys: list[str]) -> bool:
     return "resolved_ids" in keys or ("unresolved_ids" in keys and "submitted_ids" in keys)
 
 
+def looks_like_run_report(path: Path) -> bool:
+    """A run report's keys, scanned only when its head shows the counts or id lists such reports open with
+    (a trajectory or other JSON beside the runs is not scanned through)."""
+    head = head_text(read_head(path, 2048))
+    if not head.startswith("{") or not re.search(r'"\w+_(?:instances|ids)"\s*:', head):
+        return False
+    return is_run_report(top_level_keys(path, 1 << 20))
+
+
 def is_instance_report(head: bytes) -> bool:
     text = head_text(head)
     return text.startswith("{") and '"tests_status"' in text and '"resolved"' in text
@@ -72,7 +82,7 @@ def report_kind(path: Path) -> str | None:
     """``"run"`` or ``"instance"`` when the file is a SWE-bench evaluation report, else None."""
     if trace_suffix(path) != ".json":
         return None
-    if is_run_report(top_level_keys(path, 1 << 20)):
+    if looks_like_run_report(path):
         return "run"
     return "instance" if is_instance_report(read_head(path, 4096)) else None
 
@@ -152,7 +162,7 @@ def _report_files(folder: Path) -> list[Path]:
         return found
     for entry in entries:
         if entry.is_file() and trace_suffix(entry) == ".json" and entry.name != "preds.json" \
-                and is_run_report(top_level_keys(entry, 1 << 20)):
+                and looks_like_run_report(entry):
             found.append(entry)
     logs = folder.joinpath(*EVALUATION_LOGS)
     if logs.is_dir():
