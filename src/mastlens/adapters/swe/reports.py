@@ -99,7 +99,8 @@ def parse_report(path: Path, shown: str) -> Report:
             for instance in ids if isinstance(ids, list) else []:
                 if isinstance(instance, str):
                     report.verdicts.setdefault(instance, Verdict(status, path.name))
-        for instance in data.get("submitted_ids") or []:
+        submitted = data.get("submitted_ids")
+        for instance in submitted if isinstance(submitted, list) else []:
             if isinstance(instance, str):
                 report.verdicts.setdefault(instance, Verdict("submitted", path.name))
         return report
@@ -222,7 +223,8 @@ def test_metrics(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any
         if not isinstance(results, dict):
             continue
         for key, names in (("success", passing), ("failure", failing)):
-            listed = [n for n in results.get(key) or [] if isinstance(n, str)]
+            given = results.get(key)
+            listed = [n for n in given if isinstance(n, str)] if isinstance(given, list) else []
             metrics[f"{group.lower()}_{'passed' if key == 'success' else 'failed'}"] = len(listed)
             names.extend(listed)
     metrics["failing_tests"] = failing[:TEST_NAMES_KEPT]
