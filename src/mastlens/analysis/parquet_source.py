@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from mastlens.analysis.export import MANIFEST, read_manifest
 from mastlens.analysis.stats import stats_from_vectors
@@ -26,6 +27,8 @@ from mastlens.analysis.results import StatsResult
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 
 _WILDCARDS = ("*", "?", "[")
+#: Arrow types read as the store frame's nullable pandas dtypes (modes and success tri-state, whole numbers)
+_STORE_DTYPES = {pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype()}
 _OUTCOME = ("id", "model", "system", "task", "success", "score", "decisive_step", "decisive_agent")
 
 
@@ -117,14 +120,18 @@ def vectors_from_parquet(source: str | Path | ParquetSource, set_name: str | Non
         if group and group not in wanted:
             wanted.append(group)
         onsets = [f"{m}{ONSET_SUFFIX}" for m in mode_ids if f"{m}{ONSET_SUFFIX}" in columns]
-        wanted += mode_ids + onsets
+        selected = [_quote(c) for c in wanted + mode_ids] + [f"CAST({_quote(c)} AS DOUBLE) AS {_quote(c)}"
+                                                             for c in onsets]  # NaN where there is none
         where = 'WHERE "set" = ?' if "set" in columns else ""
         params = [src.pattern] + ([set_name] if where else [])
-        arrow = con.sql(f"SELECT {', '.join(map(_quote, wanted))} FROM {src.scan()} {where} ORDER BY id",
+        arrow = con.sql(f"SELECT {', '.join(selected)} FROM {src.scan()} {where} ORDER BY id",
                         params=params).to_arrow_table()
     finally:
         con.close()
-    df = _typed(arrow.to_pandas(), mode_ids, onsets)
+    # column by column, freeing the Arrow buffers as they are converted: the frame, not two copies of it
+    df = arrow.to_pandas(types_mapper=_STORE_DTYPES.get, self_destruct=True, split_blocks=True)
+    del arrow
+    df = _typed(df, mode_ids, onsets)
     facts = src.manifest.get("sets", {}).get(set_name, {})
     df.attrs["set"] = set_name
     df.attrs["success_rule"] = facts.get("success_rule") or AS_INGESTED
@@ -135,17 +142,16 @@ def vectors_from_parquet(source: str | Path | ParquetSource, set_name: str | Non
 
 
 def _typed(df: pd.DataFrame, mode_ids: list[str], onsets: list[str]) -> pd.DataFrame:
-    """The store frame's dtypes: nullable booleans for success and modes, nullable score and decisive step,
-    onsets as floats with NaN."""
-    df["success"] = _nullable(df["success"], "boolean")
+    """The store frame's dtypes where Arrow's differ: a nullable score; onsets as floats with NaN (also when
+    the dataset has no row)."""
     df["score"] = _nullable(df["score"], "Float64")
-    if "decisive_step" in df:
+    for name in ["success", *mode_ids]:
+        if df[name].dtype != "boolean":  # an all-null column comes back untyped
+            df[name] = _nullable(df[name], "boolean")
+    if "decisive_step" in df and df["decisive_step"].dtype != "Int64":
         df["decisive_step"] = _nullable(df["decisive_step"], "Int64")
-    for mode_id in mode_ids:
-        df[mode_id] = _nullable(df[mode_id], "boolean")
     for column in onsets:
-        df[column] = pd.to_numeric(df[column], errors="coerce").astype(float).to_numpy(dtype=float, na_value=np.nan) \
-            if len(df) else np.zeros(0)
+        df[column] = df[column].to_numpy(dtype=float, na_value=np.nan)
     return df
 
 
