@@ -51,6 +51,7 @@ class Reply:
     attempts: int
     latency_s: float
     usage_reported: bool = True
+    cached_tokens: int = 0  # of input_tokens, served from the provider's prompt cache
 
 
 class EndpointError(Exception):
@@ -281,7 +282,14 @@ class ChatClient:
             attempts=attempts,
             latency_s=latency,
             usage_reported=usage is not None,
+            cached_tokens=cached_prompt_tokens(usage),
         )
+
+
+def cached_prompt_tokens(usage: dict[str, Any] | None) -> int:
+    """Prompt tokens the provider read from its prefix cache (``usage.prompt_tokens_details.cached_tokens``)."""
+    details = (usage or {}).get("prompt_tokens_details")
+    return _count(details if isinstance(details, dict) else None, "cached_tokens")
 
 
 def _count(usage: dict[str, Any] | None, name: str) -> int:
