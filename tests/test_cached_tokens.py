@@ -52,14 +52,23 @@ def test_cached_tokens_are_read_and_priced_at_the_cached_rate(tmp_path):
         assert summary.cost_usd == pytest.approx(sum(expected))
 
 
-def test_dry_run_prices_the_system_prompt_as_cached(tmp_path):
-    with Store(tmp_path / "db.sqlite") as store:
-        fill(store, 1)
-        judge = LLMJudge("gpt-4.1-mini", base_url="http://127.0.0.1:9/v1", require_key=False)
-        est = annotate_traces(store, judge, dry_run=True).estimates[0]
-        price = resolve_price("gpt-4.1-mini")
-        assert est.cost_usd < price.cost(est.input_tokens, est.output_tokens)
-        system_tokens = len(judge._messages(judge._render(store.get_trace(est.trace_id)).windows[0],
-                                            judge._fmt or judge._first_untried())[0]["content"]) // 4
+def test_dry_run_prices_the_system_prompt_as_cached_where_the_endpoint_caches(tmp_path):
+    price = resolve_price("gpt-4.1-mini")
+    with FakeOpenAI(_caching) as server, Store(tmp_path / "db.sqlite") as store:
+        fill(store, 3)
+        url = server.url
+        judge = LLMJudge("gpt-4.1-mini", base_url=url, require_key=False)
+        before = annotate_traces(store, judge, dry_run=True).estimates[0]
+        # an endpoint not yet seen caching: the estimate is the full price (an upper bound for --budget)
+        assert before.cost_usd == pytest.approx(price.cost(before.input_tokens, before.output_tokens))
+        annotate_traces(store, LLMJudge("gpt-4.1-mini", base_url=url, api_key="k"), trace_ids=["trace-000",
+                                                                                                 "trace-001"])
+        assert server.calls == 2  # the second reply reported cached tokens: remembered in the store
+        judge = LLMJudge("gpt-4.1-mini", base_url=url, require_key=False)
+        after = annotate_traces(store, judge, set_name="new", dry_run=True).estimates[2]
+        assert after.trace_id == "trace-002" and not after.cached
+        window = judge._render(store.get_trace("trace-002")).windows[0]
+        system_tokens = len(judge._messages(window, judge.response_format)[0]["content"]) // 4
         assert system_tokens >= 1024
-        assert est.cost_usd == pytest.approx(price.cost(est.input_tokens, est.output_tokens, system_tokens))
+        assert after.cost_usd == pytest.approx(price.cost(after.input_tokens, after.output_tokens, system_tokens))
+        assert after.cost_usd < price.cost(after.input_tokens, after.output_tokens)

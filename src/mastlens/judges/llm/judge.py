@@ -102,6 +102,9 @@ class LLMJudge(Judge):
         self._store: Any = None
         self._work: Any = None  # the runner's helper thread and write buffer, while a run lasts
         self._key_bases: dict[tuple[Any, ...], Any] = {}
+        # whether the endpoint serves a repeated prompt prefix from its cache (OpenAI's does; others once
+        # seen reporting cached tokens): the estimate prices the system prompt as cached only then
+        self._caches_prompts = endpoint_host(self.base_url) == "api.openai.com"
 
     # -- hooks the runner uses ----------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class LLMJudge(Judge):
         """Use ``store`` for the reply cache and to remember the endpoint's response format."""
         self._store = store
         if self._fmt is None:
+            self._caches_prompts = self._caches_prompts or store.cache_get(self._caching_key()) == "yes"
             known = store.cache_get(self._format_key())
             if known in {f.value for f in ResponseFormat}:
                 self._fmt = ResponseFormat(known)
@@ -162,13 +166,13 @@ class LLMJudge(Judge):
         fmt = self._fmt or ResponseFormat.JSON_SCHEMA
         est = CallEstimate(segments=len(rendering.windows), calls=len(rendering.windows))
         cached = self._store is not None
-        cached_in = 0  # the system prompt is the same in every request: the provider's cache serves it
+        cached_in = 0  # the system prompt is the same in every request: a caching endpoint serves it
         for window in rendering.windows:
             messages = self._messages(window, fmt)
             if cached and self._store.cache_get(self._cache_key(messages, fmt, sample)) is None:
                 cached = False
             est.input_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
-            cached_in += cacheable_prefix_tokens(messages, CHARS_PER_TOKEN)
+            cached_in += cacheable_prefix_tokens(messages, CHARS_PER_TOKEN) if self._caches_prompts else 0
             est.output_tokens += min(self.max_output_tokens or DEFAULT_OUTPUT_ESTIMATE, DEFAULT_OUTPUT_ESTIMATE)
         est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens, cached_in) if self.price else 0.0
         if cached:
@@ -227,6 +231,15 @@ class LLMJudge(Judge):
     def _format_key(self) -> str:
         ident = f"{self.base_url or 'https://api.openai.com/v1'}|{self.model}"
         return "response-format:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
+
+    def _caching_key(self) -> str:
+        return "prompt-cache:" + self._format_key().split(":", 1)[1]
+
+    def _remember_caching(self, reply: Reply) -> None:
+        if reply.cached_tokens > 0 and not self._caches_prompts:
+            self._caches_prompts = True
+            if self._store is not None:
+                self._w().cache_put(self._caching_key(), "yes")
 
     def _remember_format(self, fmt: ResponseFormat) -> None:
         if self._fmt is not fmt:
@@ -371,6 +384,7 @@ class LLMJudge(Judge):
                 raise error from None
             tally.add(reply)
             self._remember_format(fmt)
+            self._remember_caching(reply)
             return reply, fmt, messages, key
 
     def _first_untried(self) -> ResponseFormat:
