@@ -62,12 +62,15 @@ def _patch(rng: random.Random, lines: int) -> str:
     return f"*** Begin Patch\n*** Update File: {CWD}/notes.py\n@@ def findings():\n-    return {{}}\n{added}\n*** End Patch"
 
 
-def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 60, seed: int = 0) -> CodingRun:
-    """Write the rollout to ``path``; tool outputs are sized so that the file is about ``target_bytes``."""
+def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 60, seed: int = 0,
+                     instructions: str | None = None) -> CodingRun:
+    """Write the rollout to ``path``; tool outputs are sized so that the file is about ``target_bytes``.
+    ``instructions`` replaces the generated AGENTS.md text (runs of one family share it)."""
     rng = random.Random(seed)
     sc = SCENARIOS["scenario_2"]
     w = RolloutWriter(rng, "gpt-5.1-codex-max", datetime(2026, 1, 15, 18, 0, tzinfo=timezone.utc), "text")
-    run = CodingRun(path=path, instructions=agents_md(rng))
+    generated = agents_md(rng)
+    run = CodingRun(path=path, instructions=generated if instructions is None else instructions)
     w.session_meta(CWD, run.instructions)
     w.user(f"# AGENTS.md instructions for {CWD}\n\n<INSTRUCTIONS>\n{run.instructions}\n</INSTRUCTIONS>", echo=False)
     env = (f"<environment_context>\n  <cwd>{CWD}</cwd>\n  <approval_policy>never</approval_policy>\n"
