@@ -224,3 +224,20 @@ def test_dry_run_with_batch_estimates_the_batch_price(tmp_path):
                                      text=True, check=True).stdout)
     assert batch["estimated"]["input_tokens"] == sync["estimated"]["input_tokens"] > 0
     assert batch["estimated"]["cost_usd"] == pytest.approx(sync["estimated"]["cost_usd"] / 2, rel=1e-3)
+
+
+def test_a_batch_the_provider_no_longer_knows_is_asked_again(tmp_path):
+    with FakeBatchAPI() as api, Store(tmp_path / "db.sqlite") as store:
+        fill(store, 4)
+        api.hold = True
+        options = BatchOptions(poll_first_s=0.01, poll_max_s=0.05)
+
+        def forget(message: str) -> None:  # the first batch disappears at the provider while it runs
+            if "submitted" in message and api.submissions == 1:
+                api.batches.clear()
+                api.hold = False
+
+        summary, report = annotate_batch(store, _judge(api.url), set_name="b", options=options, notify=forget)
+        assert summary.annotated == 4 and api.submissions == 2 and report.failed == 4
+        first = records.jobs(store, "b")[0]
+        assert all("no longer knows" in ln.error for ln in records.job_lines(store, first.job_id))

@@ -180,7 +180,7 @@ class _Batcher:
         while open_jobs:
             for job in list(open_jobs):
                 if job.status == records.SUBMITTED:
-                    batch = self.api.retrieve(job.batch_id or "")
+                    batch = self._retrieve(job)
                     status = str(batch.get("status"))
                     if status != job.provider_status:
                         counts = batch.get("request_counts") or {}
@@ -197,6 +197,17 @@ class _Batcher:
             if open_jobs:
                 time.sleep(delay)
                 delay = min(delay * self.options.poll_factor, self.options.poll_max_s)
+
+    def _retrieve(self, job: records.BatchJob) -> dict[str, Any]:
+        """The batch as the provider describes it; one it no longer knows (deleted, another account's)
+        counts as failed, so its lines are asked again rather than waited for forever."""
+        try:
+            return self.api.retrieve(job.batch_id or "")
+        except BatchAPIError as exc:
+            if exc.status != 404:
+                raise
+            return {"id": job.batch_id, "status": "failed",
+                    "errors": {"data": [{"message": f"the provider no longer knows batch {job.batch_id}"}]}}
 
     def collect(self, job: records.BatchJob, batch: dict[str, Any]) -> None:
         """Download the ended batch's files; store each line's fate and cache each reply (one transaction)."""

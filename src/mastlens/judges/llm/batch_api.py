@@ -22,6 +22,10 @@ CHAT_ENDPOINT = "/v1/chat/completions"
 class BatchAPIError(Exception):
     """The provider refused a batch request, or gave no usable answer after the retries."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status  # the HTTP status of a refusal (None: no answer, or not JSON)
+
 
 class BatchAPI:
     def __init__(self, base_url: str | None, *, headers: dict[str, str], timeout: float = 120.0,
@@ -48,7 +52,7 @@ class BatchAPI:
                     return reply
                 last = f"HTTP {reply.status}: {_status_detail(reply)}"
                 if reply.status != 429 and reply.status < 500 and reply.status not in (408, 409):
-                    raise BatchAPIError(self._scrub(f"{method} {path}: {last}"))
+                    raise BatchAPIError(self._scrub(f"{method} {path}: {last}"), reply.status)
                 wait = _retry_after(reply.headers)
             if attempt < self.max_retries:
                 time.sleep(wait if wait is not None else random.uniform(0, self.backoff_base * 2 ** attempt))
