@@ -241,3 +241,40 @@ def test_a_batch_the_provider_no_longer_knows_is_asked_again(tmp_path):
         assert summary.annotated == 4 and api.submissions == 2 and report.failed == 4
         first = records.jobs(store, "b")[0]
         assert all("no longer knows" in ln.error for ln in records.job_lines(store, first.job_id))
+
+
+def test_segmented_traces_and_samples_each_window_and_sample_one_line(tmp_path):
+    with FakeBatchAPI() as api, Store(tmp_path / "db.sqlite") as store:
+        fill(store, 3, n_rounds=8)
+        judge = LLMJudge(MODEL, base_url=api.url, api_key=KEY, max_trace_tokens=1500, temperature=0.7)
+        windows = len(judge._render(store.get_trace("trace-000")).windows)
+        assert windows >= 2
+        summary, report = annotate_batch(store, judge, set_name="b", samples=2, options=FAST)
+        assert summary.annotated == 3 and api.submissions == 1 and api.sync_calls == 0
+        assert report.lines == api.lines_run == 3 * 2 * windows
+        for ann in store.get_annotations("b"):
+            assert ann.verdict.segmented and ann.verdict.metadata["windows"] == windows
+            assert all(m.flip_rate is not None for m in ann.verdict.modes.values())
+
+
+def test_killed_between_download_and_verdicts_the_next_run_stores_them_from_the_record(tmp_path):
+    with FakeBatchAPI() as api, Store(tmp_path / "db.sqlite") as store:
+        fill(store, 6)
+        judge = _judge(api.url)
+        judge.bind_store(store)
+        from mastlens.judges.llm.batch import BatchReport, _Batcher
+        from mastlens.judges.runner import RunSummary
+
+        store.ensure_set("b", judge=judge.name, model=MODEL, prompt_hash=judge.info().prompt_hash,
+                         taxonomy_version=judge.info().taxonomy_version)
+        batcher = _Batcher(store, judge, "b", 1, FAST, RunSummary(set="b"), BatchReport(), None, lambda m: None)
+        ((job, lines, payload),) = batcher.plan(sorted(store.trace_hashes()), 1)
+        batcher.submit(job, lines, payload)
+        batcher.collect(job, batcher.api.retrieve(job.batch_id))  # replies cached, lines recorded ...
+        assert job.status == records.DOWNLOADED and store.annotated_ids("b") == set()  # ... then the kill
+        summary, report = annotate_batch(store, _judge(api.url), set_name="b", options=FAST)
+        assert summary.annotated == 6 and api.submissions == 1 and api.lines_run == 6 and api.downloads == 1
+        price = resolve_price(MODEL)
+        for ann in store.get_annotations("b"):
+            assert ann.input_tokens > 0
+            assert ann.cost_usd == pytest.approx(price.cost(ann.input_tokens, ann.output_tokens, batch=True))
