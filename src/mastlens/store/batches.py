@@ -53,6 +53,13 @@ _LINE_COLS = ("job_id", "custom_id", "trace_id", "sample", "window_index", "stat
               "cached_tokens", "output_tokens")
 
 
+def _begin(store: Any) -> str:
+    """The statement that opens a write transaction on the store's engine (SQLite's BEGIN IMMEDIATE takes
+    the write lock at once; a store with a dialect says its own)."""
+    dialect = getattr(store, "dialect", None)
+    return getattr(dialect, "begin_write", "BEGIN IMMEDIATE")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -61,7 +68,7 @@ def add_job(store: Any, job: BatchJob, lines: Iterable[BatchLine]) -> None:
     """Record a job and its lines (one transaction), before anything is sent."""
     stamp = _now()
     with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+        store.conn.execute(_begin(store))
         store.conn.execute(
             f"INSERT INTO llm_batches ({', '.join(_JOB_COLS)}, created_at, updated_at) "
             f"VALUES ({', '.join('?' * (len(_JOB_COLS) + 2))})",
@@ -86,7 +93,7 @@ def update_job(store: Any, job: BatchJob, **changes: Any) -> None:
 def delete_job(store: Any, job_id: str) -> None:
     """Forget a job that never reached the provider (its lines go with it)."""
     with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+        store.conn.execute(_begin(store))
         store.conn.execute("DELETE FROM llm_batch_lines WHERE job_id = ?", (job_id,))
         store.conn.execute("DELETE FROM llm_batches WHERE job_id = ?", (job_id,))
 
@@ -94,7 +101,7 @@ def delete_job(store: Any, job_id: str) -> None:
 def delete_set_jobs(store: Any, set_name: str) -> None:
     """Forget every job of a set (``--replace``)."""
     with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+        store.conn.execute(_begin(store))
         store.conn.execute("DELETE FROM llm_batch_lines WHERE job_id IN "
                            "(SELECT job_id FROM llm_batches WHERE set_name = ?)", (set_name,))
         store.conn.execute("DELETE FROM llm_batches WHERE set_name = ?", (set_name,))
@@ -129,7 +136,7 @@ def record_lines(store: Any, job: BatchJob, lines: Iterable[BatchLine], cache: I
     the judge cache (``cache``: key, value), and the job as ``downloaded``."""
     stamp = _now()
     with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+        store.conn.execute(_begin(store))
         store.conn.executemany(
             "UPDATE llm_batch_lines SET state = ?, error = ?, input_tokens = ?, cached_tokens = ?, output_tokens = ? "
             "WHERE job_id = ? AND custom_id = ? AND trace_id = ? AND sample = ? AND window_index = ?",
@@ -164,7 +171,7 @@ def add_cost(store: Any, set_name: str, costs: dict[str, tuple[int, int, float]]
     """Add batch spend (input tokens, output tokens, USD) to annotations written by a synchronous retry,
     which counted the windows the batch had answered as cache hits (free)."""
     with store.conn:
-        store.conn.execute("BEGIN IMMEDIATE")
+        store.conn.execute(_begin(store))
         store.conn.executemany(
             "UPDATE trace_annotations SET input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, "
             "cost_usd = cost_usd + ? WHERE set_name = ? AND trace_id = ?",
