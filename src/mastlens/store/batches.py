@@ -158,12 +158,13 @@ def in_flight_traces(store: Any, set_name: str) -> set[str]:
 
 
 def usage_by_trace(store: Any, set_name: str, trace_ids: Iterable[str]) -> dict[str, tuple[int, int, int]]:
-    """(input, cached, output) tokens the set's batches spent on each trace (answered lines only)."""
+    """(input, cached, output) tokens the set's batches spent on each trace: every line the provider
+    answered and billed (a refusal too; an expired or failed line reports none)."""
     wanted = set(trace_ids)
     rows = store.conn.execute(
         "SELECT l.trace_id, SUM(l.input_tokens), SUM(l.cached_tokens), SUM(l.output_tokens) "
         "FROM llm_batch_lines l JOIN llm_batches b ON b.job_id = l.job_id "
-        "WHERE b.set_name = ? AND l.state = ? GROUP BY l.trace_id", (set_name, DONE))
+        "WHERE b.set_name = ? GROUP BY l.trace_id", (set_name,))
     return {r[0]: (int(r[1] or 0), int(r[2] or 0), int(r[3] or 0)) for r in rows if r[0] in wanted}
 
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mastlens.judges.consensus import merge_samples
-from mastlens.judges.llm.batch_api import CHAT_ENDPOINT, BatchAPI, BatchAPIError
-from mastlens.judges.llm.client import endpoint_host, reply_from_body
+from mastlens.judges.llm.batch_api import CHAT_ENDPOINT, BatchAPI, BatchAPIError, batch_failure, result_fate
+from mastlens.judges.llm.client import endpoint_host
 from mastlens.judges.offload import InlineWork
 from mastlens.judges.runner import ProgressCallback, RunProgress, RunSummary, annotate_traces, check_set_matches
 from mastlens.store import Store
@@ -228,11 +228,11 @@ class _Batcher:
                 except (ValueError, KeyError, TypeError):
                     self.notify(f"batch {job.batch_id}: file {file_id} line {number} is not a result line")
                     continue
-                fate, content = _fate(item)
+                fate, content = result_fate(item)
                 fates[custom_id] = fate
                 if content is not None:
                     cache.append((f"verdict:{custom_id}", json.dumps({"content": content, "format": fmt.value})))
-        why_missing = _batch_failure(batch) or f"not in the results of the {batch.get('status')} batch"
+        why_missing = batch_failure(batch) or f"not in the results of the {batch.get('status')} batch"
         lines, first = [], set()
         for line in records.job_lines(self.store, job.job_id):
             state, error, inp, cached, out = fates.get(line.custom_id, (records.FAILED, why_missing, 0, 0, 0))
@@ -266,7 +266,6 @@ class _Batcher:
             self.summary.input_tokens += ann.input_tokens
             self.summary.output_tokens += ann.output_tokens
             self.summary.cost_usd += ann.cost_usd
-            self.report.batch_usd += ann.cost_usd
         if self.progress is not None and annotations:
             self.progress(RunProgress(done=len(self.done), total=self.total, annotated=len(self.done), errors=0,
                                       calls=self.summary.calls, cache_hits=self.summary.cache_hits,
@@ -282,50 +281,23 @@ class _Batcher:
             verdict.metadata["batch"] = True
             inp, cached, outp = usage.get(trace.id, (0, 0, 0))
             price = self.judge.price
+            batch_usd = price.cost(inp, outp, cached, batch=True) if price else 0.0
             trace_hash = self.hashes.get(trace.id) or trace.content_hash()
             key_for = getattr(self.judge, "memo_key_for", None)
+            # what the judge itself sent on top of the batch (a follow-up pass), at its own price
+            self.summary.calls += sum(r.calls for r in results)
+            self.report.batch_usd += batch_usd
             out.append(Annotation(
                 trace_id=trace.id, set=self.name, status=AnnotationStatus.OK, verdict=verdict,
-                raw_reply=results[0].raw_reply if self.samples == 1 else None, input_tokens=inp,
-                output_tokens=outp, cost_usd=price.cost(inp, outp, cached, batch=True) if price else 0.0,
-                attempts=1, trace_hash=trace_hash,
+                raw_reply=results[0].raw_reply if self.samples == 1 else None,
+                input_tokens=inp + sum(r.input_tokens for r in results),
+                output_tokens=outp + sum(r.output_tokens for r in results),
+                cost_usd=batch_usd + sum(r.cost_usd for r in results), attempts=1, trace_hash=trace_hash,
                 memo_key=key_for(trace_hash, self.samples, verdict) if key_for else None,
             ))
             if inp == 0 and outp == 0:
                 self.summary.cache_hits += sum(r.cache_hits for r in results)
         return out
-
-
-def _fate(item: dict[str, Any]) -> tuple[tuple[str, str | None, int, int, int], str | None]:
-    """A result line's (state, error, input, cached, output tokens) and the reply's content if usable."""
-    error = item.get("error")
-    if error:
-        if isinstance(error, dict):
-            return (records.FAILED, f"{error.get('code') or 'error'}: {error.get('message') or ''}".strip(), 0, 0, 0), None
-        return (records.FAILED, str(error)[:300], 0, 0, 0), None
-    response = item.get("response") or {}
-    status = response.get("status_code")
-    body = response.get("body")
-    if not isinstance(status, int) or not 200 <= status < 300:
-        detail = body.get("error", {}).get("message") if isinstance(body, dict) and isinstance(body.get("error"), dict) \
-            else json.dumps(body)[:300]
-        return (records.FAILED, f"HTTP {status}: {detail}", 0, 0, 0), None
-    try:
-        reply = reply_from_body(body)
-    except ValueError as exc:
-        return (records.FAILED, f"unreadable response: {exc}", 0, 0, 0), None
-    usage = (records.DONE, None, reply.input_tokens, reply.cached_tokens, reply.output_tokens)
-    if reply.refusal or reply.finish_reason == "content_filter":
-        return (records.FAILED, f"the model refused: {reply.refusal or 'content filter'}", *usage[2:]), None
-    return usage, reply.content
-
-
-def _batch_failure(batch: dict[str, Any]) -> str | None:
-    errors = (batch.get("errors") or {}).get("data") if isinstance(batch.get("errors"), dict) else None
-    if batch.get("status") == "failed" and errors:
-        first = errors[0] if isinstance(errors[0], dict) else {}
-        return f"the batch failed: {first.get('message') or first.get('code') or 'no reason given'}"
-    return None
 
 
 def annotate_batch(store: Store, judge: Any, *, trace_ids: list[str] | None = None, set_name: str | None = None,

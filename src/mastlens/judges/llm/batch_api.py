@@ -12,8 +12,9 @@ import time
 import uuid
 from typing import Any
 
-from mastlens.judges.llm.client import DEFAULT_BASE_URL, _retry_after, _status_detail
+from mastlens.judges.llm.client import DEFAULT_BASE_URL, _retry_after, _status_detail, reply_from_body
 from mastlens.judges.llm.http import ConnectionFailed, HttpReply, Timeout, request
+from mastlens.store import batches as records
 
 COMPLETION_WINDOW = "24h"
 CHAT_ENDPOINT = "/v1/chat/completions"
@@ -108,3 +109,36 @@ class BatchAPI:
 
     def content(self, file_id: str) -> bytes:
         return self._call("GET", f"/files/{file_id}/content").body
+
+
+def result_fate(item: dict[str, Any]) -> tuple[tuple[str, str | None, int, int, int], str | None]:
+    """An output or error file line's (state, error, input, cached, output tokens) and the reply's content if usable."""
+    error = item.get("error")
+    if error:
+        if isinstance(error, dict):
+            return (records.FAILED, f"{error.get('code') or 'error'}: {error.get('message') or ''}".strip(), 0, 0, 0), None
+        return (records.FAILED, str(error)[:300], 0, 0, 0), None
+    response = item.get("response") or {}
+    status = response.get("status_code")
+    body = response.get("body")
+    if not isinstance(status, int) or not 200 <= status < 300:
+        detail = body.get("error", {}).get("message") if isinstance(body, dict) and isinstance(body.get("error"), dict) \
+            else json.dumps(body)[:300]
+        return (records.FAILED, f"HTTP {status}: {detail}", 0, 0, 0), None
+    try:
+        reply = reply_from_body(body)
+    except ValueError as exc:
+        return (records.FAILED, f"unreadable response: {exc}", 0, 0, 0), None
+    usage = (records.DONE, None, reply.input_tokens, reply.cached_tokens, reply.output_tokens)
+    if reply.refusal or reply.finish_reason == "content_filter":
+        return (records.FAILED, f"the model refused: {reply.refusal or 'content filter'}", *usage[2:]), None
+    return usage, reply.content
+
+
+def batch_failure(batch: dict[str, Any]) -> str | None:
+    """Why a failed batch failed (its first validation error), or None."""
+    errors = (batch.get("errors") or {}).get("data") if isinstance(batch.get("errors"), dict) else None
+    if batch.get("status") == "failed" and errors:
+        first = errors[0] if isinstance(errors[0], dict) else {}
+        return f"the batch failed: {first.get('message') or first.get('code') or 'no reason given'}"
+    return None
