@@ -278,3 +278,22 @@ def test_killed_between_download_and_verdicts_the_next_run_stores_them_from_the_
         for ann in store.get_annotations("b"):
             assert ann.input_tokens > 0
             assert ann.cost_usd == pytest.approx(price.cost(ann.input_tokens, ann.output_tokens, batch=True))
+
+
+def test_cached_tokens_in_batch_replies_are_priced_at_the_batch_cached_rate(tmp_path):
+    def caching(request, n):
+        response = good(request, n)
+        response.body["usage"]["prompt_tokens_details"] = {"cached_tokens": 2048}
+        return response
+
+    with FakeBatchAPI(caching) as api, Store(tmp_path / "db.sqlite") as store:
+        fill(store, 3)
+        summary, _ = annotate_batch(store, _judge(api.url), set_name="b", options=FAST)
+        assert summary.annotated == 3
+        price = resolve_price(MODEL)
+        (job,) = records.jobs(store, "b")
+        assert {ln.cached_tokens for ln in records.job_lines(store, job.job_id)} == {2048}
+        for ann in store.get_annotations("b"):
+            expected = price.cost(ann.input_tokens, ann.output_tokens, 2048, batch=True)
+            assert ann.cost_usd == pytest.approx(expected)
+            assert expected < price.cost(ann.input_tokens, ann.output_tokens, batch=True)
