@@ -104,6 +104,7 @@ def test_an_expired_batch_keeps_what_it_did_and_the_rest_goes_in_a_new_batch(tmp
         assert summary.annotated == 20 and api.submissions == 2 and api.sync_calls == 0
         assert seen_when_resubmitted == [7]
         assert (report.lines, report.answered, report.failed) == (33, 20, 13)
+        assert summary.calls == 20  # an expired line never ran: not a call
         first, second = records.jobs(store, "b")
         assert (first.provider_status, second.provider_status) == ("expired", "completed")
         expired = [ln for ln in records.job_lines(store, first.job_id) if ln.state == records.FAILED]

@@ -214,6 +214,7 @@ class _Batcher:
         records.update_job(self.store, job, output_file_id=batch.get("output_file_id"),
                            error_file_id=batch.get("error_file_id"))
         fates: dict[str, tuple[str, str | None, int, int, int]] = {}
+        ran: set[str] = set()  # lines the provider ran (an expired or cancelled line never was: not a call)
         cache: list[tuple[str, str]] = []
         fmt = self._format()
         for file_id in (job.output_file_id, job.error_file_id):
@@ -230,6 +231,8 @@ class _Batcher:
                     continue
                 fate, content = result_fate(item)
                 fates[custom_id] = fate
+                if item.get("response"):
+                    ran.add(custom_id)
                 if content is not None:
                     cache.append((f"verdict:{custom_id}", json.dumps({"content": content, "format": fmt.value})))
         why_missing = batch_failure(batch) or f"not in the results of the {batch.get('status')} batch"
@@ -247,7 +250,7 @@ class _Batcher:
         self.report.lines += len(first)
         self.report.answered += answered
         self.report.failed += len(first) - answered
-        self.summary.calls += len(first)
+        self.summary.calls += len(ran)
         if cache and self.judge.response_format is None:
             self.judge._remember_format(fmt)
 
