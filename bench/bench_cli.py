@@ -157,8 +157,10 @@ def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool, dict[s
     }
     rollouts = [("coding 3 MB, 60 calls", c3.path), ("coding 1 MB, 25 calls", c1.path),
                 ("gpt-oss-shaped 1 MB, 25 calls, instructions twice in one step", oss.path)]
+    shapes = set()
     for i, (folder, model, scenario, run, pattern) in enumerate(RUNS):
-        if pattern in ("loop", "task_reissued", "ignored_error"):
+        if pattern in ("loop", "task_reissued", "ignored_error") and (folder, pattern) not in shapes:
+            shapes.add((folder, pattern))  # one run of each model and pattern
             write_run(tmp / "ex" / str(i), model=model, scenario=scenario, pattern=pattern, seed=i, scale=300)
             rollouts.append((f"{folder} {pattern} x300", next((tmp / "ex" / str(i)).rglob("rollout-*.jsonl"))))
     out = []
