@@ -22,6 +22,9 @@ ADAPTER_MODULES = [
     "atif",
     "whowhen",
     "claude_code",
+    "swe.mini_traj",
+    "swe.mini_folder",
+    "swe.swe_agent",
 ]
 
 _cache: list[Adapter] | None = None
