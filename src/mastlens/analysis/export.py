@@ -122,7 +122,8 @@ def write_vector_dataset(df: pd.DataFrame, directory: Path, days: list[str]) -> 
     if len(table):
         pads.write_dataset(arrow, directory, format="parquet", partitioning=list(PARTITION_KEYS),
                            partitioning_flavor="hive", basename_template=f"{uuid.uuid4().hex}-{{i}}.parquet",
-                           existing_data_behavior="overwrite_or_ignore")
+                           existing_data_behavior="overwrite_or_ignore",
+                           max_partitions=1_000_000)  # models x ingest days: far beyond pyarrow's default 1,024
     manifest = read_manifest(directory)
     manifest["sets"][set_name] = {
         "rows": len(table), "modes": list(df.attrs.get("modes", [])),
