@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED, bootstrap_sums
+from mastlens.analysis.localization import compute_localization
 from mastlens.analysis.proportions import num
 from mastlens.analysis.results import AgreementResult, AgreementStat, MacroAgreement
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
-
-BOOTSTRAP_ROUNDS = 1000
-SEED = 20250
-_CHUNK = 2_000_000  # bootstrap weights per chunk (rounds x traces)
-
 
 def statuses(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.ndarray]:
     """trace id -> per-mode status (-1 not assessed, 0 absent, 1 present) for current, ok annotations."""
@@ -65,21 +62,6 @@ def agreement_stat(label: str, tp: int, fp: int, fn: int, tn: int,
     )
 
 
-def bootstrap_sums(indicators: np.ndarray, rounds: int, seed: int) -> np.ndarray:
-    """Resampled sums of per-trace indicator columns: shape (rounds, columns)."""
-    rng = np.random.default_rng(seed)
-    n = indicators.shape[0]
-    out = np.zeros((rounds, indicators.shape[1]))
-    if n == 0:
-        return out
-    step = max(1, _CHUNK // n)
-    for start in range(0, rounds, step):
-        size = min(step, rounds - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size)
-        out[start:start + size] = weights @ indicators
-    return out
-
-
 def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], set_a: str = "a", set_b: str = "b",
                             rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> AgreementResult:
     """Agreement from status matrices (traces x modes; -1 not assessed, 0 absent, 1 present)."""
@@ -116,8 +98,6 @@ def compute_agreement(store: Store, set_a: str, set_b: str, *, rounds: int = BOO
     a = np.array([sa[t] for t in common]) if common else empty
     b = np.array([sb[t] for t in common]) if common else empty
     result = agreement_from_matrices(a, b, mode_ids, set_a, set_b, rounds=rounds, seed=seed)
-    from mastlens.analysis.localization import compute_localization  # it builds on this module
-
     localized = compute_localization(store, set_a, set_b, rounds=rounds, seed=seed)
     result.localization = localized[0] if localized else None
     return result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mastlens.analysis.agreement import BOOTSTRAP_ROUNDS, SEED
+from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED
 from mastlens.analysis.results import GroupStats, OutcomeSeparation
 
 MIN_INFORMATIVE = 0.05  # se + sp - 1 at or below this: the judge says too little to correct for

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mastlens.report.context import as_dict
-from mastlens.report.html import pval
+from mastlens.report.templating import pval
 from mastlens.report.markdown import md_text
 from mastlens.taxonomy import load_taxonomy
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from mastlens.report.context import as_dict
-from mastlens.report.html import num, pct, pval
+from mastlens.report.templating import num, pct, pval
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
 
