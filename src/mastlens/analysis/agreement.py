@@ -77,7 +77,11 @@ def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], s
     counts = {k: v.sum(axis=0) for k, v in cells.items()}
     modes = [agreement_stat(mode_id, *(int(counts[k][j]) for k in ("tp", "fp", "fn", "tn")), boot_kappa[:, j])
              for j, mode_id in enumerate(mode_ids)]
+    labelled = (a >= 0).sum(axis=0)
+    for j, stat in enumerate(modes):
+        stat.n_labelled_a = int(labelled[j])
     micro = agreement_stat("micro", *(int(counts[k].sum()) for k in ("tp", "fp", "fn", "tn")), micro_boot)
+    micro.n_labelled_a = int((a >= 0).any(axis=1).sum()) if a.size else 0
     f1s = [s.f1 for s in modes if s.f1 is not None]
     kappas = [s.kappa for s in modes if s.kappa is not None]
     return AgreementResult(a=set_a, b=set_b, n_traces=int(a.shape[0]), modes=modes, micro=micro,

@@ -177,6 +177,7 @@ class AgreementStat(BaseModel):
 
     id: str
     n: int
+    n_labelled_a: int = 0  # traces the reference assesses this mode on (n counts those B assesses too)
     prevalence_a: float | None = None
     prevalence_b: float | None = None
     tp: int = 0

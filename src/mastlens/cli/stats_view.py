@@ -260,22 +260,45 @@ def print_stats(result: StatsResult, mode_names: dict[str, str], wide: bool = Fa
                       f"{ex.not_in_store} annotations of traces not in the store", soft_wrap=True)
 
 
+def _mode_ids(ids: list[str]) -> str:
+    return ", ".join(ids)
+
+
 def print_agreement(result: AgreementResult, wide: bool = False) -> None:
-    """Per-mode agreement of B with reference A, then the micro and macro summaries."""
-    columns = ["mode", "n", "prevalence A / B", "tp/fp/fn/tn", "accuracy", "precision", "recall", "F1",
-               "kappa (95% CI)", "PABAK"] if wide else ["mode", "n", "prevalence A / B", "F1", "kappa (95% CI)", "PABAK"]
-    table = _table(f"Agreement of {escape(result.b)} with reference {escape(result.a)} ({result.n_traces} traces in "
-                   "both)", columns)
-    for s in [*result.modes, result.micro]:
-        row = {"mode": s.id, "n": str(s.n), "prevalence A / B": f"{pct(s.prevalence_a)} / {pct(s.prevalence_b)}",
-               "tp/fp/fn/tn": f"{s.tp}/{s.fp}/{s.fn}/{s.tn}", "accuracy": pct(s.accuracy),
-               "precision": pct(s.precision), "recall": pct(s.recall), "F1": number(s.f1),
-               "kappa (95% CI)": f"{number(s.kappa)} {interval(s.kappa_ci, as_pct=False)}", "PABAK": number(s.pabak)}
-        table.add_row(*(row[c] for c in columns), end_section=s is result.modes[-1] if result.modes else False)
-    print_table(console, table, wide)
-    console.print(f"A = {escape(result.a)} (reference), B = {escape(result.b)}")
-    console.print(f"macro over modes: F1 {number(result.macro.f1)}, kappa {number(result.macro.kappa)}")
-    if not wide:
+    """Per-mode agreement of B with reference A over the modes both assess, then the micro and macro
+    summaries; the modes A labels none of, or B does not assess, in one line each (no rows of dashes)."""
+    a, b = escape(result.a), escape(result.b)
+    compared = [s for s in result.modes if s.n > 0]
+    unlabelled = [s.id for s in result.modes if s.n_labelled_a == 0]
+    unassessed = [s.id for s in result.modes if s.n == 0 and s.n_labelled_a > 0]
+    if compared:
+        columns = ["mode", "n", "prevalence A / B", "tp/fp/fn/tn", "accuracy", "precision", "recall", "F1",
+                   "kappa (95% CI)", "PABAK"] if wide else ["mode", "n", "prevalence A / B", "F1", "kappa (95% CI)",
+                                                            "PABAK"]
+        table = _table(f"Agreement of {b} with reference {a} ({result.n_traces} traces in both)", columns)
+        for s in [*compared, result.micro]:
+            row = {"mode": s.id, "n": str(s.n), "prevalence A / B": f"{pct(s.prevalence_a)} / {pct(s.prevalence_b)}",
+                   "tp/fp/fn/tn": f"{s.tp}/{s.fp}/{s.fn}/{s.tn}", "accuracy": pct(s.accuracy),
+                   "precision": pct(s.precision), "recall": pct(s.recall), "F1": number(s.f1),
+                   "kappa (95% CI)": f"{number(s.kappa)} {interval(s.kappa_ci, as_pct=False)}",
+                   "PABAK": number(s.pabak)}
+            table.add_row(*(row[c] for c in columns), end_section=s is compared[-1])
+        print_table(console, table, wide)
+        console.print(f"A = {a} (reference), B = {b}")
+        console.print(f"macro over modes: F1 {number(result.macro.f1)}, kappa {number(result.macro.kappa)}")
+    if len(unlabelled) == len(result.modes) and result.modes:
+        loc = result.localization
+        what = (f", only where the runs went wrong (a decisive step on {loc.n_step} and a decisive agent on "
+                f"{loc.n_agent} of {loc.n} failed runs)" if loc is not None else "")
+        console.print(f"{a} labels none of the {len(result.modes)} failure modes{what}: no mode agreement on the "
+                      f"{result.n_traces} traces in both", soft_wrap=True)
+    elif unlabelled:
+        console.print(f"{a} labels none of these modes on the {result.n_traces} traces in both: "
+                      f"{_mode_ids(unlabelled)}", soft_wrap=True)
+    if unassessed:
+        console.print(f"{b} assesses none of these modes where {a} labels them: {_mode_ids(unassessed)}",
+                      soft_wrap=True)
+    if compared and not wide:
         console.print("--wide adds tp/fp/fn/tn, accuracy, precision and recall", style="dim")
     if result.localization is not None:
         print_table(console, _localization(result.localization, result), wide)
