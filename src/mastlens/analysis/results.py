@@ -49,6 +49,25 @@ class ModeStat(BaseModel):
     prevalence_corrected: float | None = None
     prevalence_corrected_ci: CI = None
     prevalence_corrected_note: str | None = None
+    # when the group mixes sources (GroupStats.stratified): delta_pp, lift, odds_ratio and p_value are the
+    # within-source ones (Mantel-Haenszel, Cochran-Mantel-Haenszel) and the pooled ones are kept here
+    stratified: bool = False
+    n_strata: int = 0  # sources with both outcomes assessed, the ones the stratified figures use
+    delta_pp_pooled: float | None = None
+    odds_ratio_pooled: float | None = None
+    p_value_pooled: float | None = None
+
+
+class SourceOutcome(BaseModel):
+    """One source's runs with a known outcome (see :mod:`mastlens.analysis.strata`)."""
+
+    source: str
+    n: int = 0
+    n_failed: int = 0
+    n_success: int = 0
+    auroc: float | None = None  # in OutcomeSeparation.sources: the AUROC within this source
+    flagged_failed: float | None = None
+    flagged_success: float | None = None
 
 
 class UnexplainedFailures(BaseModel):
@@ -80,6 +99,9 @@ class GroupStats(BaseModel):
     categories: list[CategoryStat] = Field(default_factory=list)
     modes: list[ModeStat] = Field(default_factory=list)
     unexplained: UnexplainedFailures = Field(default_factory=UnexplainedFailures)
+    # the group's runs with a known outcome come from more than one source: the mode tests are stratified
+    stratified: bool = False
+    sources: list[SourceOutcome] = Field(default_factory=list)  # filled when stratified
 
 
 class Cooccurrence(BaseModel):
@@ -158,6 +180,8 @@ class StatsResult(BaseModel):
     success_rule: str
     success_decided: str = ""  # which decided success (the rule, the source's own flag), with counts
     model_aliases: dict[str, str] = Field(default_factory=dict)  # --model-alias, applied to model groups
+    # grouping by model, runs that record none are grouped by their source: these groups are sources
+    groups_by_source: list[str] = Field(default_factory=list)
     verdict_rules: str = ""  # the fatal/benign/neutral/insufficient rules applied, in words
     n_traces: int = 0
     excluded: Excluded = Field(default_factory=Excluded)
@@ -259,6 +283,12 @@ class OutcomeSeparation(BaseModel):
     flagged_failed: float | None = None
     flagged_success: float | None = None
     note: str | None = None  # why there is no AUROC, or a warning (CI includes 0.5)
+    # the runs come from more than one source: ``auroc`` / ``auroc_ci`` are within-source (weighted by failed x
+    # successful pairs), ``auroc_pooled`` the figure that mixes sources, ``sources`` each source's own
+    stratified: bool = False
+    auroc_pooled: float | None = None
+    sources: list[SourceOutcome] = Field(default_factory=list)
+    sources_note: str | None = None  # the sources and how they were combined, in words
 
 
 StatsResult.model_rebuild()

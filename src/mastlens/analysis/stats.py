@@ -34,14 +34,25 @@ def group_column(df: pd.DataFrame, group_by: str) -> str:
                      f"({', '.join(keys) or 'the traces have none'})")
 
 
+def source_labels(df: pd.DataFrame) -> np.ndarray | None:
+    """Each row's source (:mod:`mastlens.analysis.strata`), or None for vectors without one."""
+    if len(df) == 0 or "source" not in df.columns:
+        return None
+    return np.array([str(v) if isinstance(v, str) and v else UNKNOWN_GROUP for v in df["source"]], dtype=object)
+
+
 def group_labels(df: pd.DataFrame, group_by: str, model_aliases: dict[str, str] | None = None) -> np.ndarray:
-    """The group of each row; models by their normalised name (:mod:`mastlens.trace.model_names`), aliased."""
+    """The group of each row; models by their normalised name (:mod:`mastlens.trace.model_names`), aliased;
+    a run that records no model goes in the group of its source, so that benchmarks are not pooled as
+    ``unknown``."""
     if len(df) == 0:
         return np.array([], dtype=object)
     column = group_column(df, group_by)
     if column == "model":
-        return np.array([group_model(v if isinstance(v, str) else None, model_aliases) for v in df[column]],
-                        dtype=object)
+        sources = source_labels(df)
+        return np.array([group_model(v, model_aliases) if isinstance(v, str) and v else
+                         (UNKNOWN_GROUP if sources is None else sources[i])
+                         for i, v in enumerate(df[column])], dtype=object)
     values = df[column]
     if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
         values = values.astype("Int64")  # whole numbers read back with gaps: group "3", not "3.0"
@@ -64,18 +75,25 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
     success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8) if len(df) else np.zeros(0, np.int8)
     score = df["score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) if len(df) else np.zeros(0)
     groups = group_labels(df, group_by, model_aliases)
+    sources = source_labels(df)
+    if sources is not None and group_column(df, group_by) == "model":
+        no_model = ~df["model"].map(lambda v: isinstance(v, str) and bool(v)).to_numpy(dtype=bool)
+        grouped_by_source = sorted(set(sources[no_model].tolist()))
+    else:
+        grouped_by_source = []
     ids = df["id"].to_numpy(dtype=object) if len(df) else np.array([], dtype=object)
     failed = success == 0
 
     result = StatsResult(set=set_name or df.attrs.get("set", ""), group_by=group_by,
                          success_rule=df.attrs.get("success_rule", AS_INGESTED),
                          success_decided=df.attrs.get("success_decided", ""), verdict_rules=rules.describe(),
-                         model_aliases=dict(model_aliases or {}),
+                         model_aliases=dict(model_aliases or {}), groups_by_source=grouped_by_source,
                          n_traces=len(df),
                          excluded=Excluded(**df.attrs.get("excluded", {})))
     for name in sorted(set(groups.tolist())):
         rows = groups == name
-        g = group_stats(name, present[rows], assessed[rows], success[rows], score[rows], mode_ids, categories, rules)
+        g = group_stats(name, present[rows], assessed[rows], success[rows], score[rows], mode_ids, categories, rules,
+                        sources=None if sources is None else sources[rows])
         g.unexplained = unexplained_failures(present[rows], assessed[rows], failed[rows], ids[rows], mode_ids)
         result.groups.append(g)
         result.cooccurrence += cooccurrence(name, present[rows], assessed[rows], mode_ids)
@@ -87,7 +105,7 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
             raise ValueError("--compare takes exactly two group names")
         result.comparison = compare_groups(str(compare[0]), str(compare[1]), present, assessed, groups, mode_ids)
     result.regression = logistic_regression(present, assessed, success, groups, mode_ids)
-    result.separation = separation_by_group(present, success, groups)
+    result.separation = separation_by_group(present, success, groups, sources=sources)
     if reference is not None:
         result.reference = reference_set
         correct_prevalences(result.groups, groups, present, assessed, reference[:, :len(mode_ids)])

@@ -3,6 +3,8 @@
 Mode columns (``FM-1.1`` ...) are pandas nullable booleans: True present, False absent, <NA> not assessed.
 ``<mode>@step`` columns hold the mode's onset (earliest evidence step) when it is present and localized;
 ``decisive_step`` / ``decisive_agent`` say where the judge says the run went wrong (null when it names none).
+``format`` is the reader that read the trace and ``source`` where it came from (format/system/domain, or the
+run tag ``source``; see :mod:`mastlens.analysis.strata`).
 Scalar trace metadata becomes ``meta.<key>`` columns and run tags (``ingest --tag KEY=VALUE``) ``tag.<key>``
 columns (both usable with ``--group-by <key>``; a tag wins over a metadata key of the same name). Stale annotations
 and judge errors are left out; their counts are in ``df.attrs["excluded"]``.
@@ -16,12 +18,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mastlens.analysis.strata import SOURCE_TAG, source_label
 from mastlens.store import Store
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Outcome, SuccessRule, SuccessTally
 
 AS_INGESTED = "as ingested"
-BASE_COLUMNS = ("id", "model", "system", "task", "success", "score")
+BASE_COLUMNS = ("id", "model", "system", "task", "format", "source", "success", "score")
 ONSET_SUFFIX = "@step"
 TAG_PREFIX = "tag."
 
@@ -64,7 +67,7 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
         """SELECT SUM(stale = 1), SUM(stale = 0 AND status = 'error') FROM trace_annotations
            WHERE set_name = ?""", (set_name,)).fetchone()
     rows = conn.execute(
-        """SELECT t.id, t.model, t.system, t.task, json_extract(t.data, '$.outcome') AS outcome,
+        """SELECT t.id, t.model, t.system, t.task, t.format, json_extract(t.data, '$.outcome') AS outcome,
                   json_extract(t.data, '$.metadata') AS metadata, a.decisive_step, a.decisive_agent
            FROM trace_annotations a JOIN traces t ON t.id = a.trace_id
            WHERE a.set_name = ? AND a.stale = 0 AND a.status = 'ok' ORDER BY t.id""", (set_name,)).fetchall()
@@ -94,6 +97,8 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
         "model": [r["model"] for r in rows],
         "system": [r["system"] for r in rows],
         "task": [r["task"] for r in rows],
+        "format": [r["format"] for r in rows],
+        "source": [],  # filled once the run tags are read (a ``source`` tag wins)
     }
     outcomes = [json.loads(r["outcome"]) if r["outcome"] else {} for r in rows]
     tally = SuccessTally(rule)
@@ -103,8 +108,9 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
     data["decisive_step"] = pd.array([r["decisive_step"] for r in rows], dtype="Int64")
     data["decisive_agent"] = [r["decisive_agent"] for r in rows]
     meta: dict[str, list[Any]] = {}
+    metadata = [json.loads(r["metadata"]) if r["metadata"] else {} for r in rows]
     for i, r in enumerate(rows):
-        for key, value in (json.loads(r["metadata"]) if r["metadata"] else {}).items():
+        for key, value in metadata[i].items():
             if value is None or isinstance(value, (str, int, float, bool)):
                 meta.setdefault(key, [None] * n)[i] = value
     for key, values in sorted(meta.items()):
@@ -116,6 +122,8 @@ def failure_vectors(store: Store, set_name: str, success_rule: str | None = None
             tags.setdefault(key, [None] * n)[i] = value
     for key, values in tags.items():
         data[f"{TAG_PREFIX}{key}"] = values
+    source_tags = tags.get(SOURCE_TAG, [None] * n)
+    data["source"] = [source_label(r["format"], r["system"], metadata[i], source_tags[i]) for i, r in enumerate(rows)]
     for mode_id, j in col.items():
         data[mode_id] = pd.array(np.where(status[:, j] < 0, None, status[:, j] == 1), dtype="boolean")
     for mode_id, j in col.items():

@@ -86,10 +86,15 @@ def _corrected(m: ModeStat) -> str:
 
 def _modes(group: GroupStats, reference: str | None = None, wide: bool = False) -> Table:
     extra = ["corrected (se/sp)"] if reference else []
+    test = "p (CMH)" if group.stratified else "p (Fisher)"
     columns = ["mode", "assessed", "overall", *extra, "in successes", "in failed", "delta pp", "lift", "odds ratio",
-               "p (Fisher)", "p (Holm)", "verdict"] if wide else \
+               test, "p (Holm)", "verdict"] if wide else \
         ["mode", "assessed", *extra, "in successes", "in failed", "delta pp", "verdict"]
-    table = _table(f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful", columns)
+    title = f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful"
+    if group.stratified:
+        title += (f"; delta, lift, odds ratio, test and verdict within its {len(group.sources)} sources "
+                  "(Mantel-Haenszel, Cochran-Mantel-Haenszel)")
+    table = _table(title, columns)
     rows = []
     for m in group.modes:
         assessed = (str(m.n_assessed) + (f" ({m.n_not_assessed} n/a)" if m.n_not_assessed else "")) if wide else \
@@ -110,8 +115,21 @@ def _modes(group: GroupStats, reference: str | None = None, wide: bool = False) 
             "in failed": f"{pct(m.prevalence_failed)} {interval(m.prevalence_failed_ci)}",
             "delta pp": number(m.delta_pp, "+.0f"), "lift": number(m.lift),
             "odds ratio": f"{number(m.odds_ratio)} {interval(m.odds_ratio_ci, as_pct=False)}",
-            "p (Fisher)": p_text(m.p_value), "p (Holm)": p_text(m.p_holm)})
+            test: p_text(m.p_value), "p (Holm)": p_text(m.p_holm)})
     return _rows(table, columns, rows)
+
+
+def _sources_line(group: GroupStats) -> str:
+    """Which sources a stratified group mixes, and the pooled effects the verdicts no longer rest on."""
+    parts = [f"{escape(s.source)} {s.n} runs, {pct(s.n_success / s.n if s.n else None)} successful"
+             for s in group.sources]
+    moved = [f"{m.id} {number(m.delta_pp_pooled, '+.0f')} -> {number(m.delta_pp, '+.0f')}" for m in group.modes
+             if m.delta_pp_pooled is not None and m.delta_pp is not None and abs(m.delta_pp_pooled - m.delta_pp) >= 5]
+    text = (f"{escape(group.name)} mixes sources whose outcomes differ ({'; '.join(parts)}): the modes are compared "
+            "within each source")
+    if moved:
+        text += "; pooled vs within-source delta pp: " + ", ".join(moved)
+    return text
 
 
 def _separation(result: StatsResult) -> Table | None:
@@ -127,6 +145,10 @@ def _separation(result: StatsResult) -> Table | None:
         table.add_row(escape(s.group), str(s.n), str(s.n_failed), str(s.n_success), auroc, pct(s.flagged_failed),
                       pct(s.flagged_success), escape(s.note or ""))
     return table
+
+
+def _separation_sources(result: StatsResult) -> list[str]:
+    return [f"{escape(s.group)}: {escape(s.sources_note)}" for s in result.separation if s.stratified and s.sources_note]
 
 
 def _compact_modes(group: GroupStats) -> str:
@@ -227,15 +249,22 @@ def print_stats(result: StatsResult, mode_names: dict[str, str], wide: bool = Fa
     """Every table of ``mastlens stats``, in reading order, then a legend of the mode ids shown; ``wide``
     shows every column and whole names."""
     print_table(console, _summary(result, wide), wide)
+    if result.groups_by_source:
+        console.print(f"no model recorded: runs grouped by their source (format/system/domain): "
+                      f"{escape(', '.join(result.groups_by_source))}", soft_wrap=True)
     _print_unexplained(result)
     for group in result.groups:
         if 0 < group.n_failed < group.n - group.n_unknown_outcome:
             print_table(console, _modes(group, result.reference, wide), wide)
+            if group.stratified:
+                console.print(_sources_line(group), soft_wrap=True)
         else:
             console.print(_compact_modes(group), soft_wrap=True)
     separation = _separation(result)
     if separation is not None:
         print_table(console, separation, wide)
+        for line in _separation_sources(result):
+            console.print(line, soft_wrap=True)
     if result.reference:
         notes = sorted({m.prevalence_corrected_note for g in result.groups for m in g.modes
                         if m.prevalence_corrected_note and not m.too_few_assessed})

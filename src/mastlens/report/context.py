@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mastlens.analysis.strata import SOURCE_TAG, source_label
 from mastlens.report.drilldown import TraceView, build_trace_view, trace_char_budget
 from mastlens.store import Store, default_db_path
 from mastlens.taxonomy import Taxonomy, load_taxonomy
@@ -82,6 +83,8 @@ def group_value(trace: Trace, group_by: str, model_aliases: dict[str, str] | Non
     """The group a trace falls in for ``group_by`` (model, system, task, a run tag or a metadata key); models
     by their normalised, aliased name as in the statistics."""
     if group_by == "model":
+        if not trace.model:  # grouped by source, as in the statistics
+            return source_label(trace.source.format, trace.system, trace.metadata, (tags or {}).get(SOURCE_TAG))
         return group_model(trace.model, model_aliases)
     if group_by in ("system", "task"):
         value = getattr(trace, group_by)

@@ -80,6 +80,15 @@ def render_markdown(
         from mastlens.analysis.results import OutcomeSeparation
 
         lines += ["", separation_sentence(OutcomeSeparation.model_validate(separation))]
+    if s.get("groups_by_source"):
+        lines += ["", "No model recorded: runs grouped by their source (format/system/domain): "
+                  + ", ".join(md_text(n) for n in s["groups_by_source"]) + "."]
+    for g in groups:
+        if g.get("stratified"):
+            mixed = "; ".join(f"{md_text(x['source'])} {x['n']} runs, "
+                              f"{pct(x['n_success'] / x['n'] if x['n'] else None)} successful" for x in g["sources"])
+            lines += ["", f"{md_text(g['name'])} mixes sources whose outcomes differ ({mixed}): its modes' delta, "
+                      "p and verdict are within sources (Mantel-Haenszel, Cochran-Mantel-Haenszel test)."]
     for g in groups:
         few = [m for m in g.get("modes") or [] if m.get("too_few_assessed")]
         if few:
