@@ -12,7 +12,8 @@ import numpy as np
 from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED, bootstrap_sums
 from mastlens.analysis.localization import compute_localization
 from mastlens.analysis.proportions import num
-from mastlens.analysis.results import AgreementResult, AgreementStat, MacroAgreement
+from mastlens.analysis.results import AgreementResult, AgreementStat, Calibration, CalibrationApplied, MacroAgreement
+from mastlens.analysis.thresholds import apply_thresholds
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
 
@@ -29,6 +30,33 @@ def statuses(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.n
         if row is not None and mode_id in col and status != "not_assessed":
             row[col[mode_id]] = int(status == "present")
     return out
+
+
+def confidences(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.ndarray]:
+    """trace id -> per-mode confidence of the verdict (NaN where none), for current, ok annotations."""
+    col = {m: j for j, m in enumerate(mode_ids)}
+    out: dict[str, np.ndarray] = {}
+    for trace_id, mode_id, confidence in store.conn.execute(
+            """SELECT mo.trace_id, mo.mode_id, mo.confidence FROM mode_annotations mo
+               JOIN trace_annotations a ON a.set_name = mo.set_name AND a.trace_id = mo.trace_id
+               WHERE mo.set_name = ? AND a.stale = 0 AND a.status = 'ok'""", (set_name,)):
+        if mode_id in col and confidence is not None:
+            out.setdefault(trace_id, np.full(len(mode_ids), np.nan))[col[mode_id]] = float(confidence)
+    return out
+
+
+def calibrated_statuses(store: Store, set_name: str, mode_ids: list[str],
+                        calibration: Calibration) -> tuple[dict[str, np.ndarray], CalibrationApplied]:
+    """:func:`statuses` with ``calibration``'s thresholds applied (a present verdict below its mode's
+    threshold counts as absent), and what was applied."""
+    found = statuses(store, set_name, mode_ids)
+    conf = confidences(store, set_name, mode_ids)
+    ids = sorted(found)
+    none = np.full(len(mode_ids), np.nan)
+    matrix = np.array([found[t] for t in ids], dtype=np.int8).reshape(len(ids), len(mode_ids))
+    conf_matrix = np.array([conf.get(t, none) for t in ids], dtype=float).reshape(len(ids), len(mode_ids))
+    after, demoted = apply_thresholds(matrix, conf_matrix, mode_ids, calibration.thresholds)
+    return {t: after[i] for i, t in enumerate(ids)}, CalibrationApplied.of(calibration, demoted)
 
 
 def kappa_from_counts(tp, fp, fn, tn):  # noqa: ANN001, ANN201 - scalars or arrays alike
@@ -90,18 +118,25 @@ def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], s
 
 
 def compute_agreement(store: Store, set_a: str, set_b: str, *, rounds: int = BOOTSTRAP_ROUNDS,
-                      seed: int = SEED) -> AgreementResult:
-    """Agreement of ``set_b`` with reference ``set_a`` on the traces both sets annotated."""
+                      seed: int = SEED, calibration: Calibration | None = None) -> AgreementResult:
+    """Agreement of ``set_b`` with reference ``set_a`` on the traces both sets annotated; with
+    ``calibration``, ``set_b``'s present verdicts below their mode's threshold count as absent."""
     for name in (set_a, set_b):
         if store.get_set(name) is None:
             raise ValueError(f"no annotation set {name!r}")
     mode_ids = load_taxonomy().ids
-    sa, sb = statuses(store, set_a, mode_ids), statuses(store, set_b, mode_ids)
+    sa = statuses(store, set_a, mode_ids)
+    used = None
+    if calibration is None:
+        sb = statuses(store, set_b, mode_ids)
+    else:
+        sb, used = calibrated_statuses(store, set_b, mode_ids, calibration)
     common = sorted(set(sa) & set(sb))
     empty = np.zeros((0, len(mode_ids)), dtype=np.int8)
     a = np.array([sa[t] for t in common]) if common else empty
     b = np.array([sb[t] for t in common]) if common else empty
     result = agreement_from_matrices(a, b, mode_ids, set_a, set_b, rounds=rounds, seed=seed)
+    result.calibration = used
     localized = compute_localization(store, set_a, set_b, rounds=rounds, seed=seed)
     result.localization = localized[0] if localized else None
     return result

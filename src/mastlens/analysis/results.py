@@ -194,6 +194,84 @@ class StatsResult(BaseModel):
     recommendations: list[Recommendation] = Field(default_factory=list)
     reference: str | None = None  # the reference set behind the corrected prevalences
     separation: list["OutcomeSeparation"] = Field(default_factory=list)  # "all" first, then per group
+    # the judge's own task_completed against the real outcome ("all" first, then per group); empty when it never calls
+    outcome_calls: list["OutcomeCall"] = Field(default_factory=list)
+    calibration: "CalibrationApplied | None" = None  # --calibration: thresholds applied to this set's verdicts
+
+
+class OutcomeCall(BaseModel):
+    """How often the judge's own outcome call (``task_completed``) matches the run's real outcome, over
+    runs with a known outcome the judge made a call on (:mod:`mastlens.analysis.outcome_call`)."""
+
+    group: str = "all"
+    n_known: int = 0  # runs with a known outcome
+    n_called: int = 0  # of them, the judge said completed or not completed
+    n_agree: int = 0
+    accuracy: float | None = None
+    accuracy_ci: CI = None  # Wilson 95%
+    completed_but_failed: int = 0
+    not_completed_but_succeeded: int = 0
+
+
+# -- calibration (analysis/calibration.py) ---------------------------------------------------------------
+
+MIN_REFERENCE_POSITIVES = 5
+
+
+class ModeCalibration(BaseModel):
+    id: str
+    n: int = 0  # traces both sets assessed this mode on
+    reference_positives: int = 0
+    present: int = 0  # J's present verdicts there
+    with_confidence: int = 0  # of them, those carrying a confidence (only those can fall below a threshold)
+    threshold: float | None = None
+    kappa_before: float | None = None
+    kappa_before_ci: CI = None
+    kappa_after: float | None = None
+    kappa_after_ci: CI = None
+    note: str = ""
+
+
+class Calibration(BaseModel):
+    """Per-mode thresholds for set ``set`` fitted against ``reference`` (or read from a file)."""
+
+    set: str = ""
+    reference: str = ""
+    n_traces: int = 0
+    min_reference_positives: int = MIN_REFERENCE_POSITIVES
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    modes: list[ModeCalibration] = Field(default_factory=list)
+    micro_before: float | None = None
+    micro_before_ci: CI = None
+    micro_after: float | None = None
+    micro_after_ci: CI = None
+    file: str | None = None  # where it was read from
+
+
+class CalibrationApplied(BaseModel):
+    """What ``--calibration`` did to one set: the thresholds and how many present verdicts fell below them."""
+
+    file: str | None = None
+    fitted_on: str = ""  # "J against R"
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    demoted: dict[str, int] = Field(default_factory=dict)  # mode -> present verdicts counted absent
+
+    @classmethod
+    def of(cls, cal: Calibration, demoted: dict[str, int]) -> CalibrationApplied:
+        return cls(file=cal.file, fitted_on=f"{cal.set} against {cal.reference}" if cal.set else "",
+                   thresholds=dict(cal.thresholds), demoted=demoted)
+
+    def describe(self) -> str:
+        """One line for every output that applied it."""
+        where = f" {self.file}" if self.file else ""
+        fitted = f" (fitted on {self.fitted_on})" if self.fitted_on else ""
+        if not self.thresholds:
+            return f"calibration{where}{fitted} applied: no mode has a threshold, nothing changed"
+        total = sum(self.demoted.values())
+        marks = ", ".join(f"{m} >= {t:g}" + (f" ({self.demoted[m]} dropped)" if self.demoted.get(m) else "")
+                          for m, t in self.thresholds.items())
+        return (f"calibration{where}{fitted} applied: a present verdict below its mode's confidence threshold "
+                f"counts as absent ({total} counted absent; {marks})")
 
 
 class AgreementStat(BaseModel):
@@ -230,6 +308,7 @@ class AgreementResult(BaseModel):
     micro: AgreementStat
     macro: MacroAgreement = Field(default_factory=MacroAgreement)
     localization: "Localization | None" = None  # when A localizes (decisive steps/agents or mode onsets)
+    calibration: CalibrationApplied | None = None  # --calibration, applied to B
 
 
 # -- fidelity: localization, outcome separation (analysis/localization.py, analysis/fidelity.py) ------------

@@ -10,11 +10,12 @@ from mastlens.analysis.cascades import cooccurrence, first_onsets, precedence
 from mastlens.analysis.compare import compare_groups
 from mastlens.analysis.fidelity import correct_prevalences, separation_by_group
 from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules, group_stats
+from mastlens.analysis.outcome_call import outcome_calls
 from mastlens.analysis.playbook import recommend
 from mastlens.analysis.regression import logistic_regression
-from mastlens.analysis.results import Excluded, StatsResult
+from mastlens.analysis.results import Calibration, Excluded, StatsResult
 from mastlens.analysis.unexplained import unexplained_failures
-from mastlens.analysis.vectors import AS_INGESTED, failure_vectors, mode_matrices
+from mastlens.analysis.vectors import AS_INGESTED, JUDGE_TASK_COMPLETED, failure_vectors, mode_matrices
 from mastlens.store import Store
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace.model_names import group_model
@@ -89,7 +90,8 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
                          success_decided=df.attrs.get("success_decided", ""), verdict_rules=rules.describe(),
                          model_aliases=dict(model_aliases or {}), groups_by_source=grouped_by_source,
                          n_traces=len(df),
-                         excluded=Excluded(**df.attrs.get("excluded", {})))
+                         excluded=Excluded(**df.attrs.get("excluded", {})),
+                         calibration=df.attrs.get("calibration"))
     for name in sorted(set(groups.tolist())):
         rows = groups == name
         g = group_stats(name, present[rows], assessed[rows], success[rows], score[rows], mode_ids, categories, rules,
@@ -106,6 +108,9 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
         result.comparison = compare_groups(str(compare[0]), str(compare[1]), present, assessed, groups, mode_ids)
     result.regression = logistic_regression(present, assessed, success, groups, mode_ids)
     result.separation = separation_by_group(present, success, groups, sources=sources)
+    result.outcome_calls = outcome_calls(
+        df[JUDGE_TASK_COMPLETED].astype("Int8").fillna(-1).to_numpy(dtype=np.int8)
+        if len(df) and JUDGE_TASK_COMPLETED in df.columns else None, success, groups)
     if reference is not None:
         result.reference = reference_set
         correct_prevalences(result.groups, groups, present, assessed, reference[:, :len(mode_ids)])
@@ -115,10 +120,11 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
 def compute_stats(store: Store, set_name: str | None = None, *, group_by: str = "model",
                   success_rule: str | None = None, compare: list[str] | tuple[str, str] | None = None,
                   rules: VerdictRules = DEFAULT_RULES, reference: str | None = None,
-                  model_aliases: dict[str, str] | None = None) -> StatsResult:
+                  model_aliases: dict[str, str] | None = None, calibration: Calibration | None = None) -> StatsResult:
     """Statistics of an annotation set (default: the most recently written one); with ``reference`` (a set
     of human labels) also the judge's per-mode sensitivity, specificity and corrected prevalence. Models are
     grouped by their normalised name, mapped by ``model_aliases`` (see :mod:`mastlens.trace.model_names`).
+    ``calibration`` (:func:`~mastlens.analysis.calibration.load_calibration`) applies per-mode thresholds.
 
     Raises ``ValueError`` for an unknown set, group key, comparison group, success rule or reference set.
     """
@@ -126,7 +132,7 @@ def compute_stats(store: Store, set_name: str | None = None, *, group_by: str = 
     if name is None or store.get_set(name) is None:
         raise ValueError(f"no annotation set {set_name!r}" if set_name else "no annotation sets yet")
     taxonomy = load_taxonomy()
-    df = failure_vectors(store, name, success_rule=success_rule, taxonomy=taxonomy)
+    df = failure_vectors(store, name, success_rule=success_rule, taxonomy=taxonomy, calibration=calibration)
     matrix = None
     if reference is not None:
         if store.get_set(reference) is None:

@@ -147,6 +147,19 @@ def _separation(result: StatsResult) -> Table | None:
     return table
 
 
+def _outcome_calls(result: StatsResult) -> Table | None:
+    if not result.outcome_calls:
+        return None
+    table = _table("Does the judge's own outcome call (task completed) match the real outcome?",
+                   ["group", "known outcome", "judge called", "right", "accuracy (Wilson 95% CI)",
+                    "said done, failed", "said not done, succeeded"], right_from=1)
+    for c in result.outcome_calls:
+        table.add_row(escape(c.group), str(c.n_known), str(c.n_called), str(c.n_agree),
+                      f"{pct(c.accuracy)} {interval(c.accuracy_ci)}", str(c.completed_but_failed),
+                      str(c.not_completed_but_succeeded))
+    return table
+
+
 def _separation_sources(result: StatsResult) -> list[str]:
     return [f"{escape(s.group)}: {escape(s.sources_note)}" for s in result.separation if s.stratified and s.sources_note]
 
@@ -265,6 +278,9 @@ def print_stats(result: StatsResult, mode_names: dict[str, str], wide: bool = Fa
         print_table(console, separation, wide)
         for line in _separation_sources(result):
             console.print(line, soft_wrap=True)
+    calls = _outcome_calls(result)
+    if calls is not None:
+        print_table(console, calls, wide)
     if result.reference:
         notes = sorted({m.prevalence_corrected_note for g in result.groups for m in g.modes
                         if m.prevalence_corrected_note and not m.too_few_assessed})

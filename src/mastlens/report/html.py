@@ -37,14 +37,17 @@ def render_context(ctx: ReportContext) -> str:
 
 def render_html(
     store: Store, set_name: str, stats: Any, *, agreement: Any = None, title: str | None = None,
-    max_traces: int | None = DEFAULT_MAX_TRACES, charts: bool = True, diff: Any = None,
+    max_traces: int | None = DEFAULT_MAX_TRACES, charts: bool = True, diff: Any = None, calibration: Any = None,
 ) -> str:
     """The whole report as one HTML document.
 
     ``stats`` is a ``StatsResult`` (or its ``model_dump()``), ``agreement`` an optional
-    ``AgreementResult``, ``diff`` an optional ``DiffResult`` (a Diff section); trace drill-downs come from ``store``.
+    ``AgreementResult``, ``diff`` an optional ``DiffResult`` (a Diff section), ``calibration`` the
+    ``Calibration`` applied (its thresholds and agreement before/after on the reliability card); trace
+    drill-downs come from ``store``.
     """
     ctx = build_context(store, set_name, stats, agreement=agreement, title=title, max_traces=max_traces)
+    ctx.calibration = as_dict(calibration)
     if diff is not None:
         ctx.diff = as_dict(diff)
     if charts:

@@ -80,6 +80,15 @@ def render_markdown(
         from mastlens.analysis.results import OutcomeSeparation
 
         lines += ["", separation_sentence(OutcomeSeparation.model_validate(separation))]
+    if s.get("calibration"):
+        from mastlens.analysis.results import CalibrationApplied
+
+        lines += ["", "**" + md_text(CalibrationApplied.model_validate(s["calibration"]).describe(), 600) + "**"]
+    if s.get("outcome_calls"):
+        from mastlens.analysis.outcome_call import outcome_call_sentence
+        from mastlens.analysis.results import OutcomeCall
+
+        lines += ["", outcome_call_sentence(OutcomeCall.model_validate(s["outcome_calls"][0]))]
     if s.get("groups_by_source"):
         lines += ["", "No model recorded: runs grouped by their source (format/system/domain): "
                   + ", ".join(md_text(n) for n in s["groups_by_source"]) + "."]
