@@ -148,6 +148,13 @@ def test_report_card_shows_thresholds_and_agreement_before_after(calibrated, tmp
     assert cells[:3] == ["0.90", "10", "10"] and cells[4] == "1.00 [1.00, 1.00]"
     assert "too few reference positives" in section
     assert "counts as absent" in md.read_text()
+    # the card's mean confidence of present verdicts per mode (as stored, before any threshold)
+    confidence = page[page.index('<table id="confidence"'):]
+    confidence = confidence[:confidence.index("</table>")]
+    row = confidence[confidence.index('data-mode="FM-1.3"'):]
+    assert [c.split("<")[0] for c in row[:row.index("</tr>")].split("<td>")[1:]] == ["20", "0.65"]
+    row = confidence[confidence.index('data-mode="FM-1.1"'):]
+    assert [c.split("<")[0] for c in row[:row.index("</tr>")].split("<td>")[1:]] == ["12", "0.70"]
 
 
 def test_diff_and_gate_apply_it_and_say_so(calibrated, tmp_path):
@@ -155,6 +162,10 @@ def test_diff_and_gate_apply_it_and_say_so(calibrated, tmp_path):
     diff = json.loads(CliRunner().invoke(app, ["diff", "base", "new", "--db", db, "--set", "judge", "--json",
                                                "--calibration", str(path)]).output)
     assert diff["calibration"][0]["demoted"] == {"FM-1.3": 10, "FM-3.2": 6}
+    md = tmp_path / "d.md"
+    assert CliRunner().invoke(app, ["diff", "base", "new", "--db", db, "--set", "judge", "--md", str(md),
+                                    "--calibration", str(path)]).exit_code == 0
+    assert "counts as absent (16 counted absent" in md.read_text()
     base = next(m for m in diff["modes"] if m["id"] == "FM-1.3")
     assert base["prevalence_base"] == pytest.approx(10 / 20)  # t00-t09 keep FM-1.3, t10-t19 lose it
     rules = tmp_path / "gate.toml"

@@ -78,6 +78,15 @@ def test_within_sources_the_confound_is_gone():
     assert "pooled" in sep.note and "weighted by its failed x successful pairs" in sep.sources_note
 
 
+def test_the_regression_takes_the_source_as_a_fixed_effect():
+    result = stats_from_vectors(_frame(*SIMPSON))
+    terms = {t.term: t for t in result.regression.terms}
+    assert terms[X].odds_ratio == pytest.approx(1.0, abs=1e-6)  # within sources X says nothing about success
+    assert any(name.startswith("group=") and "· " in name for name in terms)
+    pooled = {t.term: t for t in stats_from_vectors(_frame(*SIMPSON).assign(source="one")).regression.terms}
+    assert pooled[X].odds_ratio < 0.3  # pooled, X "predicts" failure
+
+
 def test_a_real_effect_within_sources_survives_and_matches_statsmodels():
     # Within both sources X is in 60% of failed runs and 20% of successful ones; the sources' outcome rates differ.
     parts = (_runs("A", 30, 18, 10, 2), _runs("B", 10, 6, 30, 6))

@@ -61,6 +61,14 @@ def group_labels(df: pd.DataFrame, group_by: str, model_aliases: dict[str, str] 
     return np.where(missing, UNKNOWN_GROUP, values.astype(str).to_numpy(dtype=object)).astype(object)
 
 
+def _fixed_effects(groups: np.ndarray, sources: np.ndarray | None) -> np.ndarray:
+    """The regression's fixed-effect levels: the group, and its source where a group mixes sources (so
+    that a mode is not credited with a source's outcome rate)."""
+    if sources is None or len(set(zip(groups.tolist(), sources.tolist()))) == len(set(groups.tolist())):
+        return groups
+    return np.array([f"{g} · {s}" if g != s else str(g) for g, s in zip(groups, sources)], dtype=object)
+
+
 def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_by: str = "model",
                        compare: list[str] | tuple[str, str] | None = None, rules: VerdictRules = DEFAULT_RULES,
                        taxonomy: Taxonomy | None = None, reference: np.ndarray | None = None,
@@ -106,7 +114,7 @@ def stats_from_vectors(df: pd.DataFrame, *, set_name: str | None = None, group_b
         if len(compare) != 2:
             raise ValueError("--compare takes exactly two group names")
         result.comparison = compare_groups(str(compare[0]), str(compare[1]), present, assessed, groups, mode_ids)
-    result.regression = logistic_regression(present, assessed, success, groups, mode_ids)
+    result.regression = logistic_regression(present, assessed, success, _fixed_effects(groups, sources), mode_ids)
     result.separation = separation_by_group(present, success, groups, sources=sources)
     result.outcome_calls = outcome_calls(
         df[JUDGE_TASK_COMPLETED].astype("Int8").fillna(-1).to_numpy(dtype=np.int8)
