@@ -58,7 +58,9 @@ def fit_calibration(judged: np.ndarray, conf: np.ndarray, reference: np.ndarray,
         pred, truth, c = judged[both, j] == 1, reference[both, j] == 1, conf[both, j]
         m = ModeCalibration(id=mode_id, n=int(both.sum()), reference_positives=int(truth.sum()),
                             present=int(pred.sum()), with_confidence=int((pred & np.isfinite(c)).sum()))
-        if m.reference_positives < min_reference_positives:
+        if m.n == 0:
+            m.note = "assessed by both sets on no trace: no threshold"
+        elif m.reference_positives < min_reference_positives:
             m.note = (f"too few reference positives ({m.reference_positives} < {min_reference_positives}): "
                       "no threshold")
         elif not m.with_confidence:

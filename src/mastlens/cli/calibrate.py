@@ -60,8 +60,16 @@ def print_calibration(cal: Calibration, wide: bool = False) -> None:
                   _kappa(cal.micro_after, cal.micro_after_ci), "")
     print_table(console, table, wide)
     kept = [m.id for m in cal.modes if m.threshold is None]
-    console.print(f"{len(cal.thresholds)} of {len(cal.modes)} modes get a threshold; a present verdict below it "
-                  "counts as absent" + (f"; no threshold: {', '.join(kept)}" if kept else ""), soft_wrap=True)
+    if cal.thresholds:
+        text = (f"{len(cal.thresholds)} of {len(cal.modes)} modes get a threshold; with --calibration a present "
+                "verdict below it counts as absent")
+    else:
+        text = f"0 of {len(cal.modes)} modes get a threshold: --calibration would change nothing"
+    if kept and cal.thresholds:
+        text += f"; no threshold: {', '.join(kept)}"
+    console.print(text, soft_wrap=True)
+    console.print("kappa after is measured on the traces the thresholds were fitted on, so it is optimistic: "
+                  "check it on other labelled traces (agree --calibration)", style="dim", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
