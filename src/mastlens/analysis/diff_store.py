@@ -10,6 +10,7 @@ from mastlens.analysis.diff_results import DiffResult, EvidenceRef
 from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules
 from mastlens.analysis.results import Calibration
 from mastlens.analysis.stats import UNKNOWN_GROUP
+from mastlens.analysis.strata import SOURCE_TAG, source_label
 from mastlens.analysis.vectors import failure_vectors
 from mastlens.store import AnnotationSetInfo, Store
 from mastlens.taxonomy import load_taxonomy
@@ -43,7 +44,7 @@ def _set(store: Store, name: str | None) -> str:
 def judge_errors_in(store: Store, set_name: str, by: str, value: str) -> int:
     """Traces of ``by`` = ``value`` whose current annotation in the set is a judge error."""
     rows = store.conn.execute(
-        """SELECT t.id, t.model, t.system, t.task, json_extract(t.data, '$.metadata') AS metadata
+        """SELECT t.id, t.model, t.system, t.task, t.format, json_extract(t.data, '$.metadata') AS metadata
            FROM trace_annotations a JOIN traces t ON t.id = a.trace_id
            WHERE a.set_name = ? AND a.stale = 0 AND a.status = 'error'""", (set_name,)).fetchall()
     if not rows:
@@ -51,12 +52,15 @@ def judge_errors_in(store: Store, set_name: str, by: str, value: str) -> int:
     tags = store.all_tags()
     count = 0
     for r in rows:
-        if by in ("model", "system", "task"):
+        metadata = json.loads(r["metadata"]) if r["metadata"] else {}
+        if by == "model" and not r["model"]:  # grouped by source, as in the statistics
+            found = source_label(r["format"], r["system"], metadata, tags.get(r["id"], {}).get(SOURCE_TAG))
+        elif by in ("model", "system", "task"):
             found = r[by]
         elif by in tags.get(r["id"], {}):
             found = tags[r["id"]][by]
         else:
-            found = (json.loads(r["metadata"]) if r["metadata"] else {}).get(by)
+            found = metadata.get(by)
         count += int((UNKNOWN_GROUP if found in (None, "") else str(found)) == value)
     return count
 

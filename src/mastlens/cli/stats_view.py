@@ -161,7 +161,8 @@ def _outcome_calls(result: StatsResult) -> Table | None:
 
 
 def _separation_sources(result: StatsResult) -> list[str]:
-    return [f"{escape(s.group)}: {escape(s.sources_note)}" for s in result.separation if s.stratified and s.sources_note]
+    return [f"{escape(s.group)}: {escape(s.note or '')}; {escape(s.sources_note)}" for s in result.separation
+            if s.stratified and s.sources_note]
 
 
 def _compact_modes(group: GroupStats) -> str:
