@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from rich.markup import escape
 
-from mastlens.cli.calibrate import CalibrationOption
+from mastlens.cli.calibrate import CalibrationOption, load_calibration_option
 from mastlens.cli.common import DbOption, console, fail, note, open_store, resolve_set
 if TYPE_CHECKING:
     from mastlens.store import Store
@@ -130,8 +130,6 @@ def register(app: typer.Typer) -> None:
         db: Path = DbOption,
     ) -> None:
         """Render a self-contained HTML report (and optionally Markdown) from stored annotations."""
-        from mastlens.cli.calibrate import load_calibration_option
-
         rules = verdict_rules(rules_file)
         calibration = load_calibration_option(calibration_file)
         with open_store(db, must_exist=True) as store:
