@@ -8,6 +8,7 @@ import tomllib
 
 import numpy as np
 import pytest
+from _html_tree import parse
 from typer.testing import CliRunner
 
 from mastlens.analysis.agreement import kappa_from_counts
@@ -139,22 +140,24 @@ def test_report_card_shows_thresholds_and_agreement_before_after(calibrated, tmp
                                    "--calibration", str(path)])
     assert out.exit_code == 0, out.output
     assert "counts as absent" in out.output
-    page = html.read_text()
-    section = page[page.index('<div id="calibration">'):]
-    section = section[:section.index("</div>")]
-    assert "16 present verdicts counted absent" in section
-    row = section[section.index('data-mode="FM-1.3"'):]
-    cells = [c.split("<")[0].strip() for c in row[:row.index("</tr>")].split("<td>")[1:]]
-    assert cells[:3] == ["0.90", "10", "10"] and cells[4] == "1.00 [1.00, 1.00]"
-    assert "too few reference positives" in section
+    tree, errors = parse(html.read_text())
+    assert errors == []
+    section = tree.by_id("calibration")
+    assert "16 present verdicts counted absent" in " ".join(section.text().split())
+    assert "too few reference positives" in section.text()
+
+    def cells(table, mode_id):
+        (row,) = table.find_all("tr", **{"data-mode": mode_id})
+        return [" ".join(td.text().split()) for td in row.find_all("td")][1:]
+
+    # threshold, dropped here, reference positives, kappa before, kappa after
+    fit = next(m for m in load_calibration(path).modes if m.id == "FM-1.3")
+    before = f"{fit.kappa_before:.2f} [{fit.kappa_before_ci[0]:.2f}, {fit.kappa_before_ci[1]:.2f}]"
+    assert cells(section, "FM-1.3")[:5] == ["0.90", "10", "10", before, "1.00 [1.00, 1.00]"]
     assert "counts as absent" in md.read_text()
     # the card's mean confidence of present verdicts per mode (as stored, before any threshold)
-    confidence = page[page.index('<table id="confidence"'):]
-    confidence = confidence[:confidence.index("</table>")]
-    row = confidence[confidence.index('data-mode="FM-1.3"'):]
-    assert [c.split("<")[0] for c in row[:row.index("</tr>")].split("<td>")[1:]] == ["20", "0.65"]
-    row = confidence[confidence.index('data-mode="FM-1.1"'):]
-    assert [c.split("<")[0] for c in row[:row.index("</tr>")].split("<td>")[1:]] == ["12", "0.70"]
+    confidence = tree.by_id("confidence")
+    assert cells(confidence, "FM-1.3") == ["20", "0.65"] and cells(confidence, "FM-1.1") == ["12", "0.70"]
 
 
 def test_diff_and_gate_apply_it_and_say_so(calibrated, tmp_path):

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from _html_tree import parse
 from fake_openai import FakeOpenAI, reply, verdict
 from judge_helpers import judge, sample_trace
 from statsmodels.stats.proportion import proportion_confint
@@ -85,6 +86,7 @@ def test_report_card_and_drilldown_show_it(judged, tmp_path):
     out = CliRunner().invoke(app, ["report", "--db", judged, "--set", SET, "-o", str(html), "--md", str(md)])
     assert out.exit_code == 0, out.output
     page = html.read_text()
+    assert parse(page)[1] == []
     card = re.search(r'<p id="outcome-call">([^<]*)</p>', page).group(1)
     assert "matches the run&#39;s real outcome on 6 of 10 runs (60% [31%, 83%], Wilson 95%)" in card
     assert page.count('class="small judge-outcome"') == 10

@@ -15,6 +15,7 @@ from mastlens.analysis.fidelity import auroc
 from mastlens.analysis.strata import cmh_test, source_label
 from mastlens.cli.app import app
 
+from _html_tree import parse
 from conftest import FIXTURES
 from vector_frames import MODE_IDS, vectors_frame
 
@@ -189,4 +190,5 @@ def test_devsets_in_one_group_are_compared_within_sources(tmp_path):
     assert out.exit_code == 0, out.output
     assert "within sources (Mantel-Haenszel, Cochran-Mantel-Haenszel test)" in md.read_text()
     page = html.read_text()
+    assert parse(page)[1] == []
     assert 'class="stratified small"' in page and "p (CMH)" in page and "within sources with AUROC" in page
