@@ -155,6 +155,8 @@ def test_report_card_shows_thresholds_and_agreement_before_after(calibrated, tmp
     before = f"{fit.kappa_before:.2f} [{fit.kappa_before_ci[0]:.2f}, {fit.kappa_before_ci[1]:.2f}]"
     assert cells(section, "FM-1.3")[:5] == ["0.90", "10", "10", before, "1.00 [1.00, 1.00]"]
     assert "counts as absent" in md.read_text()
+    # the drill-down still shows each stored verdict, marking those the thresholds count absent
+    assert len(tree.find_all("span", class_="below-threshold")) == 16
     # the card's mean confidence of present verdicts per mode (as stored, before any threshold)
     confidence = tree.by_id("confidence")
     assert cells(confidence, "FM-1.3") == ["20", "0.65"] and cells(confidence, "FM-1.1") == ["12", "0.70"]
