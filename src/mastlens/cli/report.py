@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from rich.markup import escape
 
+from mastlens.cli.calibrate import CalibrationOption, load_calibration_option
 from mastlens.cli.common import DbOption, console, fail, note, open_store, resolve_set
 if TYPE_CHECKING:
     from mastlens.store import Store
@@ -83,11 +84,14 @@ def write_reports(
     aliases: dict[str, str] | None = None,
     diff=None,  # noqa: ANN001
     from_source: str | None = None,
+    calibration=None,  # noqa: ANN001
 ) -> None:
     """Compute the statistics (and agreement), render the report(s) and say where they are.
     ``rules``: the verdict rules (default :data:`~mastlens.analysis.groups.DEFAULT_RULES`); ``diff``: a
     ``DiffResult`` for a Diff section (and its Markdown summary); ``from_source``: a Parquet dataset the
-    statistics are computed from (the store then only gives the drill-downs of the traces it holds)."""
+    statistics are computed from (the store then only gives the drill-downs of the traces it holds);
+    ``calibration``: a ``Calibration`` whose thresholds apply to the set (the reliability card shows them with
+    the agreement before and after)."""
     from mastlens.analysis import compute_agreement, compute_stats
     from mastlens.report import render_html, render_markdown
 
@@ -105,7 +109,7 @@ def write_reports(
     try:  # a reference also corrects the prevalences for the judge's measured error
         stats = stats or compute_stats(store, set_name, group_by=group_by, success_rule=success,
                               compare=list(compare) if compare else None, rules=rules, model_aliases=aliases,
-                              reference=reference if reference != set_name else None)
+                              reference=reference if reference != set_name else None, calibration=calibration)
     except ValueError as exc:
         fail(f"cannot compute statistics for set {set_name!r}: {exc}")
     agreement = None
@@ -113,12 +117,15 @@ def write_reports(
         if reference == set_name:
             note(f"[yellow]note:[/] --reference {reference} is the set being reported; agreement skipped")
         else:
-            agreement = compute_agreement(store, reference, set_name)
+            agreement = compute_agreement(store, reference, set_name, calibration=calibration)
             if not agreement.n_traces:
                 note(f"[yellow]note:[/] no trace is annotated in both {escape(reference)} and {escape(set_name)}; "
                      "agreement skipped")
                 agreement = None
-    html = render_html(store, set_name, stats, agreement=agreement, max_traces=max_traces, diff=diff)
+    if stats.calibration is not None:
+        console.print(f"[bold]{escape(stats.calibration.describe())}[/]", soft_wrap=True)
+    html = render_html(store, set_name, stats, agreement=agreement, max_traces=max_traces, diff=diff,
+                       calibration=calibration)
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")
     size = output.stat().st_size
@@ -152,11 +159,15 @@ def register(app: typer.Typer) -> None:
         diff_by: str = DiffByOption,
         diff_match: Optional[str] = DiffMatchOption,
         from_source: Optional[str] = FromOption,
+        calibration_file: Optional[Path] = CalibrationOption,
         db: Path = DbOption,
     ) -> None:
         """Render a self-contained HTML report (and optionally Markdown) from stored annotations."""
         rules = verdict_rules(rules_file)
+        calibration = load_calibration_option(calibration_file)
         if from_source:
+            if calibration is not None:
+                fail("--calibration with --from: the dataset keeps no verdict confidences; drop --from")
             if diff_runs:
                 fail("--diff with --from: the diff reads the store; drop --from")
             from mastlens.store import default_db_path
@@ -179,9 +190,10 @@ def register(app: typer.Typer) -> None:
 
                 try:  # one set: its judge configuration is one by construction
                     diff = compute_diff(store, diff_runs[0], diff_runs[1], by=diff_by, set_name=name,
-                                        match=diff_match, success_rule=success, rules=rules)
+                                        match=diff_match, success_rule=success, rules=rules,
+                                        calibration=calibration)
                 except ValueError as exc:
                     fail(f"--diff {diff_runs[0]} {diff_runs[1]}: {exc}")
             write_reports(store, name, output=output, md=md, group_by=group_by, success=success,
                           compare=compare, reference=reference, max_traces=max_traces, rules=rules, diff=diff,
-                          aliases=model_aliases(model_alias))
+                          aliases=model_aliases(model_alias), calibration=calibration)
