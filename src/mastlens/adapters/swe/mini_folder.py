@@ -126,7 +126,7 @@ class MiniSweAgentFolderAdapter(Adapter):
         for trace in traces:
             for report in reports.loaded:
                 matched_by[id(report)] += int(trace.task in report.verdicts)
-            trace, _ = outcome_of(trace, reports, ctx)
+            trace = outcome_of(trace, reports, ctx)
             listed = statuses.get(trace.task or "")
             if listed and listed != trace.metadata.get("exit_status"):
                 trace.metadata["listed_exit_status"] = listed

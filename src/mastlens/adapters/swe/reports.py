@@ -212,7 +212,7 @@ class Reports:
         return status, tests
 
 
-def test_metrics(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any]:
+def metrics_of_tests(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any]:
     """Counts per SWE-bench test group and the failing and passing test names (each list bounded)."""
     if not tests:
         return {}
@@ -232,11 +232,11 @@ def test_metrics(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any
     return metrics
 
 
-def outcome_of(trace: Trace, reports: Reports, ctx: ReadContext) -> tuple[Trace, bool]:
-    """The trace with its evaluation outcome (and whether a report named its instance)."""
+def outcome_of(trace: Trace, reports: Reports, ctx: ReadContext) -> Trace:
+    """The trace with its evaluation outcome (unknown when no report names its instance)."""
     instance = trace.task or ""
     verdict, tests = reports.verdict(instance)
-    metrics = {**trace.outcome.metrics, **test_metrics(tests)}
+    metrics = {**trace.outcome.metrics, **metrics_of_tests(tests)}
     metadata = dict(trace.metadata)
     success: bool | None = None
     score: float | None = None
@@ -250,8 +250,7 @@ def outcome_of(trace: Trace, reports: Reports, ctx: ReadContext) -> tuple[Trace,
             metadata["notes"] = [*metadata.get("notes", []), f"outcome unknown: {reason} ({verdict.report})"]
     outcome = Outcome(success=success, score=score, metrics=metrics, success_from="source" if success is not None
                       else None)
-    return trace.model_copy(update={"outcome": ctx.success_rule.apply(outcome), "metadata": metadata}), \
-        verdict is not None
+    return trace.model_copy(update={"outcome": ctx.success_rule.apply(outcome), "metadata": metadata})
 
 
 def attach_outcome(trace: Trace, folder: Path, ctx: ReadContext) -> Trace:
@@ -259,4 +258,4 @@ def attach_outcome(trace: Trace, folder: Path, ctx: ReadContext) -> Trace:
     reports = Reports(folder, ctx, upward=3)
     for problem in reports.unreadable:
         ctx.notes.append(f"evaluation report unreadable: {problem}")
-    return outcome_of(trace, reports, ctx)[0]
+    return outcome_of(trace, reports, ctx)
