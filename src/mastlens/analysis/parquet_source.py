@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from mastlens.analysis.export import MANIFEST, read_manifest
 from mastlens.analysis.stats import stats_from_vectors
-from mastlens.analysis.vectors import AS_INGESTED, ONSET_SUFFIX
+from mastlens.analysis.vectors import AS_INGESTED, JUDGE_TASK_COMPLETED, ONSET_SUFFIX
 from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules
 from mastlens.analysis.results import StatsResult
 from mastlens.taxonomy import Taxonomy, load_taxonomy
@@ -29,7 +29,8 @@ from mastlens.taxonomy import Taxonomy, load_taxonomy
 _WILDCARDS = ("*", "?", "[")
 #: Arrow types read as the store frame's nullable pandas dtypes (modes and success tri-state, whole numbers)
 _STORE_DTYPES = {pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype()}
-_OUTCOME = ("id", "model", "system", "task", "success", "score", "decisive_step", "decisive_agent")
+_OUTCOME = ("id", "model", "system", "task", "format", "source", "success", "score", "decisive_step",
+            "decisive_agent", JUDGE_TASK_COMPLETED)
 
 
 @dataclass
@@ -145,7 +146,7 @@ def _typed(df: pd.DataFrame, mode_ids: list[str], onsets: list[str]) -> pd.DataF
     """The store frame's dtypes where Arrow's differ: a nullable score; onsets as floats with NaN (also when
     the dataset has no row)."""
     df["score"] = _nullable(df["score"], "Float64")
-    for name in ["success", *mode_ids]:
+    for name in ["success", *mode_ids, *([JUDGE_TASK_COMPLETED] if JUDGE_TASK_COMPLETED in df else [])]:
         if df[name].dtype != "boolean":  # an all-null column comes back untyped
             df[name] = _nullable(df[name], "boolean")
     if "decisive_step" in df and df["decisive_step"].dtype != "Int64":
