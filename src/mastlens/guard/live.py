@@ -5,7 +5,7 @@ two views of the growing trace:
 
 * after each batch of new steps, the *ongoing* modes (patterns that stay true once they show: a loop of
   identical calls, a re-issued opening request, a tool error passed over, a forbidden change) are judged on
-  a bounded window: the instructions plus the last ``window`` steps. Each step costs O(window), whatever the
+  a bounded window: the run's opening steps (the task as given) plus its last ``window`` steps. Each step costs O(window), whatever the
   length of the run, and a pattern that fits in the window is seen the step it completes;
 * when a turn or the run ends (a turn-end record, a Stop hook, the run going quiet, the watch closing), every
   mode is judged on the whole trace. At the run's end that trace is the finished file as the adapter reads
@@ -33,9 +33,7 @@ ONGOING_MODES = ("FM-1.2", "FM-1.3", "FM-2.1", "FM-2.5")
 # Modes that depend on how the run (or turn) ends: judged on the whole trace at a turn or run end.
 ENDING_MODES = tuple(m for m in DETECTORS if m not in ONGOING_MODES)
 DEFAULT_WINDOW = 48
-_INSTRUCTION_KINDS = (StepKind.SYSTEM, StepKind.USER)
-_ACTION_KINDS = (StepKind.TOOL_CALL, StepKind.ASSISTANT)
-_MAX_INSTRUCTIONS = 16
+OPENING_STEPS = 16
 
 
 def now_iso() -> str:
@@ -91,8 +89,7 @@ class LiveRun:
         self.window = max(window, 2 * config.repeat_min_calls + 2)
         self.budget = budget or Budget()
         self.steps: list[Step] = []
-        self.instructions: list[Step] = []
-        self._acted = False
+        self.opening: list[Step] = []  # the run's first steps: the task as given, the team's opening turns
         self.alerted: dict[str, int | None] = dict(alerted or {})
         self.started = time.monotonic()
         self.last_step_at = self.started
@@ -122,19 +119,16 @@ class LiveRun:
 
     def _append(self, step: Step) -> None:
         self.steps.append(step)
-        if not self._acted:
-            if step.kind in _ACTION_KINDS:
-                self._acted = True
-            elif step.kind in _INSTRUCTION_KINDS and len(self.instructions) < _MAX_INSTRUCTIONS:
-                self.instructions.append(step)
+        if len(self.opening) < OPENING_STEPS:
+            self.opening.append(step)
         if step.kind is StepKind.TOOL_CALL:
             self.last_tool = step.tool
 
     def live_view(self) -> TraceView:
-        """The detectors' view of the instructions plus the last ``window`` steps (original indices kept)."""
+        """The detectors' view of the run's opening steps plus its last ``window`` (original indices kept)."""
         tail = self.steps[-self.window:]
         first_tail = tail[0].index if tail else 0
-        head = [s for s in self.instructions if s.index < first_tail]
+        head = [s for s in self.opening if s.index < first_tail]
         trace = Trace.model_construct(id=self.run_id, source=Source(format="live"), steps=head + tail,
                                       outcome=Outcome(), metadata={}, system=None, model=None, task=None)
         return TraceView.build(trace, self.config)

@@ -51,6 +51,7 @@ class Tracked:
         self.lines = 0
         self.unreadable = False
         self.errors_told = 0
+        self.read_cache: tuple[tuple[int, int, int], list[Trace]] | None = None
 
 
 class Watcher:
@@ -207,8 +208,15 @@ class Watcher:
         from mastlens.adapters.loader import read_file
 
         run = tracked.runs[run_id]
-        result = read_file(tracked.path, tracked.fmt or "auto", ReadContext())
-        traces = result.traces
+        try:
+            st = tracked.path.stat()
+        except OSError:  # gone: judged on the steps seen
+            traces: list[Trace] = []
+        else:
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+            if tracked.read_cache is None or tracked.read_cache[0] != stamp:  # several runs in one file: read once
+                tracked.read_cache = (stamp, read_file(tracked.path, tracked.fmt or "auto", ReadContext()).traces)
+            traces = tracked.read_cache[1]
         trace = next((t for t in traces if t.id == run_id), traces[0] if len(traces) == 1 else None)
         alerts = run.judge_whole(trace, final=True) if trace is not None else run.judge_whole(final=True)
         run.finished = True
