@@ -27,7 +27,7 @@ def decode_body(body: bytes, content_type: str, encoding: str | None) -> dict[st
     """An ExportTraceServiceRequest as OTLP/JSON (a dict); ValueError when the body is not one."""
     import json
 
-    from google.protobuf.json_format import MessageToDict, ParseDict
+    from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
     from google.protobuf.message import DecodeError
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -47,7 +47,7 @@ def decode_body(body: bytes, content_type: str, encoding: str | None) -> dict[st
         try:
             data = json.loads(body)
             ParseDict(data, message)  # the schema check: unknown fields or wrong types are refused
-        except ValueError as exc:
+        except (ValueError, ParseError) as exc:
             raise ValueError(f"not an OTLP/JSON ExportTraceServiceRequest: {exc}") from None
         return data
     raise ValueError(f"unsupported content type {content_type!r} (application/json or application/x-protobuf)")
@@ -135,7 +135,13 @@ class OtlpRuns:
                 data = self.inbox.get_nowait()
             except queue.Empty:
                 break
-            for span in parse_spans(data, SOURCE):
+            try:
+                spans = parse_spans(data, SOURCE)
+            except Exception as exc:  # noqa: BLE001 - one odd batch must not stop the watch
+                self.emit({"event": "error", "time": now_iso(), "source": SOURCE,
+                           "message": f"an OTLP batch could not be read: {type(exc).__name__}: {exc}"})
+                continue
+            for span in spans:
                 self.spans.setdefault(span.trace_id, []).append(span)
                 touched.add(span.trace_id)
         return self._update(touched) if touched else []

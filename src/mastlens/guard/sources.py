@@ -42,7 +42,9 @@ class FollowedFile:
         self.offset = offset
         self.inode = inode
 
-    def read_new(self, max_bytes: int = 64 * 1024 * 1024) -> Chunk:
+    def read_new(self, max_bytes: int = 64 * 1024 * 1024, whole: bool = False) -> Chunk:
+        """The complete lines appended since ``offset`` (``whole``: everything appended, as one piece, for
+        a JSON document that is rewritten rather than appended to)."""
         try:
             fh = open(self.path, "rb")
         except OSError:
@@ -61,7 +63,7 @@ class FollowedFile:
                 return chunk
             fh.seek(self.offset)
             data = fh.read(max_bytes)
-        end = data.rfind(b"\n")
+        end = len(data) - 1 if whole else data.rfind(b"\n")
         if end < 0:
             return chunk  # only a partial line so far
         chunk.start = self.offset

@@ -97,7 +97,7 @@ class Watcher:
         if tracked.unreadable:
             return
         replay_to = self._saved_offset(tracked)
-        chunk = tracked.follower.read_new()
+        chunk = tracked.follower.read_new(whole=tracked.path.suffix == ".json")
         if chunk.restarted:
             self._start_over(tracked, chunk.restarted)
             replay_to = 0
