@@ -169,3 +169,40 @@ def test_once_on_real_files_gives_the_batch_verdicts(tmp_path):
         alerted = sorted(e["mode"] for e in events if e["event"] == "alert" and e["run"] == run
                          and Path(e["source"]).name == name)
         assert alerted == sorted(m for m, s in modes.items() if s == "present")
+
+
+def test_store_on_alert_and_budget(tmp_path):
+    """--store ingests and annotates each finished run; --on-alert gets each alert on stdin (a failing command
+    is reported and the watch goes on); --budget-steps raises FM-1.5 once."""
+    runs = tmp_path / "sessions"
+    runs.mkdir()
+    for i in range(2):
+        (runs / f"rollout-{i}.jsonl").write_text("".join(rollout_lines(SESSION.format(4 + i))))
+    got = tmp_path / "got.jsonl"
+    hook = f"{sys.executable} -c \"import sys; open({str(got)!r}, 'a').write(sys.stdin.read() + chr(10))\""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    db = tmp_path / "store.db"
+    base = [sys.executable, "-m", "mastlens", "watch", str(runs), "--once", "--json", "--db", str(db)]
+    out = subprocess.run([*base, "--store", "--on-alert", hook, "--budget-steps", "8"], capture_output=True, env=env,
+                         timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(x) for x in out.stdout.splitlines()]
+    alerts = [e for e in events if e["event"] == "alert"]
+    assert sorted((e["run"][-1], e["mode"], e["kind"]) for e in alerts) == sorted(
+        (str(4 + i), m, k) for i in range(2) for m, k in (("FM-1.5", "budget"), ("FM-1.3", "detector"),
+                                                           ("FM-3.2", "detector")))
+    assert b"stored 1 trace(s)" in out.stderr
+    deadline = time.time() + 20  # the commands run in the background
+    while (not got.exists() or len(got.read_text().splitlines()) < len(alerts)) and time.time() < deadline:
+        time.sleep(0.1)
+    received = [json.loads(x) for x in got.read_text().splitlines()]
+    assert sorted((r["run"], r["mode"]) for r in received) == sorted((a["run"], a["mode"]) for a in alerts)
+    listed = subprocess.run([sys.executable, "-m", "mastlens", "traces", "--json", "--db", str(db)],
+                            capture_output=True, env=env, check=True)
+    assert {t["id"] for t in json.loads(listed.stdout)} == {SESSION.format(4), SESSION.format(5)}
+    shown = subprocess.run([sys.executable, "-m", "mastlens", "annotations", "--json", "--db", str(db)],
+                           capture_output=True, env=env)
+    assert shown.returncode == 0 and b"FM-3.2" in shown.stdout
+    failing = subprocess.run([*base, "--state", str(tmp_path / "other.json"), "--on-alert", "false"],
+                             capture_output=True, env=env, timeout=300, cwd=tmp_path)
+    assert failing.returncode == 0 and b"--on-alert command exited 1" in failing.stderr

@@ -131,6 +131,7 @@ def register(app: typer.Typer) -> None:
             if receiver is not None:
                 receiver.stop()
             watch_state.save()
+            actions.wait()
 
 
 def _start_receiver(otlp: str, token: str | None, watcher: Any, printer: Any, config: Any, budget: Any,

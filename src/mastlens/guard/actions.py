@@ -25,6 +25,7 @@ class AlertActions:
         self.kill_on = set(kill_on or ())
         self.on_alert = on_alert
         self.killed = False
+        self._running: list[threading.Thread] = []
 
     def before_emit(self, alert: Alert, emit: Emit) -> None:
         """Stop the agent when its mode is one of ``kill_on`` (the alert then says so in ``action``)."""
@@ -43,7 +44,14 @@ class AlertActions:
 
     def after_emit(self, alert: Alert, emit: Emit) -> None:
         if self.on_alert:
-            threading.Thread(target=self._run_command, args=(alert, emit), daemon=True).start()
+            thread = threading.Thread(target=self._run_command, args=(alert, emit), daemon=True)
+            thread.start()
+            self._running = [t for t in self._running if t.is_alive()] + [thread]
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Let the --on-alert commands still running finish (the watch is ending)."""
+        for thread in self._running:
+            thread.join(timeout)
 
     def _run_command(self, alert: Alert, emit: Emit) -> None:
         body = json.dumps(alert.to_json(), ensure_ascii=False).encode("utf-8")
