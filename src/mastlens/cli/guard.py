@@ -65,12 +65,16 @@ def _log_error(state_dir: Path, message: str) -> None:
 def _hook(state_dir: Path, rules_config: Path | None) -> int:
     """One hook call: 0 to let Claude Code go on, 2 (reason on stderr) to block. Never fails closed."""
     try:
-        from mastlens.guard.hook import run_hook
-        from mastlens.judges.rules import DEFAULT_CONFIG, load_rules_config
+        from mastlens.guard.hook_quick import quick_allow
 
         event = json.loads(sys.stdin.buffer.read() or b"{}")
         if not isinstance(event, dict):
             raise ValueError("the hook input is not a JSON object")
+        if quick_allow(event, state_dir):  # not a possible repeat: no need to load the detectors
+            return 0
+        from mastlens.guard.hook import run_hook
+        from mastlens.judges.rules import DEFAULT_CONFIG, load_rules_config
+
         config = load_rules_config(rules_config) if rules_config else DEFAULT_CONFIG
         decision = run_hook(event, state_dir, config)
     except Exception as exc:  # noqa: BLE001 - a guard's own bug must never stop the agent's work
@@ -109,6 +113,6 @@ def register(app: typer.Typer) -> None:
         if install is not None:
             _install(install, command)
             return
-        from mastlens.guard.hook import default_state_dir
+        from mastlens.guard.hook_quick import default_state_dir
 
         raise typer.Exit(_hook(state_dir or default_state_dir(), rules_config))

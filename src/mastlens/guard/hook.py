@@ -22,16 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mastlens.guard.hook_quick import blocked_marker
 from mastlens.guard.sources import ClaudeCodeFeed, FollowedFile
 
 STATE_VERSION = 1
 ALLOW, BLOCK = 0, 2
 STOP_MODES = ("FM-3.2", "FM-3.3")
-
-
-def default_state_dir() -> Path:
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "mastlens" / "claude-code"
 
 
 @dataclass
@@ -202,7 +198,14 @@ def run_hook(event: dict[str, Any], state_dir: Path, config: Any) -> Decision:
         return Decision(ALLOW)
     path = _state_file(state_dir, session)
     state = load_state(path)
+    marker = blocked_marker(state_dir, session)
+    if not marker.exists():
+        state.last_block = None  # the quick path let something through since: the last decision was no block
     read_transcript(state, Path(transcript).expanduser())
     decision = decide(event, state, config)
     save_state(path, state)
+    if decision.code == BLOCK:
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
     return decision

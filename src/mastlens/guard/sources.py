@@ -1,5 +1,5 @@
-"""Growing trace files read as they are written: complete lines only, from a byte offset, with truncation
-and replacement noticed; and the adapters' own step builders fed one record at a time.
+"""The adapters' own step builders fed one record at a time, from the lines of a growing file
+(:mod:`mastlens.guard.follow`).
 
 Codex rollouts and Claude Code sessions are fed record by record to the adapters' builders
 (:class:`~mastlens.adapters.codex.steps.RolloutBuilder`, the Claude Code adapter's session), so a new line
@@ -9,67 +9,20 @@ costs what parsing that line costs. Any other format is re-read whole by its ada
 from __future__ import annotations
 
 import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import ReadContext
 from mastlens.adapters.claude_code import _MESSAGE_TYPES, _Session
 from mastlens.adapters.codex.steps import _ECHO, Rollout, RolloutBuilder
+from mastlens.guard.follow import Chunk, FollowedFile
 from mastlens.trace import Step
+
+__all__ = ["Chunk", "FollowedFile", "Feed", "CodexFeed", "ClaudeCodeFeed", "WholeFileFeed", "feed_for"]
 
 # Records that end an agent's turn (the whole trace is judged then, so ending modes show at the turn's end).
 CODEX_TURN_END = {"task_complete", "turn_aborted"}
 CLAUDE_TURN_END = {"turn_duration", "stop_hook_summary"}
-
-
-@dataclass
-class Chunk:
-    """What a followed file yielded since the last look."""
-
-    lines: list[bytes] = field(default_factory=list)
-    restarted: str | None = None  # "truncated" / "replaced" when the file was started over
-    start: int = 0  # byte offset of the first line
-
-
-class FollowedFile:
-    """A file read from ``offset`` on; ``offset`` always sits after the last complete line consumed, so a
-    partial last line is read again (whole) once its writer finishes it."""
-
-    def __init__(self, path: Path, offset: int = 0, inode: int | None = None):
-        self.path = path
-        self.offset = offset
-        self.inode = inode
-
-    def read_new(self, max_bytes: int = 64 * 1024 * 1024, whole: bool = False) -> Chunk:
-        """The complete lines appended since ``offset`` (``whole``: everything appended, as one piece, for
-        a JSON document that is rewritten rather than appended to)."""
-        try:
-            fh = open(self.path, "rb")
-        except OSError:
-            return Chunk()
-        with fh:
-            st = os.fstat(fh.fileno())
-            chunk = Chunk()
-            if self.inode is not None and st.st_ino != self.inode:
-                chunk.restarted = "replaced"
-                self.offset = 0
-            elif st.st_size < self.offset:
-                chunk.restarted = "truncated"
-                self.offset = 0
-            self.inode = st.st_ino
-            if st.st_size == self.offset:
-                return chunk
-            fh.seek(self.offset)
-            data = fh.read(max_bytes)
-        end = len(data) - 1 if whole else data.rfind(b"\n")
-        if end < 0:
-            return chunk  # only a partial line so far
-        chunk.start = self.offset
-        chunk.lines = data[:end + 1].splitlines(keepends=True)
-        self.offset += end + 1
-        return chunk
 
 
 class Feed:
