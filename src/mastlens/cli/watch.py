@@ -33,6 +33,31 @@ class _Printer:
     def __init__(self, as_json: bool):
         self.as_json = as_json
         self.lock = threading.Lock()
+        self.watcher: Any = None
+        self.live: Any = None
+        self.alerts: dict[str, int] = {}
+
+    def table(self) -> Any:
+        """Per run: steps, elapsed, last tool, alerts (the live view of a watch without --json)."""
+        from rich.table import Table
+
+        table = Table(title="mastlens watch", title_justify="left", expand=False)
+        for column in ("run", "source", "steps", "elapsed", "last tool", "alerts", "state"):
+            table.add_column(column, justify="right" if column in ("steps", "elapsed") else "left")
+        runs = [r for t in (self.watcher.files.values() if self.watcher else []) for r in t.runs.values()]
+        if self.watcher is not None and self.watcher.otlp is not None:
+            runs += list(self.watcher.otlp.runs.values())
+        for run in runs[-30:]:
+            alerted = ", ".join(sorted(m for m in run.alerted if not m.startswith("budget:"))) or "-"
+            table.add_row(escape(run.run_id[-36:]), escape(Path(run.source).name[-40:]), str(len(run.steps)),
+                          f"{run.elapsed():.0f} s", escape(run.last_tool or "-"), alerted,
+                          "ended" if run.finished else "running")
+        return table
+
+    def refresh(self) -> None:
+        if self.live is not None:
+            with self.lock:
+                self.live.update(self.table())
 
     def __call__(self, event: dict[str, Any]) -> None:
         with self.lock:
@@ -42,17 +67,18 @@ class _Printer:
                 stream.write(json.dumps(event, ensure_ascii=False) + "\n")
                 stream.flush()
                 return
+            out = self.live.console if self.live is not None else err_console
             if kind == "alert":
                 quote = event["evidence"][0]["quote"] if event.get("evidence") else ""
-                err_console.print(f"[bold red]{event['mode']}[/] run {escape(event['run'])} step {event['step']}: "
+                out.print(f"[bold red]{event['mode']}[/] run {escape(event['run'])} step {event['step']}: "
                                   f"{escape(event['reason'])}" + (f"\n    [dim]{escape(quote[:160])}[/]" if quote else "")
                                   + (f"\n    [yellow]{escape(event['action'])}[/]" if event["action"] != "alert" else ""))
             elif kind == "run_end":
                 present = ", ".join(event["present"]) or "no failure pattern"
-                err_console.print(f"[bold]run ended[/] {escape(event['run'])} ({event['steps']} steps): {present}")
+                out.print(f"[bold]run ended[/] {escape(event['run'])} ({event['steps']} steps): {present}")
             else:
                 colour = "red" if kind == "error" else "dim"
-                err_console.print(f"[{colour}]{escape(str(event.get('message', '')))}[/]")
+                out.print(f"[{colour}]{escape(str(event.get('message', '')))}[/]")
 
 
 def register(app: typer.Typer) -> None:
@@ -125,13 +151,32 @@ def register(app: typer.Typer) -> None:
             receiver = _start_receiver(otlp, otlp_token, watcher, printer, config, budget, idle_seconds)
         stop = threading.Event()
         install_stop_signals(stop)
+        printer.watcher = watcher
+        live = None
+        if not as_json and err_console.is_terminal:
+            from rich.live import Live
+
+            live = printer.live = Live(printer.table(), console=err_console, refresh_per_second=4)
+            live.start()
+            threading.Thread(target=_refresh_loop, args=(printer, stop), daemon=True).start()
         try:
             watcher.run(stop)
         finally:
+            if live is not None:
+                printer.refresh()
+                live.stop()
             if receiver is not None:
                 receiver.stop()
             watch_state.save()
             actions.wait()
+
+
+def _refresh_loop(printer: _Printer, stop: threading.Event) -> None:
+    while not stop.wait(0.5):
+        try:
+            printer.refresh()
+        except RuntimeError:  # a run table changing size while read: the next refresh shows it
+            pass
 
 
 def _start_receiver(otlp: str, token: str | None, watcher: Any, printer: Any, config: Any, budget: Any,
