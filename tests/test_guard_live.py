@@ -93,3 +93,23 @@ def test_step_budget_alerts_once():
     out = [a for i in range(3) for s in _call(i, f"echo {i}", f"{i}", 0) for a in run.add([s])]
     assert [(a.kind, a.mode, a.step) for a in out] == [("budget", "FM-1.5", 2)]
     assert "--budget-steps 3" in out[0].reason
+
+
+def test_the_live_window_view_is_the_rules_view_of_the_same_steps():
+    """The live view memoizes call keys and failures; it must pair and judge exactly as TraceView.build."""
+    from mastlens.judges.rules import DEFAULT_CONFIG
+    from mastlens.judges.rules.view import TraceView
+
+    def shape(view):
+        return ([(c.step.index, c.result.index if c.result else None, c.failed, c.key) for c in view.calls],
+                [s.index for s in view.agent_steps])
+
+    compared = 0
+    for path, trace in real_traces(per_file=3):
+        run = LiveRun(trace.id, path, window=12)
+        for step in trace.steps:
+            run.add([step], quiet=True)
+            view = run.live_view()
+            assert shape(view) == shape(TraceView.build(view.trace, DEFAULT_CONFIG)), (path, trace.id, step.index)
+            compared += 1
+    assert compared > 1000

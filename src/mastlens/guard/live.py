@@ -25,7 +25,7 @@ from typing import Any
 
 from mastlens.judges.rules import DEFAULT_CONFIG, DETECTORS, RulesConfig, judge_trace
 from mastlens.judges.rules.judge import _run as run_detector
-from mastlens.judges.rules.view import TraceView
+from mastlens.judges.rules.view import _AGENT_KINDS, Call, TraceView, call_key, compiled, result_failed
 from mastlens.trace import ModeStatus, ModeVerdict, Outcome, Source, Step, StepKind, Trace, Verdict
 
 # Modes whose pattern, once complete, stays present however the run goes on: safe to judge on a window.
@@ -95,6 +95,8 @@ class LiveRun:
         self.last_step_at = self.started
         self.final: Verdict | None = None
         self.finished = False  # judged whole at its end (set by the watch)
+        self._keys: dict[int, str] = {}  # step index -> call_key, computed once per call
+        self._failed: dict[tuple[int, int], bool] = {}  # (call, result) -> result_failed, once per pair
         self.last_tool: str | None = None
 
     # -- feeding -------------------------------------------------------------------------------------
@@ -131,21 +133,55 @@ class LiveRun:
         head = [s for s in self.opening if s.index < first_tail]
         trace = Trace.model_construct(id=self.run_id, source=Source(format="live"), steps=head + tail,
                                       outcome=Outcome(), metadata={}, system=None, model=None, task=None)
-        return TraceView.build(trace, self.config)
+        return self._build(trace)
+
+    def _build(self, trace: Trace) -> TraceView:
+        """:meth:`TraceView.build` on ``trace``, step for step, with each call's key and each call/result
+        pair's failure computed once for the run rather than once per window (a test holds the two equal)."""
+        config = self.config
+        view = TraceView(trace, config)
+        patterns = (compiled(config.error_patterns), compiled(config.error_patterns_despite_exit_0))
+        by_id: dict[str, Call] = {}
+        pending: list[Call] = []
+        for step in trace.steps:
+            if step.kind is StepKind.TOOL_CALL:
+                key = self._keys.get(step.index)
+                if key is None:
+                    key = self._keys[step.index] = call_key(step)
+                call = Call(step, None, False, key)
+                view.calls.append(call)
+                if step.call_id:
+                    by_id[step.call_id] = call
+                else:
+                    pending.append(call)
+            elif step.kind is StepKind.TOOL_RESULT:
+                call = by_id.get(step.call_id) if step.call_id else (pending.pop(0) if pending else None)
+                if call is not None and call.result is None:
+                    call.result = step
+                    pair = (call.step.index, step.index)
+                    failed = self._failed.get(pair)
+                    if failed is None:
+                        failed = self._failed[pair] = result_failed(call.step, step, config, patterns)
+                    call.failed = failed
+            elif step.kind in _AGENT_KINDS and step.content.strip():
+                view.agent_steps.append(step)
+        return view
 
     def _budget_alerts(self) -> list[Alert]:
         out: list[Alert] = []
+        last = self.steps[-1].index if self.steps else None
         if self.budget.steps is not None and len(self.steps) >= self.budget.steps and "budget:steps" not in self.alerted:
-            out.append(Alert(self.run_id, self.source, "FM-1.5", self.steps[-1].index, [],
+            out.append(Alert(self.run_id, self.source, "FM-1.5", last, [],
                              f"step budget reached: {len(self.steps)} steps (--budget-steps {self.budget.steps})",
                              kind="budget"))
-            self.alerted["budget:steps"] = self.steps[-1].index
-        elapsed = self.elapsed()
-        if self.budget.seconds is not None and elapsed >= self.budget.seconds and "budget:seconds" not in self.alerted:
-            out.append(Alert(self.run_id, self.source, "FM-1.5", self.steps[-1].index if self.steps else None, [],
-                             f"time budget reached: {elapsed:.1f} s (--budget-seconds {self.budget.seconds:g})",
-                             kind="budget"))
-            self.alerted["budget:seconds"] = out[-1].step
+            self.alerted["budget:steps"] = last
+        if self.budget.seconds is not None and "budget:seconds" not in self.alerted:
+            elapsed = self.elapsed()
+            if elapsed >= self.budget.seconds:
+                out.append(Alert(self.run_id, self.source, "FM-1.5", last, [],
+                                 f"time budget reached: {elapsed:.1f} s (--budget-seconds {self.budget.seconds:g})",
+                                 kind="budget"))
+                self.alerted["budget:seconds"] = last
         return out
 
     def elapsed(self) -> float:

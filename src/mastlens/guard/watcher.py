@@ -85,26 +85,36 @@ class Watcher:
 
     def start(self) -> None:
         """Read every file found now: what a previous watch already read is replayed without alerts."""
-        for path in self.scan():
-            self.process(path)
+        self.process_all(self.scan())
 
-    def process(self, path: Path) -> None:
+    def process_all(self, paths: list[Path]) -> None:
+        """Read what each of ``paths`` gained; the state is saved once, before any of the alerts goes out
+        (a watch killed in between repeats none of them)."""
+        if not paths:
+            return
+        alerts = [a for path in paths for a in self.process(path)]
+        self.state.save()
+        for alert in alerts:
+            self.send(alert)
+
+    def process(self, path: Path) -> list[Alert]:
+        """The alerts what ``path`` gained raises (the caller saves the state, then sends them)."""
         tracked = self.files.get(path)
         if tracked is None:
             saved = self.state.files.get(str(path))
             follower = FollowedFile(path, 0, saved.inode if saved else None)
             tracked = self.files[path] = Tracked(path, follower)
         if tracked.unreadable:
-            return
+            return []
         replay_to = self._saved_offset(tracked)
         chunk = tracked.follower.read_new(whole=tracked.path.suffix == ".json")
         if chunk.restarted:
             self._start_over(tracked, chunk.restarted)
             replay_to = 0
         if not chunk.lines:
-            return
+            return []
         if tracked.feed is None and not self._open_feed(tracked):
-            return
+            return []
         quiet_lines, loud_lines, pos = [], [], chunk.start
         for line in chunk.lines:
             pos += len(line)
@@ -114,9 +124,7 @@ class Watcher:
             if lines:
                 alerts += self._feed(tracked, lines, quiet)
         self._remember(tracked)
-        self.state.save()  # before the alerts go out: a watch killed now repeats none of them
-        for alert in alerts:
-            self.send(alert)
+        return alerts
 
     def _saved_offset(self, tracked: Tracked) -> int:
         saved = self.state.files.get(str(tracked.path))
@@ -273,9 +281,7 @@ class Watcher:
 
         for changes in watchfiles.watch(*dirs, stop_event=stop, debounce=50, step=5, rust_timeout=100,
                                         yield_on_timeout=True, raise_interrupt=False):
-            for path in sorted({Path(p) for _, p in changes}):
-                if self.wants(path) and path.is_file():
-                    self.process(path)
+            self.process_all([p for p in sorted({Path(c) for _, c in changes}) if self.wants(p) and p.is_file()])
             for path in [p for p in self.files if not p.exists()]:
                 del self.files[path]  # deleted: a file created again under its name starts over
             self._drain_otlp()
