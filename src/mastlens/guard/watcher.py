@@ -92,7 +92,13 @@ class Watcher:
         (a watch killed in between repeats none of them)."""
         if not paths:
             return
-        alerts = [a for path in paths for a in self.process(path)]
+        alerts: list[Alert] = []
+        for path in paths:
+            try:
+                alerts += self.process(path)
+            except Exception as exc:  # noqa: BLE001 - one file the watch trips over must not end it
+                self.emit({"event": "error", "time": now_iso(), "source": str(path),
+                           "message": f"{path}: {type(exc).__name__}: {exc}; the other files are still followed"})
         self.state.save()
         for alert in alerts:
             self.send(alert)
