@@ -29,8 +29,9 @@ from mastlens.judges.rules.view import _AGENT_KINDS, Call, TraceView, call_key, 
 from mastlens.trace import ModeStatus, ModeVerdict, Outcome, Source, Step, StepKind, Trace, Verdict
 
 # Modes whose pattern, once complete, stays present however the run goes on: safe to judge on a window.
-ONGOING_MODES = ("FM-1.2", "FM-1.3", "FM-2.1", "FM-2.5")
-# Modes that depend on how the run (or turn) ends: judged on the whole trace at a turn or run end.
+ONGOING_MODES = tuple(m for m in ("FM-1.2", "FM-1.3", "FM-2.1", "FM-2.5") if m in DETECTORS)
+# Modes that depend on how the run (or turn) ends, and any detector added later unless listed above: judged
+# on the whole trace at a turn or run end.
 ENDING_MODES = tuple(m for m in DETECTORS if m not in ONGOING_MODES)
 DEFAULT_WINDOW = 48
 OPENING_STEPS = 16
