@@ -24,6 +24,7 @@ from mastlens.judges.rules import DEFAULT_CONFIG, RulesConfig
 from mastlens.trace import ModeStatus, Trace
 
 TRACE_SUFFIXES = (".jsonl", ".ndjson", ".json")
+SWEEP_SECONDS = 2.0  # every followed file is looked at this often, event or not
 Emit = Callable[[dict[str, Any]], None]
 
 
@@ -285,9 +286,17 @@ class Watcher:
             return
         import watchfiles
 
+        first, last_sweep = True, time.monotonic()
         for changes in watchfiles.watch(*dirs, stop_event=stop, debounce=50, step=5, rust_timeout=100,
                                         yield_on_timeout=True, raise_interrupt=False):
-            self.process_all([p for p in sorted({Path(c) for _, c in changes}) if self.wants(p) and p.is_file()])
+            paths = {Path(c) for _, c in changes}
+            if first:  # written between the first scan and the watcher being ready: no event told of it
+                paths |= set(self.scan())
+                first = False
+            if time.monotonic() - last_sweep >= SWEEP_SECONDS:  # a missed event (a full inotify queue) costs a delay
+                paths |= set(self.files)
+                last_sweep = time.monotonic()
+            self.process_all([p for p in sorted(paths) if self.wants(p) and p.is_file()])
             for path in [p for p in self.files if not p.exists()]:
                 del self.files[path]  # deleted: a file created again under its name starts over
             self._drain_otlp()
