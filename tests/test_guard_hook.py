@@ -195,3 +195,18 @@ def test_print_and_install_settings(tmp_path):
     assert merged["model"] == "opus"
     assert merged["hooks"]["PreToolUse"][0] == mine
     assert len(merged["hooks"]["PreToolUse"]) == 2 and len(merged["hooks"]["Stop"]) == 1
+
+
+def test_subagent_stop_reads_the_subagents_own_transcript(tmp_path):
+    main = Transcript(tmp_path / "session.jsonl")  # the main session: nothing to object to
+    (tmp_path / "subagents").mkdir()
+    sub = Transcript(tmp_path / "subagents" / "agent-1.jsonl")
+    sub.call("Edit", {"file_path": "/Users/test/project/src/app.py", "old_string": "retries = 1",
+                      "new_string": "retries = 3"}, "The file /Users/test/project/src/app.py has been updated.")
+    sub.say("I changed the retry count to 3 in src/app.py; the flaky upload is fixed now.")
+    assert judge_trace(read_file(sub.path).traces[0]).modes["FM-3.2"].status.value == "present"
+    event = main.event("SubagentStop", stop_hook_active=False, agent_id="agent-1", agent_type="general-purpose",
+                       agent_transcript_path=str(sub.path))
+    blocked = hook(event, tmp_path / "state")
+    assert blocked.returncode == 2 and "FM-3.2" in blocked.stderr.decode()
+    assert hook(main.event("Stop", stop_hook_active=False), tmp_path / "state").returncode == 0

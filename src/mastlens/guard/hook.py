@@ -194,6 +194,11 @@ def run_hook(event: dict[str, Any], state_dir: Path, config: Any) -> Decision:
     """Read the transcript since the last call, decide, and keep the session's state."""
     session = event.get("session_id")
     transcript = event.get("transcript_path")
+    if event.get("hook_event_name") == "SubagentStop" and isinstance(event.get("agent_transcript_path"), str):
+        # a subagent's stop: its own transcript, not the main session's
+        transcript = event["agent_transcript_path"]
+        session = f"{session}-{event.get('agent_id') or 'subagent'}"
+        event = {**event, "session_id": None}  # the subagent's lines carry the parent's session id
     if not isinstance(session, str) or not isinstance(transcript, str):
         return Decision(ALLOW)
     path = _state_file(state_dir, session)

@@ -22,7 +22,7 @@ __all__ = ["Chunk", "FollowedFile", "Feed", "CodexFeed", "ClaudeCodeFeed", "Whol
 
 # Records that end an agent's turn (the whole trace is judged then, so ending modes show at the turn's end).
 CODEX_TURN_END = {"task_complete", "turn_aborted"}
-CLAUDE_TURN_END = {"turn_duration", "stop_hook_summary"}
+CLAUDE_TURN_END = {"turn_duration", "stop_hook_summary"}  # system lines newer sessions write after a turn
 
 
 class Feed:
