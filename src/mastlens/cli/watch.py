@@ -141,6 +141,12 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
         printer = _Printer(as_json)
         modes = {m.strip() for m in (kill_on or "").split(",") if m.strip()}
+        if modes:
+            from mastlens.taxonomy import load_taxonomy
+
+            unknown = sorted(modes - set(load_taxonomy().ids))
+            if unknown:
+                fail(f"--kill-on {', '.join(unknown)}: not a mode of the taxonomy (e.g. FM-1.3,FM-1.5)")
         actions = AlertActions(kill_pid=kill_pid, kill_on=modes, on_alert=on_alert)
         budget = Budget(steps=budget_steps, seconds=budget_seconds)
         options = WatchOptions(fmt=fmt, config=config, budget=budget, idle_seconds=idle_seconds, once=once,

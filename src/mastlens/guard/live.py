@@ -102,23 +102,29 @@ class LiveRun:
 
     # -- feeding -------------------------------------------------------------------------------------
     def add(self, steps: Iterable[Step], *, quiet: bool = False) -> list[Alert]:
-        """Take new steps (in order) and return the alerts they raise, each judged the step it arrives.
-        ``quiet`` rebuilds state (a restarted watch replaying what it had already seen) without judging."""
-        alerts: list[Alert] = []
+        """Take new steps (in order) and return the alerts they raise. The steps that arrived together are
+        judged together, on a window holding all of them: a step read on its own is judged the moment it
+        lands, and a watch that fell behind catches up in bigger, cheaper batches. An alert names the last
+        step of its evidence. ``quiet`` rebuilds state (a restarted watch replaying what it had already
+        seen) without judging."""
+        new = 0
         for step in steps:
             self._append(step)
-            if quiet:
-                continue
-            alerts += self._budget_alerts()
-            window = self.live_view()
-            for mode in ONGOING_MODES:
-                if mode in self.alerted:
-                    continue
-                verdict = run_detector(DETECTORS[mode], mode, window, self.config)
-                if verdict.status is ModeStatus.PRESENT:
-                    alerts += self._raise([alert_from(self.run_id, self.source, verdict)], False)
+            new += 1
+        if not new:
+            return []
         self.last_step_at = time.monotonic()
-        return alerts
+        if quiet:
+            return []
+        alerts = self._budget_alerts()
+        window = self.live_view(extra=new - 1)
+        for mode in ONGOING_MODES:
+            if mode in self.alerted:
+                continue
+            verdict = run_detector(DETECTORS[mode], mode, window, self.config)
+            if verdict.status is ModeStatus.PRESENT:
+                alerts += self._raise([alert_from(self.run_id, self.source, verdict)], False)
+        return sorted(alerts, key=lambda a: -1 if a.step is None else a.step)
 
     def _append(self, step: Step) -> None:
         self.steps.append(step)
@@ -127,9 +133,10 @@ class LiveRun:
         if step.kind is StepKind.TOOL_CALL:
             self.last_tool = step.tool
 
-    def live_view(self) -> TraceView:
-        """The detectors' view of the run's opening steps plus its last ``window`` (original indices kept)."""
-        tail = self.steps[-self.window:]
+    def live_view(self, extra: int = 0) -> TraceView:
+        """The detectors' view of the run's opening steps plus its last ``window`` (and ``extra``) steps,
+        original indices kept."""
+        tail = self.steps[-(self.window + extra):]
         first_tail = tail[0].index if tail else 0
         head = [s for s in self.opening if s.index < first_tail]
         trace = Trace.model_construct(id=self.run_id, source=Source(format="live"), steps=head + tail,
@@ -172,10 +179,12 @@ class LiveRun:
         out: list[Alert] = []
         last = self.steps[-1].index if self.steps else None
         if self.budget.steps is not None and len(self.steps) >= self.budget.steps and "budget:steps" not in self.alerted:
+            last = self.steps[self.budget.steps - 1].index  # the step that reached it, in a batch too
             out.append(Alert(self.run_id, self.source, "FM-1.5", last, [],
-                             f"step budget reached: {len(self.steps)} steps (--budget-steps {self.budget.steps})",
+                             f"step budget reached: {self.budget.steps} steps (--budget-steps {self.budget.steps})",
                              kind="budget"))
             self.alerted["budget:steps"] = last
+            last = self.steps[-1].index
         if self.budget.seconds is not None and "budget:seconds" not in self.alerted:
             elapsed = self.elapsed()
             if elapsed >= self.budget.seconds:
