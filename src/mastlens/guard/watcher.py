@@ -240,8 +240,8 @@ class Watcher:
         for alert in alerts:
             self.send(alert)
         self.end_event(run, trace)
-        if self.options.store_db is not None and trace is not None:
-            self._store(tracked.path, tracked.fmt or "auto")
+        if self.options.store_db is not None and trace is not None and all(r.finished for r in tracked.runs.values()):
+            self._store(tracked.path, tracked.fmt or "auto")  # once the file's every run is over
 
     def end_event(self, run: LiveRun, trace: Trace | None) -> None:
         verdict = run.final
