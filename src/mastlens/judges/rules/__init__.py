@@ -6,6 +6,8 @@ relies on. Precision first: a mode is present only when the pattern is unmistaka
 the detector had something to look at, and not_assessed otherwise.
 
 =======  ==========================================================================================
+FM-1.1   a state change the run's own instructions gate on the user's explicit confirmation, made
+         without the user agreeing first
 FM-1.2   cluster-changing commands on a task the instructions call read-only / diagnose-only
 FM-1.3   the same call and result back to back, a block of calls cycling with the same results, the
          same tool failing with the same error again, the same message getting the same reply, or the
@@ -24,12 +26,14 @@ FM-3.2   a final answer after a state change nothing looked at again, a required
          a teammate's result called verified (or a request satisfied) with no check of one's own, or a
          team's answer (or finishing call) taking over the result handed to it with no check between
 FM-3.3   confirmation claimed after a failed tool call, or success claimed on the very call that failed
+         (v7 dropped the v5 rule on writes whose returned record contradicts their arguments: it did not
+         hold on held-out runs)
 =======  ==========================================================================================
 
 Each detector states its precondition (the evidence it needs); when it holds the answer is present or
 absent, otherwise not_assessed, and a trace recorded without content (``metadata["content_captured"]``
 False) is not assessed. The verdict's ``decisive_step``/``decisive_agent`` follow the rule in
-:mod:`mastlens.judges.rules.decisive`. The other modes (1.1, 1.4, 2.2, 2.3, 2.4, 2.6) need reading the
+:mod:`mastlens.judges.rules.decisive`. The other modes (1.4, 2.2, 2.3, 2.4, 2.6) need reading the
 run and are always not_assessed.
 Thresholds live in :class:`RulesConfig`; its fingerprint is the annotation set's prompt hash.
 """

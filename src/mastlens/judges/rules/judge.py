@@ -9,6 +9,7 @@ from mastlens.judges.base import Judge, JudgeInfo, JudgeResult
 from mastlens.judges.rules.config import DEFAULT_CONFIG, RULES_VERSION, RulesConfig
 from mastlens.judges.rules.decisive import decisive
 from mastlens.judges.rules.evidence import not_assessed
+from mastlens.judges.rules.gate import detect_unconfirmed_action
 from mastlens.judges.rules.premature import detect_premature_termination
 from mastlens.judges.rules.repetition import detect_step_repetition
 from mastlens.judges.rules.reset import detect_conversation_reset
@@ -24,6 +25,7 @@ Detector = Callable[[TraceView, RulesConfig], ModeVerdict]
 
 # One detector per mode; every mode not listed here is not_assessed.
 DETECTORS: dict[str, Detector] = {
+    "FM-1.1": detect_unconfirmed_action,
     "FM-1.2": detect_role_violation,
     "FM-1.3": detect_step_repetition,
     "FM-1.5": detect_unaware_of_termination,

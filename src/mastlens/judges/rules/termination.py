@@ -82,7 +82,8 @@ _FINISH_TOOL = re.compile(r"^(?:transfer|handoff|hand_off|escalate|submit|finish
 _FINISH_CALL = re.compile(r"\b(?:complete_task|submit|finish|terminate|final_answer)\s*\(")
 
 
-def _ends_by_design(call: Call) -> bool:
+def ends_by_design(call: Call) -> bool:
+    """A call that ends the run by design: a handoff, a submission, the agent's own "done"."""
     return bool(_FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
 
 
@@ -90,7 +91,7 @@ def _finishes(view: TraceView, result: Step) -> bool:
     call = next((c for c in view.calls if c.result is result), None)
     if call is None:
         return bool(_FINISH_TOOL.match(result.tool or ""))
-    return _ends_by_design(call)
+    return ends_by_design(call)
 
 
 def finishing_call(view: TraceView) -> Call | None:
@@ -100,7 +101,7 @@ def finishing_call(view: TraceView) -> Call | None:
     if last is None or last.kind not in (StepKind.TOOL_CALL, StepKind.TOOL_RESULT):
         return None
     call = next((c for c in reversed(view.calls) if c.step is last or c.result is last), None)
-    return call if call is not None and _ends_by_design(call) else None
+    return call if call is not None and ends_by_design(call) else None
 
 
 def cut_mid_work(view: TraceView) -> Step | None:
