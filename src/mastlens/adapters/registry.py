@@ -15,6 +15,7 @@ ADAPTER_MODULES = [
     "text",
     "openai_chat",
     "tau",
+    "tau2",
     "mad",
     "otel",
     "inspect_ai",
