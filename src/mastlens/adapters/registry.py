@@ -22,6 +22,8 @@ ADAPTER_MODULES = [
     "atif",
     "whowhen",
     "claude_code",
+    "swe.mini_traj",
+    "swe.mini_folder",
 ]
 
 _cache: list[Adapter] | None = None
