@@ -45,7 +45,7 @@ def origin_of(trace: Trace) -> Origin | None:
     if fmt == "tau2":
         domain = _meta(trace, "domain", "environment") or "unknown"
         return Origin("tau2", f"tau2 {domain}", f"{domain}/{_meta(trace, 'task_id')}")
-    if fmt in ("mini-swe-agent", "swe", "swebench", "swe-bench", "mini_swe_agent"):
+    if fmt in ("mini-swe-agent", "mini-swe-agent-run"):
         instance = _meta(trace, "instance_id") or trace.task or trace.id
         return Origin("swe-bench", "swe-bench", instance)
     if fmt == "whowhen":
