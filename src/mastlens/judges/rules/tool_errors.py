@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
-from mastlens.trace import Evidence, ModeVerdict, Step
+from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 
 MODE_IGNORED = "FM-2.5"
 MODE_INCORRECT = "FM-3.3"
@@ -76,9 +76,33 @@ def _head(call: Call) -> tuple[str, ...]:
     return (call.tool, *words[:2])
 
 
+def autonomous_single_agent(view: TraceView) -> bool:
+    """One agent working alone: nobody speaks after its first action and its messages carry one name (a coding
+    or SRE agent, as opposed to a chat with a user or a team's conversation)."""
+    started = False
+    for step in view.trace.steps:
+        if step.kind in (StepKind.TOOL_CALL, StepKind.ASSISTANT):
+            started = True
+        elif started and step.kind is StepKind.USER and step.content.strip():
+            return False
+    return len({s.agent for s in view.agent_steps if s.kind is StepKind.ASSISTANT}) <= 1
+
+
+def _closing_step(view: TraceView) -> int:
+    """The index after which a lone agent's words are its closing words: its last working tool call (a
+    finishing call such as a submission aside)."""
+    from mastlens.judges.rules.termination import ends_by_design  # it reads this module's claims
+
+    working = [c for c in view.calls if not ends_by_design(c)]
+    return (working[-1].result or working[-1].step).index if working else -1
+
+
 def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
-    """(failures followed by an unacknowledged success claim, number of failed calls)."""
+    """(failures followed by an unacknowledged success claim, number of failed calls). For a lone agent
+    (:func:`autonomous_single_agent`), only its closing words (after its last working call) are claims: its
+    words between calls are work in progress (a reproduction that shows the bug, a try that did not work)."""
     failed = [c for c in view.calls if c.failed]
+    closing = _closing_step(view) if failed and autonomous_single_agent(view) else None
     found = []
     for failure in failed:
         after = failure.result or failure.step
@@ -88,6 +112,8 @@ def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
             if ACKNOWLEDGED.search(step.content):
                 break
             claim = success_claim(step.content)
+            if claim and closing is not None and step.index < closing:
+                continue  # a lone agent thinking aloud between its calls: work in progress, not a claim of done
             if claim:
                 retried = any(c.step.index > after.index and c.step.index < step.index and not c.failed
                               and _head(c) == _head(failure) for c in view.calls)
