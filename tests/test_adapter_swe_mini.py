@@ -10,9 +10,11 @@ import re
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import FIXTURES, IN_CI
 from mastlens.adapters.loader import FileResult, read_file, walk
+from mastlens.cli.app import app
 from mastlens.trace import StepKind
 from mastlens.trace.model_names import group_model
 
@@ -94,15 +96,47 @@ def test_a_trajectory_keeps_thoughts_reasoning_task_and_stats(run_dir):
                                                  StepKind.ASSISTANT, StepKind.TOOL_CALL, StepKind.TOOL_RESULT]
     assert trace.steps[3].content == first.split("```")[0].strip() and trace.steps[3].content.startswith("THOUGHT:")
     assert trace.steps[1].content == data["messages"][1]["content"]
+    assert data["messages"][3]["content"] == "<returncode>0</returncode>\n<output>\nvalidators.py\n</output>"
+    assert trace.steps[5].content == "validators.py" and trace.steps[5].metadata == {"exit_code": 0}
     stats = data["info"]["model_stats"]
     assert trace.outcome.metrics["api_calls"] == stats["api_calls"]
     assert trace.outcome.metrics["cost"] == pytest.approx(stats["instance_cost"])
     assert trace.metadata["submission"] == data["info"]["submission"]
-    assert trace.steps[-2].metadata.get("submission") is True
-    # read alone, the file still finds the folder's report above it
+    assert trace.steps[-2].metadata.get("submission") is True and trace.steps[-3].metadata == {"ends_run": True}
+    # read alone, the file still finds the folder's report above it: the same trace as read with the folder
     assert trace.outcome.success is ("django__django-10097" in _sb_cli_report(run_dir)["resolved_ids"])
 
 
-def test_long_output_warnings_stay_in_the_result(run_dir, folder_result):
+def test_a_trajectory_read_alone_is_the_trace_the_folder_gives(run_dir, folder_result):
+    by_task = {t.task: t for t in folder_result.traces}
+    for path in sorted((run_dir / "trajs").glob("*/*.traj.json.gz"))[:20]:
+        [alone] = read_file(path).traces
+        assert alone.content_hash() == by_task[alone.task].content_hash()
+
+
+def test_long_output_warnings_and_timeouts_stay_in_the_result(run_dir, folder_result):
     cut = [s for t in folder_result.traces for s in t.steps if s.metadata.get("output_cut")]
     assert cut and all("<warning>" in s.content and "characters elided" in s.content for s in cut)
+    answers = [m["content"] for p in sorted((run_dir / "trajs").glob("*/*.traj.json.gz")) for m in _messages(p)[2:]
+               if m["role"] == "user"]
+    assert len(cut) == sum(1 for a in answers if a.startswith("<returncode>") and "<warning>" in a[:200])
+    timeouts = [s for t in folder_result.traces for s in t.steps if s.metadata.get("timed_out")]
+    assert len(timeouts) == sum(1 for a in answers if a.startswith("The last command <command>")) > 0
+    assert all(s.kind is StepKind.TOOL_RESULT and s.metadata["is_error"] and "exit_code" not in s.metadata
+               for s in timeouts)
+
+
+def test_show_prints_each_command_with_its_exit_status_on_one_line(run_dir):
+    path = run_dir / "trajs" / "django__django-10097" / "django__django-10097.traj.json.gz"
+    shown = CliRunner().invoke(app, ["show", str(path)], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0, shown.output
+    [trace] = read_file(path).traces
+    lines = shown.output.splitlines()
+    results = {s.call_id: s for s in trace.steps if s.kind is StepKind.TOOL_RESULT}
+    for call in (s for s in trace.steps if s.kind is StepKind.TOOL_CALL):
+        code = results[call.call_id].metadata.get("exit_code")
+        if code is None:
+            continue  # the submission: its output is the patch, no exit status
+        first, *more = call.content.splitlines()
+        tail = f"  [+{len(more)} lines]" if more else ""
+        assert f"step {call.index} | tool_call | bash  exit {code}  $ {first}{tail}" in lines

@@ -24,6 +24,7 @@ ADAPTER_MODULES = [
     "claude_code",
     "swe.mini_traj",
     "swe.mini_folder",
+    "swe.swe_agent",
 ]
 
 _cache: list[Adapter] | None = None

@@ -10,6 +10,8 @@ Conventions every SWE reader follows (so judges and ``show`` can rely on them):
   ``metadata["rejected"] = True``; the harness's answer to it is an ``event`` step with
   ``agent="harness"``, ``metadata["event"] = "format_error"`` and ``metadata["harness_feedback"] = True``:
   it was sent to the model as a user message, but it is neither the user nor a tool's result;
+* the call whose output the harness takes as the run's submission is marked ``metadata["ends_run"] = True``
+  (its result ``metadata["submission"] = True``): the run ends there by design, not cut off;
 * ``info.exit_status`` ends the run as an ``event`` step with ``metadata["event"] = "exit_status"``.
 """
 
@@ -18,11 +20,12 @@ from __future__ import annotations
 import ast
 import codecs
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import IO, Any
 
-from mastlens.adapters.base import AdapterError, open_trace, plain_name
+from mastlens.adapters.base import AdapterError, json_reason, open_trace, plain_name
 from mastlens.trace import StepKind
 from mastlens.adapters.steps import StepBuilder
 
@@ -33,7 +36,7 @@ HARNESS = "harness"
 KEY_SCAN_BYTES = 64 << 20  # a trajectory's top-level keys are looked for this far at most
 
 _STRUCT = re.compile(r'[{}\[\]"]')
-_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*')
+_STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
 
 
 def is_named(path: Path, suffix: str) -> bool:
@@ -84,8 +87,11 @@ def _scan_keys(fh: IO[bytes], limit: int) -> list[str]:
                         keys.append(string)
                     continue
                 if end < len(text):  # a backslash at the chunk's end: keep it with the next chunk
-                    text = text[end:] + decoder.decode(fh.read(1 << 16))
-                    pos = 0
+                    more = fh.read(1 << 16)
+                    if not more:
+                        return keys
+                    read += len(more)
+                    text, pos = text[end:] + decoder.decode(more), 0
                     continue
                 break
             found = _STRUCT.search(text, pos)
@@ -111,6 +117,23 @@ def _scan_keys(fh: IO[bytes], limit: int) -> list[str]:
 def _next_is_colon(text: str, pos: int) -> bool:
     rest = text[pos:pos + 64].lstrip(" \t\r\n")
     return rest.startswith(":") or not rest  # at a chunk's end: a key is the likelier reading at depth 1
+
+
+def load_whole(path: Path) -> Any:
+    """A whole JSON file (decompressed), like :func:`~mastlens.adapters.base.load_json`, saying so when the
+    file ends inside a value (a trajectory cut mid-file)."""
+    with open_trace(path) as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise AdapterError(f"invalid UTF-8 at byte {exc.start}", line=raw[: exc.start].count(b"\n") + 1) from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        cut = " (the file ends there: truncated?)" if exc.pos >= len(text.rstrip()) - 1 or "Unterminated" in exc.msg \
+            else ""
+        raise AdapterError(f"invalid JSON: {json_reason(exc)} (column {exc.colno}){cut}", line=exc.lineno) from None
 
 
 def bounded(text: str, limit: int) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, plain_name
-from mastlens.adapters.swe.common import is_named
+from mastlens.adapters.swe.common import is_named, top_level_keys
 from mastlens.adapters.swe.mini_traj import SUFFIX, read_trajectory
 from mastlens.adapters.swe.reports import (
     EVALUATION_LOGS, INSTANCE_REPORT, REPORTS_DIR, Reports, outcome_of, report_kind,
@@ -143,8 +143,15 @@ class MiniSweAgentFolderAdapter(Adapter):
                 ctx.notes.append(f"evaluation report {report.shown}: {n} of {len(traces)} trajectories matched "
                                  f"(it names {len(report.verdicts)} instances)")
             else:
+                others = len(report.verdicts)
                 ctx.record_issue(f"evaluation report {report.shown} names none of the folder's {len(traces)} "
-                                 f"instances (it names {len(report.verdicts)} others): no outcome taken from it")
+                                 f"instances (it names {others} other{'s' if others != 1 else ''}): no outcome "
+                                 "taken from it")
+        listed = set(statuses) | set(top_level_keys(path / "preds.json") if (path / "preds.json").is_file() else [])
+        missing = listed - {t.task for t in traces} - {f.name.split(".")[0] for f in files}
+        if missing:
+            ctx.notes.append(f"{len(missing)} instances in preds.json or exit_statuses_*.yaml have no trajectory "
+                             f"here (e.g. {sorted(missing)[0]})")
         if traces and not reports.loaded and not reports.unreadable:
             ctx.notes.append("no SWE-bench evaluation report found or given: outcomes unknown")
 

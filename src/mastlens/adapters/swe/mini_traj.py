@@ -11,9 +11,9 @@ Mapping (conventions in :mod:`mastlens.adapters.swe.common`): each executed repl
 step (its text without the executed block; the provider's reasoning, when logged, a ``reasoning`` step
 before it), a ``bash`` tool call and its result; ``info.exit_status`` ends the run; ``info.submission``
 is kept bounded; the model is ``info.config.model.model_name``; ``info.model_stats`` gives the outcome
-metrics ``api_calls`` and ``cost``. Trace id ``<model, without provider prefix>/<instance id>``, task = the instance id. Success
-comes from a SWE-bench evaluation report (:mod:`mastlens.adapters.swe.reports`); a trajectory alone has
-none.
+metrics ``api_calls`` and ``cost``. Trace id ``<model without provider prefix>/<instance id>``, task = the
+instance id. Success comes from a SWE-bench evaluation report (:mod:`mastlens.adapters.swe.reports`); a
+trajectory alone has none.
 """
 
 from __future__ import annotations
@@ -24,22 +24,20 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, load_json
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
 from mastlens.adapters.jsonstream import first_record_keys
-from mastlens.adapters.steps import StepBuilder
+from mastlens.adapters.steps import StepBuilder, content_text
 from mastlens.adapters.swe.common import (
-    SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, model_stats, nested,
-    stats_metrics, submission_metadata, top_level_keys,
+    HARNESS, SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, load_whole,
+    model_stats, nested, stats_metrics, submission_metadata, top_level_keys,
 )
 from mastlens.adapters.swe.reports import attach_outcome
 from mastlens.trace import Outcome, Source, StepKind, Trace
 from mastlens.trace.model_names import normalize_model
 
 SUFFIX = ".traj.json"
-FORMAT_PREFIX = "mini-swe-agent"
 DEFAULT_ACTION_REGEX = r"```bash\s*\n(.*?)\n```"
 _RETURNCODE = re.compile(r"\A\s*<returncode>(.*?)</returncode>\s*", re.DOTALL)
-_PLAIN_OUTPUT = re.compile(r"\A<output>\n?(.*?)\n?</output>\s*\Z", re.DOTALL)
 _DEFAULT_FORMAT_ERROR = "Please always provide EXACTLY ONE action"
 _DEFAULT_TIMEOUT = "The last command <command>"
 
@@ -79,38 +77,48 @@ def _tokens(extra: Any) -> int | None:
 class _Reader:
     """Steps of one trajectory, with the problems found on the way (reported as issues)."""
 
-    def __init__(self, data: dict[str, Any], name: str):
+    def __init__(self, data: dict[str, Any]):
         self.info = data.get("info") if isinstance(data.get("info"), dict) else {}
-        agent_config = nested(self.info, "config", "agent") or {}
-        regex = agent_config.get("action_regex") if isinstance(agent_config, dict) else None
-        self.action = re.compile(regex if isinstance(regex, str) else DEFAULT_ACTION_REGEX, re.DOTALL)
+        agent_config = nested(self.info, "config", "agent")
+        agent_config = agent_config if isinstance(agent_config, dict) else {}
+        self.problems: list[str] = []
+        self.action = re.compile(DEFAULT_ACTION_REGEX, re.DOTALL)
+        regex = agent_config.get("action_regex")
+        if isinstance(regex, str):  # the run's own action pattern (mini-swe-agent configs may set one)
+            try:
+                self.action = re.compile(regex, re.DOTALL)
+            except re.error as exc:
+                self.problems.append(f"info.config.agent.action_regex does not compile ({exc}); the default is used")
         self.format_error = _template_head(agent_config.get("format_error_template"), _DEFAULT_FORMAT_ERROR)
         self.timeout = _template_head(agent_config.get("timeout_template"), _DEFAULT_TIMEOUT)
-        self.name = name
         self.builder = StepBuilder()
-        self.problems: list[str] = []
         self.commands = 0
 
     def steps(self, messages: list[Any]) -> StepBuilder:
         b = self.builder
         submitted = str(self.info.get("exit_status") or "") == "Submitted"
+        started = False
         i = 0
         while i < len(messages):
             message = messages[i]
             if not isinstance(message, dict):
                 raise AdapterError(f"messages[{i}] is not an object")
             role, content = message.get("role"), message.get("content")
-            text = content if isinstance(content, str) else _text(content)
+            text = content if isinstance(content, str) else content_text(content)
             if role == "system":
                 b.add(StepKind.SYSTEM, text)
             elif role == "assistant":
                 reply = messages[i + 1] if i + 1 < len(messages) and isinstance(messages[i + 1], dict) else None
                 answer = reply.get("content") if reply is not None and reply.get("role") == "user" else None
-                answer = answer if isinstance(answer, str) or answer is None else _text(answer)
+                answer = answer if isinstance(answer, str) or answer is None else content_text(answer)
                 last = i + 2 >= len(messages)
                 self._assistant(i, text, message.get("extra"), answer, last and submitted)
+                started = True
                 i += 2 if answer is not None else 1
                 continue
+            elif started:  # once the agent works, "user" messages are the harness's (a stop's message, or empty)
+                if text.strip():
+                    b.add(StepKind.EVENT, text, agent=HARNESS, metadata={"event": "harness_message", "sent_as": "user"})
             else:
                 b.add(StepKind.USER, text)
             i += 1
@@ -136,7 +144,7 @@ class _Reader:
                                  f"bash blocks (one expected); {'the first is taken' if blocks else 'no call'}")
         if not blocks:
             b.add(StepKind.ASSISTANT, text, timestamp=ts, tokens=_tokens(extra))
-            b.result(answer)
+            self._result(index + 1, answer, None, False)
             return
         block = blocks[0]
         command = block.group(1).strip()
@@ -148,7 +156,7 @@ class _Reader:
         b.add(StepKind.TOOL_CALL, command, tool="bash", arguments={"command": command}, call_id=call_id, timestamp=ts)
         self._result(index + 1, answer, call_id, submits)
 
-    def _result(self, index: int, answer: str, call_id: str, submits: bool) -> None:
+    def _result(self, index: int, answer: str, call_id: str | None, submits: bool) -> None:
         meta: dict[str, Any] = {}
         body = answer
         code = _RETURNCODE.match(answer)
@@ -160,9 +168,9 @@ class _Reader:
             except ValueError:
                 self.problems.append(f"messages[{index}]: <returncode> is not a number ({raw[:40]!r}); "
                                      "the result is kept without an exit status")
-            plain = _PLAIN_OUTPUT.match(body)
-            if plain:
-                body = plain.group(1)
+            plain = _plain_output(body)
+            if plain is not None:
+                body = plain
             elif "<warning>" in body[:200]:
                 meta["output_cut"] = True
             if meta.get("exit_code", 0) != 0:
@@ -171,26 +179,29 @@ class _Reader:
             meta.update(timed_out=True, is_error=True)
         elif submits:
             meta["submission"] = True
+            self.builder.steps[-1].metadata["ends_run"] = True  # the call: its output is what the run submits
             if len(answer) > SUBMISSION_STEP_CHARS:
                 meta["submission_chars"] = len(answer)
                 body = bounded(answer, SUBMISSION_STEP_CHARS)
         self.builder.result(body, call_id, tool="bash", metadata=meta)
 
 
-def _text(content: Any) -> str:
-    """Message content given as a list of parts (newer mini-swe-agent versions) as text."""
-    from mastlens.adapters.steps import content_text
-
-    return content_text(content)
+def _plain_output(body: str) -> str | None:
+    """The text inside a result's single ``<output>...</output>``, or None when the body is shaped otherwise."""
+    body = body.strip()
+    if not (body.startswith("<output>") and body.endswith("</output>")) or body.count("<output>") != 1:
+        return None
+    inner = body[len("<output>"):-len("</output>")]
+    return inner.removeprefix("\n").removesuffix("\n")
 
 
 def read_trajectory(path: Path, ctx: ReadContext, format_name: str, *, where: str | None = None) -> Trace:
     """One mini-swe-agent trajectory file as a trace (outcome not attached). Problems inside it are recorded
     on ``ctx`` as issues (prefixed with ``where``, the file's place in a folder, when given)."""
-    data = load_json(path)
+    data = load_whole(path)
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         raise AdapterError("not a mini-swe-agent trajectory: no messages list")
-    reader = _Reader(data, path.name)
+    reader = _Reader(data)
     builder = reader.steps(data["messages"])
     for problem in reader.problems:
         ctx.record_issue(f"{where}: {problem}" if where else problem)
@@ -231,6 +242,7 @@ class MiniSweAgentAdapter(Adapter):
                "run report, logs/run_evaluation/**/report.json): resolved = success, unresolved = failed, "
                "error/empty patch = unknown; model_stats api_calls and cost as metrics")
     priority = 12
+    extensions = (".json",)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         text = head_text(head)

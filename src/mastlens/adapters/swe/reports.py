@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import AdapterError, ReadContext, head_text, load_json, read_head, trace_suffix
-from mastlens.adapters.swe.common import top_level_keys
+from mastlens.adapters.base import AdapterError, ReadContext, head_text, read_head, trace_suffix
+from mastlens.adapters.swe.common import load_whole, top_level_keys
 from mastlens.trace import Outcome, Trace
 
 #: status lists of a run report, the stronger first (an id in several takes the first)
@@ -47,7 +47,7 @@ _UPWARD = 2  # folders above a run searched for reports
 @dataclass
 class Verdict:
     status: str
-    report: str  # where it was read (shown in notes and metadata)
+    report: str  # the report's file name (the same whichever folder the run is read from: same content, same hash)
     tests: dict[str, dict[str, list[str]]] | None = None
 
 
@@ -79,7 +79,7 @@ def report_kind(path: Path) -> str | None:
 
 def parse_report(path: Path, shown: str) -> Report:
     """A report file's verdicts by instance id; AdapterError when it is not JSON or not a report."""
-    data = load_json(path)
+    data = load_whole(path)
     report = Report(path, shown=shown)
     if not isinstance(data, dict):
         raise AdapterError("not a SWE-bench evaluation report (not a JSON object)")
@@ -88,10 +88,10 @@ def parse_report(path: Path, shown: str) -> Report:
             ids = data.get(key)
             for instance in ids if isinstance(ids, list) else []:
                 if isinstance(instance, str):
-                    report.verdicts.setdefault(instance, Verdict(status, shown))
+                    report.verdicts.setdefault(instance, Verdict(status, path.name))
         for instance in data.get("submitted_ids") or []:
             if isinstance(instance, str):
-                report.verdicts.setdefault(instance, Verdict("submitted", shown))
+                report.verdicts.setdefault(instance, Verdict("submitted", path.name))
         return report
     for instance, entry in data.items():
         if isinstance(entry, dict) and isinstance(entry.get("resolved"), bool):
@@ -99,7 +99,7 @@ def parse_report(path: Path, shown: str) -> Report:
             if entry.get("patch_is_None") or entry.get("patch_exists") is False:
                 status = "empty_patch"
             tests = entry.get("tests_status") if isinstance(entry.get("tests_status"), dict) else None
-            report.verdicts[instance] = Verdict(status, shown, tests)
+            report.verdicts[instance] = Verdict(status, path.name, tests)
     report.kind = "instance"
     if not report.verdicts:
         raise AdapterError("not a SWE-bench evaluation report (no resolved_ids, no {id: {resolved}} entries)")
@@ -120,7 +120,7 @@ def load_report(path: Path, shown: str) -> Report | str:
         try:
             _cache[key] = parse_report(path, shown)
         except AdapterError as exc:
-            _cache[key] = f"{shown}: {exc.reason}" + (f" (line {exc.line})" if exc.line else "")
+            _cache[key] = f"{shown}{f' line {exc.line}' if exc.line else ''}: {exc.reason}"
         except OSError as exc:
             _cache[key] = f"{shown}: cannot read: {exc.strerror or exc}"
     return _cache[key]
