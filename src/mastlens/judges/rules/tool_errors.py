@@ -93,11 +93,17 @@ def _closing_step(view: TraceView) -> int:
     finishing call such as a submission aside)."""
     from mastlens.judges.rules.termination import ends_by_design  # it reads this module's claims
 
-    working = [c for c in view.calls if not ends_by_design(c)]
-    return (working[-1].result or working[-1].step).index if working else -1
+    last = next((c for c in reversed(view.calls) if not ends_by_design(c)), None)
+    return (last.result or last.step).index if last is not None else -1
 
 
 def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
+    """(failures followed by an unacknowledged success claim, number of failed calls): computed once per trace
+    (FM-2.5 and FM-3.3 both read it); see :func:`_passed_over`."""
+    return view.once("passed_over", _passed_over)
+
+
+def _passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
     """(failures followed by an unacknowledged success claim, number of failed calls). For a lone agent
     (:func:`autonomous_single_agent`), only its closing words (after its last working call) are claims: its
     words between calls are work in progress (a reproduction that shows the bug, a try that did not work)."""
