@@ -23,12 +23,13 @@ from mastlens.judges.rules.view import Call, TraceView
 from mastlens.trace import ModeVerdict, Step, StepKind
 
 MODE = "FM-1.1"
-# A sentence of the instructions that gates actions on the user's say-so.
+# What makes a sentence of the instructions a gate on the user's say-so (searched one sentence at a time).
 _GATE = re.compile(
-    r"[^.\n]*\b(?:explicit(?:ly)?|written|affirmative)\b[^.\n]{0,40}\b(?:confirm\w*|approv\w*|consent|permission)\b[^.\n]*"
-    r"|[^.\n]*\b(?:must|always|only after|never\b[^.\n]{0,40}\bwithout)\b[^.\n]{0,80}\b(?:user|customer)'?s?\b[^.\n]{0,20}"
-    r"\b(?:confirm\w*|approv\w*|consent|permission)\b[^.\n]*\bbefore\b[^.\n]*",
+    r"\b(?:explicit(?:ly)?|written|affirmative)\b[^.\n]{0,40}\b(?:confirm\w*|approv\w*|consent|permission)\b"
+    r"|\b(?:must|always|only after|never\b[^.\n]{0,40}\bwithout)\b[^.\n]{0,80}\b(?:user|customer)'?s?\b[^.\n]{0,20}"
+    r"\b(?:confirm\w*|approv\w*|consent|permission)\b[^.\n]*\bbefore\b",
     re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.\n]+")
 _AGREES = re.compile(
     r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|correct|confirm(?:ed)?|absolutely|definitely|please do|go ahead|proceed)\b"
     r"|\b(?:yes|i confirm|confirmed|go ahead|please proceed|proceed with|you can proceed|that's correct|that is correct"
@@ -37,8 +38,14 @@ _AGREES = re.compile(
 
 @lru_cache(maxsize=256)
 def _gate_in(text: str) -> str | None:
-    match = _GATE.search(text)
-    return match.group(0).strip() if match else None
+    """The first sentence of ``text`` that gates actions on confirmation (cached: runs share instructions)."""
+    lowered = text.lower()
+    if "confirm" not in lowered and "approv" not in lowered and "consent" not in lowered and "permission" not in lowered:
+        return None
+    for sentence in _SENTENCE.finditer(text):
+        if _GATE.search(sentence.group(0)):
+            return sentence.group(0).strip()
+    return None
 
 
 def confirmation_gate(view: TraceView) -> tuple[Step, str] | None:
