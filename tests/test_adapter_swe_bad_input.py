@@ -195,6 +195,21 @@ def test_the_harness_run_report_in_the_folder_is_read(tmp_path, real):
         in result.notes
 
 
+def test_the_flat_layout_with_a_log_is_a_run_folder_too(tmp_path, real):
+    run = tmp_path / "flat"
+    for instance, data in real.items():  # <id>/<id>.traj.json, no trajs/, no preds.json
+        (run / instance).mkdir(parents=True)
+        (run / instance / f"{instance}.traj.json").write_text(json.dumps(data), encoding="utf-8")
+    (run / "minisweagent.log").write_text("INFO started\n", encoding="utf-8")
+    (run / "exit_statuses_1.yaml").write_text(
+        "instances_by_exit_status:\n  Submitted:\n  - " + "\n  - ".join(IDS) + "\n  - django__django-99999\n",
+        encoding="utf-8")
+    [result] = [r for r in walk([run]) if isinstance(r, FileResult)]
+    assert result.format == "mini-swe-agent-run" and len(result.traces) == 3 and not result.failures
+    assert "1 instances in preds.json or exit_statuses_*.yaml have no trajectory here (e.g. django__django-99999)" \
+        in result.notes and "no SWE-bench evaluation report found or given: outcomes unknown" in result.notes
+
+
 def _big_submission(real: dict[str, dict]) -> dict:
     data = json.loads(json.dumps(real[IDS[0]]))
     patch = "".join(f"diff --git a/build/f{i}.o b/build/f{i}.o\n+{'x' * 90}\n" for i in range(20_000))

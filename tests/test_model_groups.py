@@ -79,10 +79,12 @@ def test_provider_prefix_is_one_group_and_the_raw_name_stays(fixtures_dir, tmp_p
     assert "GPT-4o family" in summary and "openai/gpt-4o |" not in summary
 
 
-def test_records_without_a_model_are_unknown(fixtures_dir, tmp_path):
+def test_records_without_a_model_are_grouped_by_their_source(fixtures_dir, tmp_path):
     db = str(tmp_path / "m.db")
     shutil.copy(fixtures_dir / "tau_bench" / "gpt-4o-airline.subset.json", tmp_path / "docent_tb_airline.json")
     assert run("ingest", str(tmp_path / "docent_tb_airline.json"), "--db", db).exit_code == 0
     assert run("annotate", "--judge", "rules", "--db", db).exit_code == 0
     stats = json.loads(run("stats", "--db", db, "--json").stdout)
-    assert [(g["name"], g["n"]) for g in stats["groups"]] == [("unknown", 15)]
+    # not one "unknown" model pooling every benchmark: the source (format/system/domain) is the group
+    assert [(g["name"], g["n"]) for g in stats["groups"]] == [("tau/tau-bench/airline", 15)]
+    assert stats["groups_by_source"] == ["tau/tau-bench/airline"]

@@ -145,6 +145,9 @@ def test_groups_are_split_by_the_group_key_and_unknown_key_is_an_error():
     status = status_with(6, {"FM-3.3": [0, 3]})
     df = vectors_frame(status, [True, False] * 3, groups=["a", "a", "a", "b", "b", None])
     result = stats_from_vectors(df)
-    assert [(g.name, g.n) for g in result.groups] == [("a", 3), ("b", 2), ("unknown", 1)]
+    # the trace with no model is grouped by its source (here the default "native"), not as "unknown"
+    assert [(g.name, g.n) for g in result.groups] == [("a", 3), ("b", 2), ("native", 1)]
+    assert result.groups_by_source == ["native"]
+    assert [(g.name, g.n) for g in stats_from_vectors(df.drop(columns=["source"])).groups][-1] == ("unknown", 1)
     with pytest.raises(ValueError, match="cannot group by 'nope'"):
         stats_from_vectors(df, group_by="nope")

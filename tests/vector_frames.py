@@ -12,8 +12,10 @@ MODE_IDS = load_taxonomy().ids
 
 
 def vectors_frame(status: np.ndarray, success: list[bool | None], *, groups: list[str] | None = None,
-                  scores: list[float | None] | None = None, onsets: np.ndarray | None = None) -> pd.DataFrame:
-    """``status``: traces x 14 modes, 1 present / 0 absent / -1 not assessed; ``onsets``: step or NaN."""
+                  scores: list[float | None] | None = None, onsets: np.ndarray | None = None,
+                  sources: list[str] | None = None) -> pd.DataFrame:
+    """``status``: traces x 14 modes, 1 present / 0 absent / -1 not assessed; ``onsets``: step or NaN;
+    ``sources``: each trace's source (default: one source for all)."""
     status = np.asarray(status)
     n = len(status)
     data = {
@@ -21,6 +23,8 @@ def vectors_frame(status: np.ndarray, success: list[bool | None], *, groups: lis
         "model": groups or ["m"] * n,
         "system": [None] * n,
         "task": [None] * n,
+        "format": ["native"] * n,
+        "source": sources or ["native"] * n,
         "success": pd.array(success, dtype="boolean"),
         "score": pd.array(scores or [None] * n, dtype="Float64"),
     }

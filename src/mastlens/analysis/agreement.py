@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED, bootstrap_sums
+from mastlens.analysis.localization import compute_localization
 from mastlens.analysis.proportions import num
-from mastlens.analysis.results import AgreementResult, AgreementStat, MacroAgreement
+from mastlens.analysis.results import AgreementResult, AgreementStat, Calibration, CalibrationApplied, MacroAgreement
+from mastlens.analysis.thresholds import apply_thresholds
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
-
-BOOTSTRAP_ROUNDS = 1000
-SEED = 20250
-_CHUNK = 2_000_000  # bootstrap weights per chunk (rounds x traces)
-
 
 def statuses(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.ndarray]:
     """trace id -> per-mode status (-1 not assessed, 0 absent, 1 present) for current, ok annotations."""
@@ -32,6 +30,33 @@ def statuses(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.n
         if row is not None and mode_id in col and status != "not_assessed":
             row[col[mode_id]] = int(status == "present")
     return out
+
+
+def confidences(store: Store, set_name: str, mode_ids: list[str]) -> dict[str, np.ndarray]:
+    """trace id -> per-mode confidence of the verdict (NaN where none), for current, ok annotations."""
+    col = {m: j for j, m in enumerate(mode_ids)}
+    out: dict[str, np.ndarray] = {}
+    for trace_id, mode_id, confidence in store.conn.execute(
+            """SELECT mo.trace_id, mo.mode_id, mo.confidence FROM mode_annotations mo
+               JOIN trace_annotations a ON a.set_name = mo.set_name AND a.trace_id = mo.trace_id
+               WHERE mo.set_name = ? AND a.stale = 0 AND a.status = 'ok'""", (set_name,)):
+        if mode_id in col and confidence is not None:
+            out.setdefault(trace_id, np.full(len(mode_ids), np.nan))[col[mode_id]] = float(confidence)
+    return out
+
+
+def calibrated_statuses(store: Store, set_name: str, mode_ids: list[str],
+                        calibration: Calibration) -> tuple[dict[str, np.ndarray], CalibrationApplied]:
+    """:func:`statuses` with ``calibration``'s thresholds applied (a present verdict below its mode's
+    threshold counts as absent), and what was applied."""
+    found = statuses(store, set_name, mode_ids)
+    conf = confidences(store, set_name, mode_ids)
+    ids = sorted(found)
+    none = np.full(len(mode_ids), np.nan)
+    matrix = np.array([found[t] for t in ids], dtype=np.int8).reshape(len(ids), len(mode_ids))
+    conf_matrix = np.array([conf.get(t, none) for t in ids], dtype=float).reshape(len(ids), len(mode_ids))
+    after, demoted = apply_thresholds(matrix, conf_matrix, mode_ids, calibration.thresholds)
+    return {t: after[i] for i, t in enumerate(ids)}, CalibrationApplied.of(calibration, demoted)
 
 
 def kappa_from_counts(tp, fp, fn, tn):  # noqa: ANN001, ANN201 - scalars or arrays alike
@@ -65,21 +90,6 @@ def agreement_stat(label: str, tp: int, fp: int, fn: int, tn: int,
     )
 
 
-def bootstrap_sums(indicators: np.ndarray, rounds: int, seed: int) -> np.ndarray:
-    """Resampled sums of per-trace indicator columns: shape (rounds, columns)."""
-    rng = np.random.default_rng(seed)
-    n = indicators.shape[0]
-    out = np.zeros((rounds, indicators.shape[1]))
-    if n == 0:
-        return out
-    step = max(1, _CHUNK // n)
-    for start in range(0, rounds, step):
-        size = min(step, rounds - start)
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=size)
-        out[start:start + size] = weights @ indicators
-    return out
-
-
 def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], set_a: str = "a", set_b: str = "b",
                             rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> AgreementResult:
     """Agreement from status matrices (traces x modes; -1 not assessed, 0 absent, 1 present)."""
@@ -95,7 +105,11 @@ def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], s
     counts = {k: v.sum(axis=0) for k, v in cells.items()}
     modes = [agreement_stat(mode_id, *(int(counts[k][j]) for k in ("tp", "fp", "fn", "tn")), boot_kappa[:, j])
              for j, mode_id in enumerate(mode_ids)]
+    labelled = (a >= 0).sum(axis=0)
+    for j, stat in enumerate(modes):
+        stat.n_labelled_a = int(labelled[j])
     micro = agreement_stat("micro", *(int(counts[k].sum()) for k in ("tp", "fp", "fn", "tn")), micro_boot)
+    micro.n_labelled_a = int((a >= 0).any(axis=1).sum()) if a.size else 0
     f1s = [s.f1 for s in modes if s.f1 is not None]
     kappas = [s.kappa for s in modes if s.kappa is not None]
     return AgreementResult(a=set_a, b=set_b, n_traces=int(a.shape[0]), modes=modes, micro=micro,
@@ -104,20 +118,25 @@ def agreement_from_matrices(a: np.ndarray, b: np.ndarray, mode_ids: list[str], s
 
 
 def compute_agreement(store: Store, set_a: str, set_b: str, *, rounds: int = BOOTSTRAP_ROUNDS,
-                      seed: int = SEED) -> AgreementResult:
-    """Agreement of ``set_b`` with reference ``set_a`` on the traces both sets annotated."""
+                      seed: int = SEED, calibration: Calibration | None = None) -> AgreementResult:
+    """Agreement of ``set_b`` with reference ``set_a`` on the traces both sets annotated; with
+    ``calibration``, ``set_b``'s present verdicts below their mode's threshold count as absent."""
     for name in (set_a, set_b):
         if store.get_set(name) is None:
             raise ValueError(f"no annotation set {name!r}")
     mode_ids = load_taxonomy().ids
-    sa, sb = statuses(store, set_a, mode_ids), statuses(store, set_b, mode_ids)
+    sa = statuses(store, set_a, mode_ids)
+    used = None
+    if calibration is None:
+        sb = statuses(store, set_b, mode_ids)
+    else:
+        sb, used = calibrated_statuses(store, set_b, mode_ids, calibration)
     common = sorted(set(sa) & set(sb))
     empty = np.zeros((0, len(mode_ids)), dtype=np.int8)
     a = np.array([sa[t] for t in common]) if common else empty
     b = np.array([sb[t] for t in common]) if common else empty
     result = agreement_from_matrices(a, b, mode_ids, set_a, set_b, rounds=rounds, seed=seed)
-    from mastlens.analysis.localization import compute_localization  # it builds on this module
-
+    result.calibration = used
     localized = compute_localization(store, set_a, set_b, rounds=rounds, seed=seed)
     result.localization = localized[0] if localized else None
     return result

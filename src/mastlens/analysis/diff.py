@@ -26,7 +26,7 @@ from mastlens.analysis.paired import (
     mcnemar_exact, mean_ci, newcombe_paired, pair_rows, paired_t_diff, welch_diff,
 )
 from mastlens.analysis.proportions import ci, fisher_p, holm, newcombe_diff, num, ratio, wilson
-from mastlens.analysis.stats import UNKNOWN_GROUP, group_labels
+from mastlens.analysis.stats import UNKNOWN_GROUP, group_labels, source_labels
 from mastlens.analysis.vectors import AS_INGESTED
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 
@@ -47,6 +47,7 @@ class _Side:
     assessed: np.ndarray
     success: np.ndarray  # 1 / 0 / -1 unknown
     score: np.ndarray  # NaN where none
+    sources: np.ndarray | None = None  # each trace's source (analysis.strata), when the vectors carry one
 
     @classmethod
     def of(cls, df: pd.DataFrame, mode_ids: list[str]) -> _Side:
@@ -61,10 +62,11 @@ class _Side:
         success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8) if n else np.zeros(0, np.int8)
         score = df["score"].astype("Float64").to_numpy(dtype=float, na_value=np.nan) if n else np.zeros(0)
         ids = df["id"].astype(str).to_numpy(dtype=object) if n else np.array([], dtype=object)
-        return cls(ids, present, assessed, success, score)
+        return cls(ids, present, assessed, success, score, source_labels(df))
 
     def take(self, rows: np.ndarray) -> _Side:
-        return _Side(self.ids[rows], self.present[rows], self.assessed[rows], self.success[rows], self.score[rows])
+        return _Side(self.ids[rows], self.present[rows], self.assessed[rows], self.success[rows], self.score[rows],
+                     None if self.sources is None else self.sources[rows])
 
 
 def _plain(df: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +99,8 @@ def summarize_side(name: str, set_name: str, df: pd.DataFrame, *, n_judge_errors
 def _summary(name: str, set_name: str, side: _Side, mode_ids: list[str], taxonomy: Taxonomy, rules: VerdictRules,
              n_judge_errors: int) -> SideSummary:
     categories = {m.id: m.category for m in taxonomy.modes}
-    stats = group_stats(name, side.present, side.assessed, side.success, side.score, mode_ids, categories, rules)
+    stats = group_stats(name, side.present, side.assessed, side.success, side.score, mode_ids, categories, rules,
+                        sources=side.sources)
     n_ok, n_known = int((side.success == 1).sum()), int((side.success >= 0).sum())
     low, high = wilson(np.array([n_ok]), np.array([n_known]))
     per_failed = side.present[side.success == 0].sum(axis=1)

@@ -10,7 +10,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, Field
 
-from mastlens.analysis.results import GroupStats
+from mastlens.analysis.results import CalibrationApplied, GroupStats
 
 CI = Optional[tuple[float, float]]
 
@@ -132,6 +132,7 @@ class DiffResult(BaseModel):
     flips: list[Flip] = Field(default_factory=list)
     verdict_changes: list[VerdictChange] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)  # small samples, unmatched traces, modes never assessed
+    calibration: list[CalibrationApplied] = Field(default_factory=list)  # --calibration: per set compared
 
     def significant_modes(self) -> list[ModeChange]:
         return [m for m in self.modes if m.significant]

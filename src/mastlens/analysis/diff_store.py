@@ -8,7 +8,9 @@ import json
 from mastlens.analysis.diff import diff_from_vectors, run_rows
 from mastlens.analysis.diff_results import DiffResult, EvidenceRef
 from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules
+from mastlens.analysis.results import Calibration
 from mastlens.analysis.stats import UNKNOWN_GROUP
+from mastlens.analysis.strata import SOURCE_TAG, source_label
 from mastlens.analysis.vectors import failure_vectors
 from mastlens.store import AnnotationSetInfo, Store
 from mastlens.taxonomy import load_taxonomy
@@ -42,7 +44,7 @@ def _set(store: Store, name: str | None) -> str:
 def judge_errors_in(store: Store, set_name: str, by: str, value: str) -> int:
     """Traces of ``by`` = ``value`` whose current annotation in the set is a judge error."""
     rows = store.conn.execute(
-        """SELECT t.id, t.model, t.system, t.task, json_extract(t.data, '$.metadata') AS metadata
+        """SELECT t.id, t.model, t.system, t.task, t.format, json_extract(t.data, '$.metadata') AS metadata
            FROM trace_annotations a JOIN traces t ON t.id = a.trace_id
            WHERE a.set_name = ? AND a.stale = 0 AND a.status = 'error'""", (set_name,)).fetchall()
     if not rows:
@@ -50,12 +52,15 @@ def judge_errors_in(store: Store, set_name: str, by: str, value: str) -> int:
     tags = store.all_tags()
     count = 0
     for r in rows:
-        if by in ("model", "system", "task"):
+        metadata = json.loads(r["metadata"]) if r["metadata"] else {}
+        if by == "model" and not r["model"]:  # grouped by source, as in the statistics
+            found = source_label(r["format"], r["system"], metadata, tags.get(r["id"], {}).get(SOURCE_TAG))
+        elif by in ("model", "system", "task"):
             found = r[by]
         elif by in tags.get(r["id"], {}):
             found = tags[r["id"]][by]
         else:
-            found = (json.loads(r["metadata"]) if r["metadata"] else {}).get(by)
+            found = metadata.get(by)
         count += int((UNKNOWN_GROUP if found in (None, "") else str(found)) == value)
     return count
 
@@ -82,11 +87,12 @@ def compute_diff(
     store: Store, base: str, new: str, *, by: str = "run", set_name: str | None = None,
     set_base: str | None = None, set_new: str | None = None, match: str | None = None, alpha: float = 0.05,
     allow_judge_change: bool = False, success_rule: str | None = None, rules: VerdictRules = DEFAULT_RULES,
+    calibration: Calibration | None = None,
 ) -> DiffResult:
     """BASE vs NEW: the traces whose ``by`` value is ``base`` (judged in ``set_base``, else ``set_name``, else
     the latest set) against those with ``new`` (in ``set_new`` ...). Raises :class:`JudgeChangeRefused`
     when the two sets come from different judge configurations, unless ``allow_judge_change``; ``ValueError``
-    for an unknown set, key or value."""
+    for an unknown set, key or value. ``calibration``'s thresholds apply to both sides."""
     name_base, name_new = _set(store, set_base or set_name), _set(store, set_new or set_name)
     change = None
     if name_base != name_new:
@@ -98,13 +104,18 @@ def compute_diff(
                 "configuration, or pass --allow-judge-change")
         change = "; ".join(differences) or None
     taxonomy = load_taxonomy()
-    df_base = failure_vectors(store, name_base, success_rule=success_rule, taxonomy=taxonomy)
+    df_base = failure_vectors(store, name_base, success_rule=success_rule, taxonomy=taxonomy,
+                              calibration=calibration)
     df_new = df_base if name_new == name_base else failure_vectors(store, name_new, success_rule=success_rule,
-                                                                    taxonomy=taxonomy)
+                                                                    taxonomy=taxonomy, calibration=calibration)
     base_rows, new_rows = run_rows(df_base, by, base), run_rows(df_new, by, new)
-    return diff_from_vectors(
+    result = diff_from_vectors(
         base_rows, new_rows, base=base, new=new, by=by, match=match, alpha=alpha, rules=rules, taxonomy=taxonomy,
         set_base=name_base, set_new=name_new,
         judge_errors=(judge_errors_in(store, name_base, by, base), judge_errors_in(store, name_new, by, new)),
         evidence=evidence_lookup(store, name_base, name_new), judge_change=change,
     )
+    if calibration is not None:
+        result.calibration = [df_base.attrs["calibration"]] + (
+            [] if df_new is df_base else [df_new.attrs["calibration"]])
+    return result

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mastlens.analysis.agreement import BOOTSTRAP_ROUNDS, SEED
-from mastlens.analysis.results import GroupStats, OutcomeSeparation
+from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED
+from mastlens.analysis.results import GroupStats, OutcomeSeparation, SourceOutcome
+from mastlens.analysis.strata import Strata
 
 MIN_INFORMATIVE = 0.05  # se + sp - 1 at or below this: the judge says too little to correct for
 _EPS = 1e-9  # so that se + sp - 1 computed as 0.05000000000000004 still counts as 0.05
@@ -55,12 +56,44 @@ def auroc_ci(scores: np.ndarray, positive: np.ndarray, *, rounds: int = BOOTSTRA
     return float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))
 
 
+def stratified_auroc(scores: np.ndarray, failed: np.ndarray, sources: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS,
+                     seed: int = SEED) -> tuple[float | None, tuple[float, float] | None, dict[str, float]]:
+    """Within-source AUROC of ``scores`` for ``failed``, weighted by failed x successful pairs, with its
+    bootstrap CI (each class resampled within each source, seeded) and each source's own AUROC (sources
+    with one outcome only are left out)."""
+    values, inverse = np.unique(np.asarray(scores, dtype=float), return_inverse=True)
+    rng = np.random.default_rng(seed)
+    total, weights, per_source = np.zeros(rounds), 0.0, {}
+    point = 0.0
+    for name in sorted(set(np.asarray(sources).tolist())):
+        rows = sources == name
+        pos = np.bincount(inverse[rows & failed], minlength=len(values)).astype(float)
+        neg = np.bincount(inverse[rows & ~failed], minlength=len(values)).astype(float)
+        n1, n0 = pos.sum(), neg.sum()
+        if not n1 or not n0:
+            continue
+        weight = n1 * n0
+        value = float(_auroc_counts(pos[None, :], neg[None, :])[0])
+        per_source[str(name)] = value
+        point += weight * value
+        boot = _auroc_counts(rng.multinomial(int(n1), pos / n1, size=rounds).astype(float),
+                            rng.multinomial(int(n0), neg / n0, size=rounds).astype(float))
+        total += weight * boot
+        weights += weight
+    if not weights:
+        return None, None, per_source
+    total /= weights
+    return point / weights, (float(np.percentile(total, 2.5)), float(np.percentile(total, 97.5))), per_source
+
+
 def outcome_separation(present: np.ndarray, success: np.ndarray, *, group: str = "all",
-                       rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> OutcomeSeparation:
+                       sources: np.ndarray | None = None, rounds: int = BOOTSTRAP_ROUNDS,
+                       seed: int = SEED) -> OutcomeSeparation:
     """Separation of failed from successful traces by their failure vectors.
 
     ``present``: traces x modes booleans (not assessed counts as not present); ``success``: per trace 1, 0
-    or -1 (unknown, left out).
+    or -1 (unknown, left out); ``sources``: per trace its source (:mod:`mastlens.analysis.strata`). When the
+    runs with a known outcome come from more than one source, the AUROC is the within-source one.
     """
     present, success = np.asarray(present, dtype=bool), np.asarray(success)
     known = success >= 0
@@ -72,6 +105,10 @@ def outcome_separation(present: np.ndarray, success: np.ndarray, *, group: str =
         out.flagged_failed = float((scores[failed] > 0).mean())
     if out.n_success:
         out.flagged_success = float((scores[~failed] > 0).mean())
+    origin = None if sources is None else np.asarray(sources, dtype=object)[known]
+    strata = Strata.of(origin, failed) if origin is not None else None
+    if strata is not None and strata.mixed:
+        return _stratified(out, scores, failed, origin, strata, rounds, seed)
     if not out.n_failed or not out.n_success:
         out.note = "needs both failed and successful runs with a known outcome"
         return out
@@ -82,15 +119,45 @@ def outcome_separation(present: np.ndarray, success: np.ndarray, *, group: str =
     return out
 
 
+def _stratified(out: OutcomeSeparation, scores: np.ndarray, failed: np.ndarray, origin: np.ndarray,
+                strata: Strata, rounds: int, seed: int) -> OutcomeSeparation:
+    out.stratified = True
+    out.auroc_pooled = auroc(scores, failed) if out.n_failed and out.n_success else None
+    out.auroc, out.auroc_ci, per_source = stratified_auroc(scores, failed, origin, rounds=rounds, seed=seed)
+    for s in strata.strata:
+        rows = origin == s.source
+        f, ok = rows & failed, rows & ~failed
+        out.sources.append(SourceOutcome(
+            source=s.source, n=s.n, n_failed=s.n_failed, n_success=s.n_success, auroc=per_source.get(s.source),
+            flagged_failed=float((scores[f] > 0).mean()) if f.any() else None,
+            flagged_success=float((scores[ok] > 0).mean()) if ok.any() else None))
+    one_sided = [s.source for s in strata.strata if not s.informative]
+    out.sources_note = (f"{len(strata.strata)} sources ({strata.describe()}): AUROC within each source, combined "
+                        "weighted by its failed x successful pairs")
+    if one_sided:
+        out.sources_note += f"; left out, one outcome only: {', '.join(one_sided)}"
+    pooled = "" if out.auroc_pooled is None else f"; pooled {out.auroc_pooled:.2f} mixes them"
+    if out.auroc is None:
+        out.note = f"no source has both failed and successful runs{pooled}"
+        return out
+    out.note = f"within {len(strata.strata) - len(one_sided)} of {len(strata.strata)} sources{pooled}"
+    if out.auroc_ci and out.auroc_ci[0] <= 0.5 <= out.auroc_ci[1]:
+        out.note += "; the CI includes 0.5: within sources the vectors do not tell failures from successes"
+    return out
+
+
 def separation_by_group(present: np.ndarray, success: np.ndarray, groups: np.ndarray, *,
-                        rounds: int = BOOTSTRAP_ROUNDS, seed: int = SEED) -> list[OutcomeSeparation]:
+                        sources: np.ndarray | None = None, rounds: int = BOOTSTRAP_ROUNDS,
+                        seed: int = SEED) -> list[OutcomeSeparation]:
     """Overall ("all") first, then one entry per group when there is more than one."""
-    out = [outcome_separation(present, success, rounds=rounds, seed=seed)]
+    out = [outcome_separation(present, success, sources=sources, rounds=rounds, seed=seed)]
     names = sorted(set(np.asarray(groups).tolist()))
     if len(names) > 1:
         for name in names:
             rows = np.asarray(groups) == name
-            out.append(outcome_separation(present[rows], success[rows], group=str(name), rounds=rounds, seed=seed))
+            out.append(outcome_separation(present[rows], success[rows], group=str(name),
+                                          sources=None if sources is None else np.asarray(sources)[rows],
+                                          rounds=rounds, seed=seed))
     return out
 
 
@@ -99,8 +166,11 @@ def separation_sentence(sep: OutcomeSeparation) -> str:
     if sep.auroc is None:
         return f"No AUROC of the failure vectors: {sep.note or 'no runs with a known outcome'}."
     ci = f" [{sep.auroc_ci[0]:.2f}, {sep.auroc_ci[1]:.2f}]" if sep.auroc_ci else ""
-    text = (f"The failure vectors of this judge tell failed from successful runs with AUROC {sep.auroc:.2f}{ci} "
-            f"on {sep.n} runs.")
+    within = " within sources" if sep.stratified else ""
+    text = (f"The failure vectors of this judge tell failed from successful runs{within} with AUROC "
+            f"{sep.auroc:.2f}{ci} on {sep.n} runs.")
+    if sep.stratified:
+        text += f" The runs come from {sep.sources_note} ({sep.note})."
     if sep.auroc_ci and sep.auroc_ci[0] <= 0.5 <= sep.auroc_ci[1]:
         text += " Warning: the interval includes 0.5 (chance)."
     return text

@@ -128,6 +128,7 @@ class GateResult(BaseModel):
     strict: bool = False
     alpha: float = 0.05
     judge_change: str | None = None
+    calibration: str | None = None  # --calibration: the thresholds applied, in words
     checks: list[GateCheck] = Field(default_factory=list)
 
     @property

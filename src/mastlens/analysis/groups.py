@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from mastlens.analysis.proportions import ci, fisher_p, holm, num, odds_ratio, ratio, wilson
-from mastlens.analysis.results import CategoryStat, GroupStats, ModeStat
+from mastlens.analysis.results import CategoryStat, GroupStats, ModeStat, SourceOutcome
+from mastlens.analysis.strata import Strata, cmh_test
 from mastlens.settings_file import read_settings
 
 
@@ -99,8 +100,11 @@ def category_stats(present: np.ndarray, assessed: np.ndarray, mode_ids: list[str
 
 
 def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: np.ndarray, score: np.ndarray,
-                mode_ids: list[str], categories: dict[str, str], rules: VerdictRules = DEFAULT_RULES) -> GroupStats:
-    """Statistics of one group. ``success`` holds 1 / 0 / -1 (unknown) per trace; ``score`` may hold NaN."""
+                mode_ids: list[str], categories: dict[str, str], rules: VerdictRules = DEFAULT_RULES,
+                sources: np.ndarray | None = None) -> GroupStats:
+    """Statistics of one group. ``success`` holds 1 / 0 / -1 (unknown) per trace; ``score`` may hold NaN.
+    ``sources`` (per trace, :mod:`mastlens.analysis.strata`): when the runs with a known outcome come from
+    more than one, each mode's effect and test are the within-source ones (see :func:`stratify_modes`)."""
     ok, failed = success == 1, success == 0
     n, n_ok, n_failed = len(success), int(ok.sum()), int(failed.sum())
     per_trace = present.sum(axis=1)
@@ -136,7 +140,7 @@ def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: n
                      else rules.verdict(int(ns[j]), int(nf[j]), num(p_ok[j]), delta, p_holm[j])),
             too_few_assessed=bool(0 < n_assessed[j] < rules.min_assessed),
         ))
-    return GroupStats(
+    out = GroupStats(
         name=name, n=n, n_failed=n_failed, n_unknown_outcome=n - n_ok - n_failed,
         success_rate=num(ratio(n_ok, n_ok + n_failed)), mean_score=float(scores.mean()) if len(scores) else None,
         modes_per_trace=mean_all, modes_per_trace_sd=sd_all,
@@ -145,3 +149,38 @@ def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: n
         modes_histogram_failed={str(i): int(c) for i, c in enumerate(histogram_failed)},
         categories=category_stats(present, assessed, mode_ids, categories), modes=modes,
     )
+    if sources is not None:
+        stratify_modes(out, present, assessed, success, np.asarray(sources, dtype=object), rules)
+    return out
+
+
+def stratify_modes(group: GroupStats, present: np.ndarray, assessed: np.ndarray, success: np.ndarray,
+                   sources: np.ndarray, rules: VerdictRules = DEFAULT_RULES) -> None:
+    """When ``group``'s runs with a known outcome come from more than one source, replace each mode's
+    delta, lift, odds ratio, p values and verdict by the within-source ones (Mantel-Haenszel effects, the
+    Cochran-Mantel-Haenszel test, Holm over the modes), keeping the pooled delta, odds ratio and p."""
+    known = success >= 0
+    failed = success == 0
+    strata = Strata.of(sources[known], failed[known])
+    if not strata.mixed:
+        return
+    group.stratified = True
+    names = [s.source for s in strata.strata]
+    group.sources = [SourceOutcome(source=s.source, n=s.n, n_failed=s.n_failed, n_success=s.n_success)
+                     for s in strata.strata]
+    in_source = np.stack([sources == n for n in names])  # sources x traces
+    tests = []
+    for j in range(present.shape[1]):
+        a, p = assessed[:, j], present[:, j]
+        nf, kf = (in_source & (a & failed)).sum(1), (in_source & (p & failed)).sum(1)
+        ns, ks = (in_source & (a & (success == 1))).sum(1), (in_source & (p & (success == 1))).sum(1)
+        tests.append(cmh_test(kf, nf, ks, ns))
+    adjusted = holm([t.p_value for t in tests])
+    for m, t, p_holm in zip(group.modes, tests, adjusted):
+        m.stratified, m.n_strata = True, t.n_strata
+        m.delta_pp_pooled, m.odds_ratio_pooled, m.p_value_pooled = m.delta_pp, m.odds_ratio, m.p_value
+        m.delta_pp, m.lift, m.odds_ratio, m.odds_ratio_ci = num(t.delta_pp), num(t.risk_ratio), num(t.odds_ratio), \
+            t.odds_ratio_ci
+        m.p_value, m.p_holm = t.p_value, p_holm
+        if not m.too_few_assessed and m.n_assessed >= rules.min_assessed:
+            m.verdict = rules.verdict(t.n_success, t.n_failed, m.prevalence_success, m.delta_pp, p_holm)

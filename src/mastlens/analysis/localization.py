@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mastlens.analysis.agreement import BOOTSTRAP_ROUNDS, SEED, bootstrap_sums
+from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED, bootstrap_sums
 from mastlens.analysis.results import Localization, ModeLocalization
 from mastlens.store import Store
 from mastlens.trace import ModeStatus, StepKind, Trace, Verdict

@@ -49,6 +49,25 @@ class ModeStat(BaseModel):
     prevalence_corrected: float | None = None
     prevalence_corrected_ci: CI = None
     prevalence_corrected_note: str | None = None
+    # when the group mixes sources (GroupStats.stratified): delta_pp, lift, odds_ratio and p_value are the
+    # within-source ones (Mantel-Haenszel, Cochran-Mantel-Haenszel) and the pooled ones are kept here
+    stratified: bool = False
+    n_strata: int = 0  # sources with both outcomes assessed, the ones the stratified figures use
+    delta_pp_pooled: float | None = None
+    odds_ratio_pooled: float | None = None
+    p_value_pooled: float | None = None
+
+
+class SourceOutcome(BaseModel):
+    """One source's runs with a known outcome (see :mod:`mastlens.analysis.strata`)."""
+
+    source: str
+    n: int = 0
+    n_failed: int = 0
+    n_success: int = 0
+    auroc: float | None = None  # in OutcomeSeparation.sources: the AUROC within this source
+    flagged_failed: float | None = None
+    flagged_success: float | None = None
 
 
 class UnexplainedFailures(BaseModel):
@@ -80,6 +99,9 @@ class GroupStats(BaseModel):
     categories: list[CategoryStat] = Field(default_factory=list)
     modes: list[ModeStat] = Field(default_factory=list)
     unexplained: UnexplainedFailures = Field(default_factory=UnexplainedFailures)
+    # the group's runs with a known outcome come from more than one source: the mode tests are stratified
+    stratified: bool = False
+    sources: list[SourceOutcome] = Field(default_factory=list)  # filled when stratified
 
 
 class Cooccurrence(BaseModel):
@@ -158,6 +180,8 @@ class StatsResult(BaseModel):
     success_rule: str
     success_decided: str = ""  # which decided success (the rule, the source's own flag), with counts
     model_aliases: dict[str, str] = Field(default_factory=dict)  # --model-alias, applied to model groups
+    # grouping by model, runs that record none are grouped by their source: these groups are sources
+    groups_by_source: list[str] = Field(default_factory=list)
     verdict_rules: str = ""  # the fatal/benign/neutral/insufficient rules applied, in words
     n_traces: int = 0
     excluded: Excluded = Field(default_factory=Excluded)
@@ -170,6 +194,84 @@ class StatsResult(BaseModel):
     recommendations: list[Recommendation] = Field(default_factory=list)
     reference: str | None = None  # the reference set behind the corrected prevalences
     separation: list["OutcomeSeparation"] = Field(default_factory=list)  # "all" first, then per group
+    # the judge's own task_completed against the real outcome ("all" first, then per group); empty when it never calls
+    outcome_calls: list["OutcomeCall"] = Field(default_factory=list)
+    calibration: "CalibrationApplied | None" = None  # --calibration: thresholds applied to this set's verdicts
+
+
+class OutcomeCall(BaseModel):
+    """How often the judge's own outcome call (``task_completed``) matches the run's real outcome, over
+    runs with a known outcome the judge made a call on (:mod:`mastlens.analysis.outcome_call`)."""
+
+    group: str = "all"
+    n_known: int = 0  # runs with a known outcome
+    n_called: int = 0  # of them, the judge said completed or not completed
+    n_agree: int = 0
+    accuracy: float | None = None
+    accuracy_ci: CI = None  # Wilson 95%
+    completed_but_failed: int = 0
+    not_completed_but_succeeded: int = 0
+
+
+# -- calibration (analysis/calibration.py) ---------------------------------------------------------------
+
+MIN_REFERENCE_POSITIVES = 5
+
+
+class ModeCalibration(BaseModel):
+    id: str
+    n: int = 0  # traces both sets assessed this mode on
+    reference_positives: int = 0
+    present: int = 0  # J's present verdicts there
+    with_confidence: int = 0  # of them, those carrying a confidence (only those can fall below a threshold)
+    threshold: float | None = None
+    kappa_before: float | None = None
+    kappa_before_ci: CI = None
+    kappa_after: float | None = None
+    kappa_after_ci: CI = None
+    note: str = ""
+
+
+class Calibration(BaseModel):
+    """Per-mode thresholds for set ``set`` fitted against ``reference`` (or read from a file)."""
+
+    set: str = ""
+    reference: str = ""
+    n_traces: int = 0
+    min_reference_positives: int = MIN_REFERENCE_POSITIVES
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    modes: list[ModeCalibration] = Field(default_factory=list)
+    micro_before: float | None = None
+    micro_before_ci: CI = None
+    micro_after: float | None = None
+    micro_after_ci: CI = None
+    file: str | None = None  # where it was read from
+
+
+class CalibrationApplied(BaseModel):
+    """What ``--calibration`` did to one set: the thresholds and how many present verdicts fell below them."""
+
+    file: str | None = None
+    fitted_on: str = ""  # "J against R"
+    thresholds: dict[str, float] = Field(default_factory=dict)
+    demoted: dict[str, int] = Field(default_factory=dict)  # mode -> present verdicts counted absent
+
+    @classmethod
+    def of(cls, cal: Calibration, demoted: dict[str, int]) -> CalibrationApplied:
+        return cls(file=cal.file, fitted_on=f"{cal.set} against {cal.reference}" if cal.set else "",
+                   thresholds=dict(cal.thresholds), demoted=demoted)
+
+    def describe(self) -> str:
+        """One line for every output that applied it."""
+        where = f" {self.file}" if self.file else ""
+        fitted = f" (fitted on {self.fitted_on})" if self.fitted_on else ""
+        if not self.thresholds:
+            return f"calibration{where}{fitted} applied: no mode has a threshold, nothing changed"
+        total = sum(self.demoted.values())
+        marks = ", ".join(f"{m} >= {t:g}" + (f" ({self.demoted[m]} dropped)" if self.demoted.get(m) else "")
+                          for m, t in self.thresholds.items())
+        return (f"calibration{where}{fitted} applied: a present verdict below its mode's confidence threshold "
+                f"counts as absent ({total} counted absent; {marks})")
 
 
 class AgreementStat(BaseModel):
@@ -177,6 +279,7 @@ class AgreementStat(BaseModel):
 
     id: str
     n: int
+    n_labelled_a: int = 0  # traces the reference assesses this mode on (n counts those B assesses too)
     prevalence_a: float | None = None
     prevalence_b: float | None = None
     tp: int = 0
@@ -205,6 +308,7 @@ class AgreementResult(BaseModel):
     micro: AgreementStat
     macro: MacroAgreement = Field(default_factory=MacroAgreement)
     localization: "Localization | None" = None  # when A localizes (decisive steps/agents or mode onsets)
+    calibration: CalibrationApplied | None = None  # --calibration, applied to B
 
 
 # -- fidelity: localization, outcome separation (analysis/localization.py, analysis/fidelity.py) ------------
@@ -258,6 +362,12 @@ class OutcomeSeparation(BaseModel):
     flagged_failed: float | None = None
     flagged_success: float | None = None
     note: str | None = None  # why there is no AUROC, or a warning (CI includes 0.5)
+    # the runs come from more than one source: ``auroc`` / ``auroc_ci`` are within-source (weighted by failed x
+    # successful pairs), ``auroc_pooled`` the figure that mixes sources, ``sources`` each source's own
+    stratified: bool = False
+    auroc_pooled: float | None = None
+    sources: list[SourceOutcome] = Field(default_factory=list)
+    sources_note: str | None = None  # the sources and how they were combined, in words
 
 
 StatsResult.model_rebuild()

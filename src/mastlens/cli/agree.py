@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
+from mastlens.cli.calibrate import CalibrationOption, load_calibration_option, say_calibration
 from mastlens.cli.tables import WideOption
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, fail, open_store, print_json, resolve_set
 
@@ -15,6 +17,7 @@ def register(app: typer.Typer) -> None:
     def agree_command(
         set_a: str = typer.Argument(..., help="Reference annotation set (e.g. human labels)."),
         set_b: str = typer.Argument(..., help="Annotation set to measure against the reference."),
+        calibration_file: Optional[Path] = CalibrationOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
         wide: bool = WideOption,
@@ -23,13 +26,15 @@ def register(app: typer.Typer) -> None:
         from mastlens.analysis import compute_agreement
         from mastlens.cli.stats_view import print_agreement
 
+        calibration = load_calibration_option(calibration_file)  # applied to SET_B
         with open_store(db, must_exist=True) as store:
             for name in (set_a, set_b):
                 resolve_set(store, name)
-            result = compute_agreement(store, set_a, set_b)
+            result = compute_agreement(store, set_a, set_b, calibration=calibration)
         if result.n_traces == 0:
             fail(f"no trace has a current annotation in both {set_a!r} and {set_b!r}: nothing to compare", EXIT_USAGE)
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
+        say_calibration(result.calibration)
         print_agreement(result, wide=wide)

@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from mastlens.cli.calibrate import CalibrationOption, load_calibration_option, say_calibration
 from mastlens.cli.common import DbOption, JsonOption, fail, note, open_store, print_json
 from mastlens.cli.report import SuccessOption, VerdictRulesOption, verdict_rules
 
@@ -24,8 +25,9 @@ AllowJudgeChangeOption = typer.Option(
 
 def run_diff(db: Path | None, base: str, new: str, *, by: str, set_name: str | None, set_base: str | None,
              set_new: str | None, match: str | None, allow_judge_change: bool, success: str | None,
-             rules_file: Path | None, alpha: float = 0.05):  # noqa: ANN201 - a DiffResult
-    """Compute the diff from the store, failing with one line on any usage problem."""
+             rules_file: Path | None, alpha: float = 0.05, calibration=None):  # noqa: ANN001, ANN201 - a DiffResult
+    """Compute the diff from the store, failing with one line on any usage problem; ``calibration`` (a
+    ``Calibration``) applies its thresholds to both runs."""
     from mastlens.analysis.diff_store import JudgeChangeRefused, compute_diff
 
     rules = verdict_rules(rules_file)
@@ -35,7 +37,7 @@ def run_diff(db: Path | None, base: str, new: str, *, by: str, set_name: str | N
         try:
             return compute_diff(store, base, new, by=by, set_name=set_name, set_base=set_base, set_new=set_new,
                                 match=match, alpha=alpha, allow_judge_change=allow_judge_change,
-                                success_rule=success, rules=rules)
+                                success_rule=success, rules=rules, calibration=calibration)
         except JudgeChangeRefused as exc:
             fail(str(exc))
         except ValueError as exc:
@@ -62,6 +64,7 @@ def register(app: typer.Typer) -> None:
         allow_judge_change: bool = AllowJudgeChangeOption,
         success: Optional[str] = SuccessOption,
         rules_file: Optional[Path] = VerdictRulesOption,
+        calibration_file: Optional[Path] = CalibrationOption,
         md: Optional[Path] = typer.Option(None, "--md", help="Write a Markdown summary (a PR comment)."),
         output: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the diff as an HTML page."),
         db: Path = DbOption,
@@ -73,11 +76,15 @@ def register(app: typer.Typer) -> None:
         from mastlens.report.diff_markdown import render_diff_markdown
         from mastlens.taxonomy import load_taxonomy
 
+        calibration = load_calibration_option(calibration_file)
         result = run_diff(db, base, new, by=by, set_name=set_name, set_base=set_base, set_new=set_new, match=match,
-                          allow_judge_change=allow_judge_change, success=success, rules_file=rules_file)
+                          allow_judge_change=allow_judge_change, success=success, rules_file=rules_file,
+                          calibration=calibration)
         if as_json:
             print_json(result.model_dump(mode="json"))
         else:
+            for applied in result.calibration:
+                say_calibration(applied)
             print_diff(result, {m.id: m.name for m in load_taxonomy().modes})
         for path, text in ((md, lambda: render_diff_markdown(result)),
                            (output, lambda: render_diff_html(result, show_db=show_db(db)))):

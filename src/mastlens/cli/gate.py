@@ -9,6 +9,7 @@ from typing import Optional
 import typer
 from rich.markup import escape
 
+from mastlens.cli.calibrate import CalibrationOption, load_calibration_option
 from mastlens.cli.common import EXIT_OK, EXIT_PARTIAL, DbOption, JsonOption, console, fail, open_store, print_json
 from mastlens.cli.diff import (
     AllowJudgeChangeOption, ByOption, MatchOption, SetBaseOption, SetNewOption, SetOption, run_diff,
@@ -28,7 +29,7 @@ def _ci_text(check) -> str:  # noqa: ANN001 - a GateCheck
 
 
 def _single_run(db: Path | None, by: str, new: str | None, set_name: str | None, success: str | None,
-                rules_file: Path | None):  # noqa: ANN202 - (SideSummary, what it is of)
+                rules_file: Path | None, calibration=None):  # noqa: ANN001, ANN202 - (SideSummary, what it is of, applied)
     """NEW alone (or the whole set when no --new): the figures of one run."""
     from mastlens.analysis.diff import run_rows, summarize_side
     from mastlens.analysis.diff_store import judge_errors_in
@@ -39,7 +40,7 @@ def _single_run(db: Path | None, by: str, new: str | None, set_name: str | None,
     with open_store(db, must_exist=True) as store:
         name = resolve_set(store, set_name, quiet=True)
         try:
-            df = failure_vectors(store, name, success_rule=success)
+            df = failure_vectors(store, name, success_rule=success, calibration=calibration)
             if new is not None:
                 df = run_rows(df, by, new)
         except ValueError as exc:
@@ -47,7 +48,8 @@ def _single_run(db: Path | None, by: str, new: str | None, set_name: str | None,
         errors = judge_errors_in(store, name, by, new) if new is not None else sum(
             1 for a in store.get_annotations(name) if a.status.value == "error")
         label = f"{by} = {new} in set {name}" if new is not None else f"every trace of set {name}"
-        return summarize_side(new or name, name, df, n_judge_errors=errors, rules=rules), label
+        return summarize_side(new or name, name, df, n_judge_errors=errors, rules=rules), label, \
+            df.attrs.get("calibration")
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +66,7 @@ def register(app: typer.Typer) -> None:
         allow_judge_change: bool = AllowJudgeChangeOption,
         success: Optional[str] = SuccessOption,
         rules_file: Optional[Path] = VerdictRulesOption,
+        calibration_file: Optional[Path] = CalibrationOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -81,23 +84,29 @@ def register(app: typer.Typer) -> None:
             fail("--base needs --new: the run to compare with it")
         if rules.needs_diff() and base is None:
             fail(f"{rules_path}: {', '.join(rules.needs_diff())} compare two runs: give --base BASE --new NEW")
+        calibration = load_calibration_option(calibration_file)
         diff = None
         if base is not None:
             diff = run_diff(db, base, new, by=by, set_name=set_name, set_base=set_base, set_new=set_new, match=match,
                             allow_judge_change=allow_judge_change, success=success, rules_file=rules_file,
-                            alpha=rules.alpha)
+                            alpha=rules.alpha, calibration=calibration)
             side, label = diff.new_summary, f"{by} = {new} vs {base}" + (f" (paired on {match})" if match else "")
+            applied = diff.calibration
         else:
-            side, label = _single_run(db, by, new, set_name or set_new, success, rules_file)
+            side, label, one = _single_run(db, by, new, set_name or set_new, success, rules_file, calibration)
+            applied = [one] if one is not None else []
         if side.stats.n == 0:
             fail(f"no annotated trace to evaluate ({label})")
         result = evaluate_gate(rules, side, diff=diff, rules_file=str(rules_path), evaluated_on=label,
                                base=diff.base_summary if diff else None)
+        result.calibration = "; ".join(a.describe() for a in applied) or None
         if as_json:
             print_json(result.model_dump(mode="json") | {"holds": result.holds})
         else:
             console.print(f"gate {escape(str(rules_path))} on {escape(label)}"
                           + (" [bold](strict: point estimates)[/]" if rules.strict else ""), soft_wrap=True)
+            if result.calibration:
+                console.print(f"[bold]{escape(result.calibration)}[/]", soft_wrap=True)
             if result.judge_change:
                 console.print(f"[bold red]judge configuration changed:[/] {escape(result.judge_change)}",
                               soft_wrap=True)

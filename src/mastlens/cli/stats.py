@@ -7,10 +7,12 @@ from typing import Optional
 
 import typer
 
+from mastlens.cli.calibrate import CalibrationOption, load_calibration_option, say_calibration
 from mastlens.cli.tables import WideOption
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, console, fail, open_store, print_json, resolve_set
 from mastlens.cli.report import (
-    CompareOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, model_aliases, verdict_rules,
+    CompareOption, FromOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, dataset_stats,
+    model_aliases, verdict_rules,
 )
 
 StatsReferenceOption = typer.Option(
@@ -28,6 +30,8 @@ def register(app: typer.Typer) -> None:
         rules_file: Optional[Path] = VerdictRulesOption,
         model_alias: Optional[list[str]] = ModelAliasOption,
         reference: Optional[str] = StatsReferenceOption,
+        from_source: Optional[str] = FromOption,
+        calibration_file: Optional[Path] = CalibrationOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
         wide: bool = WideOption,
@@ -39,16 +43,23 @@ def register(app: typer.Typer) -> None:
 
         rules = verdict_rules(rules_file)
         aliases = model_aliases(model_alias)
-        with open_store(db, must_exist=True) as store:
-            name = resolve_set(store, set_name)
-            if reference:
-                resolve_set(store, reference)
-            try:
-                result = compute_stats(store, name, group_by=group_by, success_rule=success,
-                                       compare=list(compare) if compare else None, rules=rules,
-                                       model_aliases=aliases, reference=reference)
-            except ValueError as exc:
-                fail(f"cannot compute statistics for set {name!r}: {exc}")
+        calibration = load_calibration_option(calibration_file)
+        if from_source:  # an exported Parquet dataset, through DuckDB
+            if calibration is not None:
+                fail("--calibration with --from: the dataset keeps no verdict confidences; drop --from")
+            result = dataset_stats(from_source, set_name, group_by=group_by, success=success, reference=reference,
+                                   compare=compare, rules=rules, aliases=aliases)
+        else:
+            with open_store(db, must_exist=True) as store:
+                name = resolve_set(store, set_name)
+                if reference:
+                    resolve_set(store, reference)
+                try:
+                    result = compute_stats(store, name, group_by=group_by, success_rule=success,
+                                           compare=list(compare) if compare else None, rules=rules,
+                                           model_aliases=aliases, reference=reference, calibration=calibration)
+                except ValueError as exc:
+                    fail(f"cannot compute statistics for set {name!r}: {exc}")
         if result.n_traces == 0:
             ex = result.excluded
             fail(f"set {name!r} has no current annotation of a stored trace ({ex.stale} stale, {ex.errors} judge "
@@ -56,6 +67,7 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(result.model_dump(mode="json"))
             return
+        say_calibration(result.calibration)
         print_stats(result, {m.id: m.name for m in load_taxonomy().modes}, wide=wide)
         if result.success_decided:
             console.print(result.success_decided, soft_wrap=True)

@@ -86,10 +86,15 @@ def _corrected(m: ModeStat) -> str:
 
 def _modes(group: GroupStats, reference: str | None = None, wide: bool = False) -> Table:
     extra = ["corrected (se/sp)"] if reference else []
+    test = "p (CMH)" if group.stratified else "p (Fisher)"
     columns = ["mode", "assessed", "overall", *extra, "in successes", "in failed", "delta pp", "lift", "odds ratio",
-               "p (Fisher)", "p (Holm)", "verdict"] if wide else \
+               test, "p (Holm)", "verdict"] if wide else \
         ["mode", "assessed", *extra, "in successes", "in failed", "delta pp", "verdict"]
-    table = _table(f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful", columns)
+    title = f"Modes in {escape(group.name)}: prevalence (Wilson 95% CI), failed vs successful"
+    if group.stratified:
+        title += (f"; delta, lift, odds ratio, test and verdict within its {len(group.sources)} sources "
+                  "(Mantel-Haenszel, Cochran-Mantel-Haenszel)")
+    table = _table(title, columns)
     rows = []
     for m in group.modes:
         assessed = (str(m.n_assessed) + (f" ({m.n_not_assessed} n/a)" if m.n_not_assessed else "")) if wide else \
@@ -110,8 +115,21 @@ def _modes(group: GroupStats, reference: str | None = None, wide: bool = False) 
             "in failed": f"{pct(m.prevalence_failed)} {interval(m.prevalence_failed_ci)}",
             "delta pp": number(m.delta_pp, "+.0f"), "lift": number(m.lift),
             "odds ratio": f"{number(m.odds_ratio)} {interval(m.odds_ratio_ci, as_pct=False)}",
-            "p (Fisher)": p_text(m.p_value), "p (Holm)": p_text(m.p_holm)})
+            test: p_text(m.p_value), "p (Holm)": p_text(m.p_holm)})
     return _rows(table, columns, rows)
+
+
+def _sources_line(group: GroupStats) -> str:
+    """Which sources a stratified group mixes, and the pooled effects the verdicts no longer rest on."""
+    parts = [f"{escape(s.source)} {s.n} runs, {pct(s.n_success / s.n if s.n else None)} successful"
+             for s in group.sources]
+    moved = [f"{m.id} {number(m.delta_pp_pooled, '+.0f')} -> {number(m.delta_pp, '+.0f')}" for m in group.modes
+             if m.delta_pp_pooled is not None and m.delta_pp is not None and abs(m.delta_pp_pooled - m.delta_pp) >= 5]
+    text = (f"{escape(group.name)} mixes sources whose outcomes differ ({'; '.join(parts)}): the modes are compared "
+            "within each source")
+    if moved:
+        text += "; pooled vs within-source delta pp: " + ", ".join(moved)
+    return text
 
 
 def _separation(result: StatsResult) -> Table | None:
@@ -127,6 +145,24 @@ def _separation(result: StatsResult) -> Table | None:
         table.add_row(escape(s.group), str(s.n), str(s.n_failed), str(s.n_success), auroc, pct(s.flagged_failed),
                       pct(s.flagged_success), escape(s.note or ""))
     return table
+
+
+def _outcome_calls(result: StatsResult) -> Table | None:
+    if not result.outcome_calls:
+        return None
+    table = _table("Does the judge's own outcome call (task completed) match the real outcome?",
+                   ["group", "known outcome", "judge called", "right", "accuracy (Wilson 95% CI)",
+                    "said done, failed", "said not done, succeeded"], right_from=1)
+    for c in result.outcome_calls:
+        table.add_row(escape(c.group), str(c.n_known), str(c.n_called), str(c.n_agree),
+                      f"{pct(c.accuracy)} {interval(c.accuracy_ci)}", str(c.completed_but_failed),
+                      str(c.not_completed_but_succeeded))
+    return table
+
+
+def _separation_sources(result: StatsResult) -> list[str]:
+    return [f"{escape(s.group)}: {escape(s.note or '')}; {escape(s.sources_note)}" for s in result.separation
+            if s.stratified and s.sources_note]
 
 
 def _compact_modes(group: GroupStats) -> str:
@@ -227,15 +263,25 @@ def print_stats(result: StatsResult, mode_names: dict[str, str], wide: bool = Fa
     """Every table of ``mastlens stats``, in reading order, then a legend of the mode ids shown; ``wide``
     shows every column and whole names."""
     print_table(console, _summary(result, wide), wide)
+    if result.groups_by_source:
+        console.print(f"no model recorded: runs grouped by their source (format/system/domain): "
+                      f"{escape(', '.join(result.groups_by_source))}", soft_wrap=True)
     _print_unexplained(result)
     for group in result.groups:
         if 0 < group.n_failed < group.n - group.n_unknown_outcome:
             print_table(console, _modes(group, result.reference, wide), wide)
+            if group.stratified:
+                console.print(_sources_line(group), soft_wrap=True)
         else:
             console.print(_compact_modes(group), soft_wrap=True)
     separation = _separation(result)
     if separation is not None:
         print_table(console, separation, wide)
+        for line in _separation_sources(result):
+            console.print(line, soft_wrap=True)
+    calls = _outcome_calls(result)
+    if calls is not None:
+        print_table(console, calls, wide)
     if result.reference:
         notes = sorted({m.prevalence_corrected_note for g in result.groups for m in g.modes
                         if m.prevalence_corrected_note and not m.too_few_assessed})
@@ -260,22 +306,45 @@ def print_stats(result: StatsResult, mode_names: dict[str, str], wide: bool = Fa
                       f"{ex.not_in_store} annotations of traces not in the store", soft_wrap=True)
 
 
+def _mode_ids(ids: list[str]) -> str:
+    return ", ".join(ids)
+
+
 def print_agreement(result: AgreementResult, wide: bool = False) -> None:
-    """Per-mode agreement of B with reference A, then the micro and macro summaries."""
-    columns = ["mode", "n", "prevalence A / B", "tp/fp/fn/tn", "accuracy", "precision", "recall", "F1",
-               "kappa (95% CI)", "PABAK"] if wide else ["mode", "n", "prevalence A / B", "F1", "kappa (95% CI)", "PABAK"]
-    table = _table(f"Agreement of {escape(result.b)} with reference {escape(result.a)} ({result.n_traces} traces in "
-                   "both)", columns)
-    for s in [*result.modes, result.micro]:
-        row = {"mode": s.id, "n": str(s.n), "prevalence A / B": f"{pct(s.prevalence_a)} / {pct(s.prevalence_b)}",
-               "tp/fp/fn/tn": f"{s.tp}/{s.fp}/{s.fn}/{s.tn}", "accuracy": pct(s.accuracy),
-               "precision": pct(s.precision), "recall": pct(s.recall), "F1": number(s.f1),
-               "kappa (95% CI)": f"{number(s.kappa)} {interval(s.kappa_ci, as_pct=False)}", "PABAK": number(s.pabak)}
-        table.add_row(*(row[c] for c in columns), end_section=s is result.modes[-1] if result.modes else False)
-    print_table(console, table, wide)
-    console.print(f"A = {escape(result.a)} (reference), B = {escape(result.b)}")
-    console.print(f"macro over modes: F1 {number(result.macro.f1)}, kappa {number(result.macro.kappa)}")
-    if not wide:
+    """Per-mode agreement of B with reference A over the modes both assess, then the micro and macro
+    summaries; the modes A labels none of, or B does not assess, in one line each (no rows of dashes)."""
+    a, b = escape(result.a), escape(result.b)
+    compared = [s for s in result.modes if s.n > 0]
+    unlabelled = [s.id for s in result.modes if s.n_labelled_a == 0]
+    unassessed = [s.id for s in result.modes if s.n == 0 and s.n_labelled_a > 0]
+    if compared:
+        columns = ["mode", "n", "prevalence A / B", "tp/fp/fn/tn", "accuracy", "precision", "recall", "F1",
+                   "kappa (95% CI)", "PABAK"] if wide else ["mode", "n", "prevalence A / B", "F1", "kappa (95% CI)",
+                                                            "PABAK"]
+        table = _table(f"Agreement of {b} with reference {a} ({result.n_traces} traces in both)", columns)
+        for s in [*compared, result.micro]:
+            row = {"mode": s.id, "n": str(s.n), "prevalence A / B": f"{pct(s.prevalence_a)} / {pct(s.prevalence_b)}",
+                   "tp/fp/fn/tn": f"{s.tp}/{s.fp}/{s.fn}/{s.tn}", "accuracy": pct(s.accuracy),
+                   "precision": pct(s.precision), "recall": pct(s.recall), "F1": number(s.f1),
+                   "kappa (95% CI)": f"{number(s.kappa)} {interval(s.kappa_ci, as_pct=False)}",
+                   "PABAK": number(s.pabak)}
+            table.add_row(*(row[c] for c in columns), end_section=s is compared[-1])
+        print_table(console, table, wide)
+        console.print(f"A = {a} (reference), B = {b}")
+        console.print(f"macro over modes: F1 {number(result.macro.f1)}, kappa {number(result.macro.kappa)}")
+    if len(unlabelled) == len(result.modes) and result.modes:
+        loc = result.localization
+        what = (f", only where the runs went wrong (a decisive step on {loc.n_step} and a decisive agent on "
+                f"{loc.n_agent} of {loc.n} failed runs)" if loc is not None else "")
+        console.print(f"{a} labels none of the {len(result.modes)} failure modes{what}: no mode agreement on the "
+                      f"{result.n_traces} traces in both", soft_wrap=True)
+    elif unlabelled:
+        console.print(f"{a} labels none of these modes on the {result.n_traces} traces in both: "
+                      f"{_mode_ids(unlabelled)}", soft_wrap=True)
+    if unassessed:
+        console.print(f"{b} assesses none of these modes where {a} labels them: {_mode_ids(unassessed)}",
+                      soft_wrap=True)
+    if compared and not wide:
         console.print("--wide adds tp/fp/fn/tn, accuracy, precision and recall", style="dim")
     if result.localization is not None:
         print_table(console, _localization(result.localization, result), wide)

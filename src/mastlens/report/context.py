@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mastlens.analysis.strata import SOURCE_TAG, source_label
 from mastlens.report.drilldown import TraceView, build_trace_view, trace_char_budget
 from mastlens.store import Store, default_db_path
 from mastlens.taxonomy import Taxonomy, load_taxonomy
@@ -50,6 +51,9 @@ class ReliabilityCard:
     partly_assessed: list[tuple[str, int]]
     separation: str | None = None  # the AUROC sentence (analysis.fidelity.separation_sentence)
     separation_warning: bool = False  # its CI includes 0.5, or there is no AUROC
+    outcome_call: str | None = None  # the judge's own task_completed against the real outcome, in one sentence
+    # per mode with a present verdict: (mode, present verdicts, mean confidence of those carrying one, how many do)
+    confidence: list[tuple[str, int, float | None, int]] = field(default_factory=list)
 
     @property
     def verified_share(self) -> float | None:
@@ -75,6 +79,7 @@ class ReportContext:
     n_traces_omitted: int = 0
     diff: dict[str, Any] | None = None  # a DiffResult dump: the report's Diff section
     db: str | None = None  # the store to name in printed commands (None: the default one)
+    calibration: dict[str, Any] | None = None  # a Calibration dump (--calibration): its thresholds and fit figures
 
 
 def group_value(trace: Trace, group_by: str, model_aliases: dict[str, str] | None = None,
@@ -82,6 +87,8 @@ def group_value(trace: Trace, group_by: str, model_aliases: dict[str, str] | Non
     """The group a trace falls in for ``group_by`` (model, system, task, a run tag or a metadata key); models
     by their normalised, aliased name as in the statistics."""
     if group_by == "model":
+        if not trace.model:  # grouped by source, as in the statistics
+            return source_label(trace.source.format, trace.system, trace.metadata, (tags or {}).get(SOURCE_TAG))
         return group_model(trace.model, model_aliases)
     if group_by in ("system", "task"):
         value = getattr(trace, group_by)
@@ -108,6 +115,8 @@ def reliability_card(store: Store, set_name: str, annotations: list[Annotation],
     errors = [a for a in annotations if a.status is AnnotationStatus.ERROR]
     present = verified = 0
     not_assessed: Counter[str] = Counter()
+    present_by_mode: Counter[str] = Counter()
+    confidences: dict[str, list[float]] = {}
     for a in ok:
         for mode_id in taxonomy.ids:
             mv = a.verdict.modes.get(mode_id)
@@ -116,6 +125,9 @@ def reliability_card(store: Store, set_name: str, annotations: list[Annotation],
             elif mv.status is ModeStatus.PRESENT:
                 present += 1
                 verified += int(mv.has_verified_evidence)
+                present_by_mode[mode_id] += 1
+                if mv.confidence is not None:
+                    confidences.setdefault(mode_id, []).append(float(mv.confidence))
     never = [m for m in taxonomy.ids if ok and not_assessed[m] == len(ok)]
     partly = [(m, not_assessed[m]) for m in taxonomy.ids if 0 < not_assessed[m] < len(ok)]
     return ReliabilityCard(
@@ -127,6 +139,8 @@ def reliability_card(store: Store, set_name: str, annotations: list[Annotation],
         present_verified=verified, input_tokens=sum(a.input_tokens for a in annotations),
         output_tokens=sum(a.output_tokens for a in annotations),
         cost_usd=sum(a.cost_usd for a in annotations), not_assessed=never, partly_assessed=partly,
+        confidence=[(m, present_by_mode[m], sum(confidences[m]) / len(confidences[m]) if m in confidences else None,
+                     len(confidences.get(m, ()))) for m in taxonomy.ids if present_by_mode[m]],
     )
 
 
@@ -141,6 +155,15 @@ def separation_card(stats: dict[str, Any]) -> tuple[str | None, bool]:
     overall = OutcomeSeparation.model_validate(separation[0])
     ci = overall.auroc_ci
     return separation_sentence(overall), overall.auroc is None or bool(ci and ci[0] <= 0.5 <= ci[1])
+
+
+def outcome_call_card(stats: dict[str, Any]) -> str | None:
+    """The card's sentence on how often the judge's own outcome call is right (None when it makes none)."""
+    from mastlens.analysis.outcome_call import outcome_call_sentence
+    from mastlens.analysis.results import OutcomeCall
+
+    calls = stats.get("outcome_calls") or []
+    return outcome_call_sentence(OutcomeCall.model_validate(calls[0])) if calls else None
 
 
 def build_context(
@@ -182,6 +205,7 @@ def build_context(
     shown_ids = {t.id for t in shown}
     card = reliability_card(store, set_name, list(annotations.values()), taxonomy, store.count_traces(), stale)
     card.separation, card.separation_warning = separation_card(stats_d)
+    card.outcome_call = outcome_call_card(stats_d)
     return ReportContext(
         title=title or f"mastlens report: {set_name}", set_name=set_name, stats=stats_d,
         agreement=as_dict(agreement), taxonomy=taxonomy, card=card, traces=views, groups=groups,

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mastlens.report.context import as_dict
-from mastlens.report.html import pval
+from mastlens.report.templating import pval
 from mastlens.report.markdown import md_text
 from mastlens.taxonomy import load_taxonomy
 
@@ -51,6 +51,10 @@ def render_diff_markdown(diff: Any, *, top: int = 3, heading: str = "##") -> str
     b, n = d["base_summary"], d["new_summary"]
     base, new = md_text(d["base"]), md_text(d["new"])
     lines = [f"{heading} mastlens diff: {md_text(d['by'])} {base} → {new}", "", comparison_line(d)]
+    for applied in d.get("calibration") or []:
+        from mastlens.analysis.results import CalibrationApplied
+
+        lines += ["", f"> **{md_text(CalibrationApplied.model_validate(applied).describe(), 600)}**"]
     if d.get("judge_change"):
         lines += ["", f"> **Judge configuration changed** ({md_text(d['judge_change'], 300)}): differences may "
                   "come from the judge, not the agent (--allow-judge-change)."]

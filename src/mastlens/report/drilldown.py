@@ -101,6 +101,7 @@ class TraceView:
     not_assessed: list[str] = field(default_factory=list)
     source_labels: list[SourceLabel] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # the reader's notes on the trace (trace.metadata["notes"])
+    task_completed: bool | None = None  # the judge's own outcome call, shown beside ``outcome``
 
     @property
     def mode_ids(self) -> list[str]:
@@ -294,6 +295,7 @@ def build_trace_view(
         **({"decisive_step": decisive[0], "decisive_agent": decisive[1], "decisive_reason": decisive[2],
             "decisive_from": decisive[3]} if decisive else {}),
         notes=[str(n) for n in trace.metadata.get("notes") or []],
+        task_completed=verdict.task_completed if verdict else None,
     )
 
 

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from mastlens.report.context import as_dict
-from mastlens.report.html import num, pct, pval
+from mastlens.report.templating import num, pct, pval
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
 
@@ -80,6 +80,24 @@ def render_markdown(
         from mastlens.analysis.results import OutcomeSeparation
 
         lines += ["", separation_sentence(OutcomeSeparation.model_validate(separation))]
+    if s.get("calibration"):
+        from mastlens.analysis.results import CalibrationApplied
+
+        lines += ["", "**" + md_text(CalibrationApplied.model_validate(s["calibration"]).describe(), 600) + "**"]
+    if s.get("outcome_calls"):
+        from mastlens.analysis.outcome_call import outcome_call_sentence
+        from mastlens.analysis.results import OutcomeCall
+
+        lines += ["", outcome_call_sentence(OutcomeCall.model_validate(s["outcome_calls"][0]))]
+    if s.get("groups_by_source"):
+        lines += ["", "No model recorded: runs grouped by their source (format/system/domain): "
+                  + ", ".join(md_text(n) for n in s["groups_by_source"]) + "."]
+    for g in groups:
+        if g.get("stratified"):
+            mixed = "; ".join(f"{md_text(x['source'])} {x['n']} runs, "
+                              f"{pct(x['n_success'] / x['n'] if x['n'] else None)} successful" for x in g["sources"])
+            lines += ["", f"{md_text(g['name'])} mixes sources whose outcomes differ ({mixed}): its modes' delta, "
+                      "p and verdict are within sources (Mantel-Haenszel, Cochran-Mantel-Haenszel test)."]
     for g in groups:
         few = [m for m in g.get("modes") or [] if m.get("too_few_assessed")]
         if few:

@@ -62,7 +62,11 @@ def exit_statuses(folder: Path) -> dict[str, str]:
         if not _EXIT_STATUSES.match(file.name):
             continue
         status = None
-        for line in file.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            text = file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
             if (m := _STATUS_LINE.match(line)) is not None:
                 status = m.group(1)
             elif (m := _ID_LINE.match(line)) is not None and status:
@@ -126,7 +130,7 @@ class MiniSweAgentFolderAdapter(Adapter):
         for trace in traces:
             for report in reports.loaded:
                 matched_by[id(report)] += int(trace.task in report.verdicts)
-            trace, _ = outcome_of(trace, reports, ctx)
+            trace = outcome_of(trace, reports, ctx)
             listed = statuses.get(trace.task or "")
             if listed and listed != trace.metadata.get("exit_status"):
                 trace.metadata["listed_exit_status"] = listed
@@ -147,8 +151,8 @@ class MiniSweAgentFolderAdapter(Adapter):
                 ctx.record_issue(f"evaluation report {report.shown} names none of the folder's {len(traces)} "
                                  f"instances (it names {others} other{'s' if others != 1 else ''}): no outcome "
                                  "taken from it")
-        listed = set(statuses) | set(top_level_keys(path / "preds.json") if (path / "preds.json").is_file() else [])
-        missing = listed - {t.task for t in traces} - {f.name.split(".")[0] for f in files}
+        named = set(statuses) | set(top_level_keys(path / "preds.json") if (path / "preds.json").is_file() else [])
+        missing = named - {t.task for t in traces} - {plain_name(f)[: -len(SUFFIX)] for f in files}
         if missing:
             ctx.notes.append(f"{len(missing)} instances in preds.json or exit_statuses_*.yaml have no trajectory "
                              f"here (e.g. {sorted(missing)[0]})")

@@ -1,198 +1,38 @@
-"""mini-swe-agent trajectories (``<id>.traj.json``, also gzipped; ``"trajectory_format": "mini-swe-agent-1"``).
+"""mini-swe-agent trajectories (``<id>.traj.json``, also gzipped): ``{info, messages, trajectory_format,
+instance_id}``, ``trajectory_format`` ``mini-swe-agent-1`` (1.x) or ``mini-swe-agent-1.1`` (2.x).
 
-The file is ``{info, messages, trajectory_format, instance_id}``. ``messages`` is the chat the model saw:
-the system prompt and the task (first user message), then each assistant reply (a THOUGHT and one
-fenced ``bash`` block) answered by a user message from the harness: the command's result
-(``<returncode>N</returncode>`` + ``<output>`` or, for long output, a ``<warning>`` with its head and
-tail), a timeout notice, or a format error when the reply held no or several blocks. The last user
-message of a submitted run is the submit command's output (the patch).
-
-Mapping (conventions in :mod:`mastlens.adapters.swe.common`): each executed reply is an ``assistant``
-step (its text without the executed block; the provider's reasoning, when logged, a ``reasoning`` step
-before it), a ``bash`` tool call and its result; ``info.exit_status`` ends the run; ``info.submission``
-is kept bounded; the model is ``info.config.model.model_name``; ``info.model_stats`` gives the outcome
-metrics ``api_calls`` and ``cost``. Trace id ``<model without provider prefix>/<instance id>``, task = the
-instance id. Success comes from a SWE-bench evaluation report (:mod:`mastlens.adapters.swe.reports`); a
-trajectory alone has none.
+``messages`` is the chat the model saw: the system prompt and the task (first user message), then each
+assistant reply (a THOUGHT and its command) answered by the harness; :mod:`mastlens.adapters.swe.mini_steps`
+turns them into steps. Mapping (conventions in :mod:`mastlens.adapters.swe.common`): each executed reply
+is an ``assistant`` step (its text without the executed block; the provider's reasoning, when logged, a
+``reasoning`` step before it), a ``bash`` tool call and its result; ``info.exit_status`` ends the run;
+``info.submission`` is kept bounded; the model is ``info.config.model.model_name``; ``info.model_stats``
+gives the outcome metrics ``api_calls`` and ``cost``. Trace id ``<model without provider prefix>/<instance
+id>``, task = the instance id. Success comes from a SWE-bench evaluation report
+(:mod:`mastlens.adapters.swe.reports`); a trajectory alone has none.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
 from mastlens.adapters.jsonstream import first_record_keys
-from mastlens.adapters.steps import StepBuilder, content_text
 from mastlens.adapters.swe.common import (
-    HARNESS, SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, load_whole,
-    model_stats, nested, stats_metrics, submission_metadata, top_level_keys,
+    instance_of, is_named, load_whole, model_stats, nested, stats_metrics, submission_metadata, top_level_keys,
 )
+from mastlens.adapters.swe.mini_steps import MiniReader
 from mastlens.adapters.swe.reports import attach_outcome
-from mastlens.trace import Outcome, Source, StepKind, Trace
+from mastlens.trace import Outcome, Source, Trace
 from mastlens.trace.model_names import normalize_model
 
 SUFFIX = ".traj.json"
-DEFAULT_ACTION_REGEX = r"```bash\s*\n(.*?)\n```"
-_RETURNCODE = re.compile(r"\A\s*<returncode>(.*?)</returncode>\s*", re.DOTALL)
-_DEFAULT_FORMAT_ERROR = "Please always provide EXACTLY ONE action"
-_DEFAULT_TIMEOUT = "The last command <command>"
 
 
 def looks_like_mini(keys: list[str]) -> bool:
     return "messages" in keys and ("trajectory_format" in keys or "info" in keys)
-
-
-def _template_head(template: Any, default: str) -> str:
-    """The fixed text a harness template starts with (up to its first variable)."""
-    if not isinstance(template, str):
-        return default
-    head = re.split(r"\{\{|\{%", template, maxsplit=1)[0].strip()
-    return head[:80] if len(head) >= 12 else default
-
-
-def _timestamp(extra: Any) -> str | None:
-    created = nested(extra, "response", "created")
-    if isinstance(created, (int, float)) and not isinstance(created, bool) and created > 0:
-        return datetime.fromtimestamp(created, tz=timezone.utc).isoformat().replace("+00:00", "Z")
-    return None
-
-
-def _reasoning(extra: Any) -> str | None:
-    choices = nested(extra, "response", "choices")
-    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-        text = nested(choices[0], "message", "reasoning")
-        return text if isinstance(text, str) and text.strip() else None
-    return None
-
-
-def _tokens(extra: Any) -> int | None:
-    tokens = nested(extra, "response", "usage", "completion_tokens")
-    return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
-
-
-class _Reader:
-    """Steps of one trajectory, with the problems found on the way (reported as issues)."""
-
-    def __init__(self, data: dict[str, Any]):
-        self.info = data.get("info") if isinstance(data.get("info"), dict) else {}
-        agent_config = nested(self.info, "config", "agent")
-        agent_config = agent_config if isinstance(agent_config, dict) else {}
-        self.problems: list[str] = []
-        self.action = re.compile(DEFAULT_ACTION_REGEX, re.DOTALL)
-        regex = agent_config.get("action_regex")
-        if isinstance(regex, str):  # the run's own action pattern (mini-swe-agent configs may set one)
-            try:
-                self.action = re.compile(regex, re.DOTALL)
-            except re.error as exc:
-                self.problems.append(f"info.config.agent.action_regex does not compile ({exc}); the default is used")
-        self.format_error = _template_head(agent_config.get("format_error_template"), _DEFAULT_FORMAT_ERROR)
-        self.timeout = _template_head(agent_config.get("timeout_template"), _DEFAULT_TIMEOUT)
-        self.builder = StepBuilder()
-        self.commands = 0
-
-    def steps(self, messages: list[Any]) -> StepBuilder:
-        b = self.builder
-        submitted = str(self.info.get("exit_status") or "") == "Submitted"
-        started = False
-        i = 0
-        while i < len(messages):
-            message = messages[i]
-            if not isinstance(message, dict):
-                raise AdapterError(f"messages[{i}] is not an object")
-            role, content = message.get("role"), message.get("content")
-            text = content if isinstance(content, str) else content_text(content)
-            if role == "system":
-                b.add(StepKind.SYSTEM, text)
-            elif role == "assistant":
-                reply = messages[i + 1] if i + 1 < len(messages) and isinstance(messages[i + 1], dict) else None
-                answer = reply.get("content") if reply is not None and reply.get("role") == "user" else None
-                answer = answer if isinstance(answer, str) or answer is None else content_text(answer)
-                last = i + 2 >= len(messages)
-                self._assistant(i, text, message.get("extra"), answer, last and submitted)
-                started = True
-                i += 2 if answer is not None else 1
-                continue
-            elif started:  # once the agent works, "user" messages are the harness's (a stop's message, or empty)
-                if text.strip():
-                    b.add(StepKind.EVENT, text, agent=HARNESS, metadata={"event": "harness_message", "sent_as": "user"})
-            else:
-                b.add(StepKind.USER, text)
-            i += 1
-        end_event(b, self.info.get("exit_status"))
-        return b
-
-    def _assistant(self, index: int, text: str, extra: Any, answer: str | None, submits: bool) -> None:
-        b = self.builder
-        ts = _timestamp(extra)
-        reasoning = _reasoning(extra)
-        if reasoning:
-            b.add(StepKind.REASONING, reasoning, timestamp=ts)
-        blocks = list(self.action.finditer(text))
-        rejected = answer is not None and self.format_error in answer[:400]
-        if answer is None or rejected:
-            b.add(StepKind.ASSISTANT, text, timestamp=ts, tokens=_tokens(extra),
-                  metadata={"rejected": True, "actions": len(blocks)} if rejected else {})
-            if rejected:
-                harness_feedback(b, answer, actions=len(blocks))
-            return
-        if len(blocks) != 1:
-            self.problems.append(f"messages[{index}]: the harness ran a command but the reply has {len(blocks)} "
-                                 f"bash blocks (one expected); {'the first is taken' if blocks else 'no call'}")
-        if not blocks:
-            b.add(StepKind.ASSISTANT, text, timestamp=ts, tokens=_tokens(extra))
-            self._result(index + 1, answer, None, False)
-            return
-        block = blocks[0]
-        command = block.group(1).strip()
-        thought = (text[: block.start()] + text[block.end():]).strip()
-        if thought:
-            b.add(StepKind.ASSISTANT, thought, timestamp=ts, tokens=_tokens(extra))
-        self.commands += 1
-        call_id = f"cmd-{self.commands}"
-        b.add(StepKind.TOOL_CALL, command, tool="bash", arguments={"command": command}, call_id=call_id, timestamp=ts)
-        self._result(index + 1, answer, call_id, submits)
-
-    def _result(self, index: int, answer: str, call_id: str | None, submits: bool) -> None:
-        meta: dict[str, Any] = {}
-        body = answer
-        code = _RETURNCODE.match(answer)
-        if code:
-            raw = code.group(1).strip()
-            body = answer[code.end():]
-            try:
-                meta["exit_code"] = int(raw)
-            except ValueError:
-                self.problems.append(f"messages[{index}]: <returncode> is not a number ({raw[:40]!r}); "
-                                     "the result is kept without an exit status")
-            plain = _plain_output(body)
-            if plain is not None:
-                body = plain
-            elif "<warning>" in body[:200]:
-                meta["output_cut"] = True
-            if meta.get("exit_code", 0) != 0:
-                meta["is_error"] = True
-        elif answer.startswith(self.timeout):
-            meta.update(timed_out=True, is_error=True)
-        elif submits:
-            meta["submission"] = True
-            self.builder.steps[-1].metadata["ends_run"] = True  # the call: its output is what the run submits
-            if len(answer) > SUBMISSION_STEP_CHARS:
-                meta["submission_chars"] = len(answer)
-                body = bounded(answer, SUBMISSION_STEP_CHARS)
-        self.builder.result(body, call_id, tool="bash", metadata=meta)
-
-
-def _plain_output(body: str) -> str | None:
-    """The text inside a result's single ``<output>...</output>``, or None when the body is shaped otherwise."""
-    body = body.strip()
-    if not (body.startswith("<output>") and body.endswith("</output>")) or body.count("<output>") != 1:
-        return None
-    inner = body[len("<output>"):-len("</output>")]
-    return inner.removeprefix("\n").removesuffix("\n")
 
 
 def read_trajectory(path: Path, ctx: ReadContext, format_name: str, *, where: str | None = None) -> Trace:
@@ -201,11 +41,11 @@ def read_trajectory(path: Path, ctx: ReadContext, format_name: str, *, where: st
     data = load_whole(path)
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
         raise AdapterError("not a mini-swe-agent trajectory: no messages list")
-    reader = _Reader(data)
-    builder = reader.steps(data["messages"])
+    info = data.get("info") if isinstance(data.get("info"), dict) else {}
+    reader = MiniReader(info)
+    builder = reader.read(data["messages"])
     for problem in reader.problems:
         ctx.record_issue(f"{where}: {problem}" if where else problem)
-    info = reader.info
     instance = data.get("instance_id") if isinstance(data.get("instance_id"), str) else instance_of(path, SUFFIX)
     model = nested(info, "config", "model", "model_name")
     if not isinstance(model, str) or not model.strip():
@@ -234,8 +74,8 @@ def read_trajectory(path: Path, ctx: ReadContext, format_name: str, *, where: st
 
 class MiniSweAgentAdapter(Adapter):
     name = "mini-swe-agent"
-    description = ("mini-swe-agent trajectories (<instance>.traj.json, also .gz): each fenced bash command a tool "
-                   "call with its exit status; format rejections as harness feedback")
+    description = ("mini-swe-agent trajectories (<instance>.traj.json, also .gz; 1.x and 2.x): each executed command "
+                   "a bash tool call with its exit status; format rejections as harness feedback")
     detects = ("a name ending in .traj.json, or a JSON object whose top-level keys (scanned past any size of "
                "info) include messages and trajectory_format")
     outcome = ("a SWE-bench evaluation report beside the run or given in the same ingest (sb-cli report, harness "

@@ -17,6 +17,7 @@ anything else (error, empty patch, not evaluated) -> unknown, with the reason in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,15 @@ def is_run_report(keys: list[str]) -> bool:
     return "resolved_ids" in keys or ("unresolved_ids" in keys and "submitted_ids" in keys)
 
 
+def looks_like_run_report(path: Path) -> bool:
+    """A run report's keys, scanned only when its head shows the counts or id lists such reports open with
+    (a trajectory or other JSON beside the runs is not scanned through)."""
+    head = head_text(read_head(path, 2048))
+    if not head.startswith("{") or not re.search(r'"\w+_(?:instances|ids)"\s*:', head):
+        return False
+    return is_run_report(top_level_keys(path, 1 << 20))
+
+
 def is_instance_report(head: bytes) -> bool:
     text = head_text(head)
     return text.startswith("{") and '"tests_status"' in text and '"resolved"' in text
@@ -72,7 +82,7 @@ def report_kind(path: Path) -> str | None:
     """``"run"`` or ``"instance"`` when the file is a SWE-bench evaluation report, else None."""
     if trace_suffix(path) != ".json":
         return None
-    if is_run_report(top_level_keys(path, 1 << 20)):
+    if looks_like_run_report(path):
         return "run"
     return "instance" if is_instance_report(read_head(path, 4096)) else None
 
@@ -89,7 +99,8 @@ def parse_report(path: Path, shown: str) -> Report:
             for instance in ids if isinstance(ids, list) else []:
                 if isinstance(instance, str):
                     report.verdicts.setdefault(instance, Verdict(status, path.name))
-        for instance in data.get("submitted_ids") or []:
+        submitted = data.get("submitted_ids")
+        for instance in submitted if isinstance(submitted, list) else []:
             if isinstance(instance, str):
                 report.verdicts.setdefault(instance, Verdict("submitted", path.name))
         return report
@@ -152,7 +163,7 @@ def _report_files(folder: Path) -> list[Path]:
         return found
     for entry in entries:
         if entry.is_file() and trace_suffix(entry) == ".json" and entry.name != "preds.json" \
-                and is_run_report(top_level_keys(entry, 1 << 20)):
+                and looks_like_run_report(entry):
             found.append(entry)
     logs = folder.joinpath(*EVALUATION_LOGS)
     if logs.is_dir():
@@ -201,7 +212,7 @@ class Reports:
         return status, tests
 
 
-def test_metrics(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any]:
+def metrics_of_tests(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any]:
     """Counts per SWE-bench test group and the failing and passing test names (each list bounded)."""
     if not tests:
         return {}
@@ -212,7 +223,8 @@ def test_metrics(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any
         if not isinstance(results, dict):
             continue
         for key, names in (("success", passing), ("failure", failing)):
-            listed = [n for n in results.get(key) or [] if isinstance(n, str)]
+            given = results.get(key)
+            listed = [n for n in given if isinstance(n, str)] if isinstance(given, list) else []
             metrics[f"{group.lower()}_{'passed' if key == 'success' else 'failed'}"] = len(listed)
             names.extend(listed)
     metrics["failing_tests"] = failing[:TEST_NAMES_KEPT]
@@ -220,11 +232,11 @@ def test_metrics(tests: dict[str, dict[str, list[str]]] | None) -> dict[str, Any
     return metrics
 
 
-def outcome_of(trace: Trace, reports: Reports, ctx: ReadContext) -> tuple[Trace, bool]:
-    """The trace with its evaluation outcome (and whether a report named its instance)."""
+def outcome_of(trace: Trace, reports: Reports, ctx: ReadContext) -> Trace:
+    """The trace with its evaluation outcome (unknown when no report names its instance)."""
     instance = trace.task or ""
     verdict, tests = reports.verdict(instance)
-    metrics = {**trace.outcome.metrics, **test_metrics(tests)}
+    metrics = {**trace.outcome.metrics, **metrics_of_tests(tests)}
     metadata = dict(trace.metadata)
     success: bool | None = None
     score: float | None = None
@@ -238,8 +250,7 @@ def outcome_of(trace: Trace, reports: Reports, ctx: ReadContext) -> tuple[Trace,
             metadata["notes"] = [*metadata.get("notes", []), f"outcome unknown: {reason} ({verdict.report})"]
     outcome = Outcome(success=success, score=score, metrics=metrics, success_from="source" if success is not None
                       else None)
-    return trace.model_copy(update={"outcome": ctx.success_rule.apply(outcome), "metadata": metadata}), \
-        verdict is not None
+    return trace.model_copy(update={"outcome": ctx.success_rule.apply(outcome), "metadata": metadata})
 
 
 def attach_outcome(trace: Trace, folder: Path, ctx: ReadContext) -> Trace:
@@ -247,4 +258,4 @@ def attach_outcome(trace: Trace, folder: Path, ctx: ReadContext) -> Trace:
     reports = Reports(folder, ctx, upward=3)
     for problem in reports.unreadable:
         ctx.notes.append(f"evaluation report unreadable: {problem}")
-    return outcome_of(trace, reports, ctx)[0]
+    return outcome_of(trace, reports, ctx)
