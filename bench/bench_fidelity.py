@@ -1,22 +1,23 @@
-"""Fidelity of a judge on labelled real runs: localization, agreement with humans, outcome separation.
+"""Fidelity of a judge on labelled real runs, per source, on one half of the dev sets.
 
-Reproduce: ``python bench/bench_fidelity.py [--judge rules | --judge openai:MODEL --base-url URL]``
+Reproduce: ``python bench/bench_fidelity.py [--judge rules | --judge openai:MODEL --base-url URL] [--split validate]``
 
-Runs the judge on the dev sets in ``../shared/devsets`` (tau-bench airline task_id 0-24, 100 runs with
-rewards; 66 Who&When records with human attributions) and the MAST-Data human labels in
-``../shared/fixtures/mast_data`` (19 traces), then prints one table:
+Runs the judge on the dev sets in ``../shared/devsets`` (tau-bench airline, tau2, SWE-bench when their readers
+are present, Who&When) and the MAST-Data human labels in ``../shared/fixtures/mast_data``, then prints, for the
+``--split`` half (``bench/devsplit.py``: by task; ``validate`` by default, the half no detector was designed on):
 
-* tau-bench: share of failed and of successful runs with any mode present; AUROC of the failure vector
-  (number of present modes) for failure, with a seeded bootstrap 95% CI;
-* Who&When: share of runs with any mode present; decisive step exact / within +-1 / +-3 and decisive agent
-  accuracy against the human label, split Algorithm-Generated / Hand-Crafted (the judge's decisive step and
-  agent, else its earliest present mode's first step and that step's agent), beside the naive baseline
-  (decisive step = the first agent message) and the published baselines;
-* MAST-Data: per-mode Cohen's kappa against the annotators' majority (set ``mad-majority``);
-* coverage over every judged trace: modes never present, never absent, never assessed.
+* tau-bench (per domain), tau2, SWE-bench: share of failed and of successful runs with any mode present; AUROC
+  of the failure vector (number of present modes) for failure, with a seeded bootstrap 95% CI;
+* Who&When: decisive step exact / within +-1 / +-3 and decisive agent accuracy against the human label, per
+  subset, beside the naive baseline (decisive step = the first agent message) and the published baselines;
+* MAST-Data: per-mode Cohen's kappa against the annotators' majority;
+* coverage over every judged trace: modes never present, never absent, never assessed;
+* for the rules judge, the leave-one-source-out line (:mod:`_fidelity_loso`): each source's validation figure
+  with the default thresholds and with thresholds chosen on the other sources' build runs.
 
-Every figure comes from the analysis functions ``agree`` and ``stats`` use (mastlens.analysis.localization,
-mastlens.analysis.fidelity, mastlens.analysis.agreement).
+``--write-precision`` (rules judge) writes each detector's precision on the validation runs into the file the
+rules judge reads its confidences from (:mod:`_fidelity_precision`). Figures come from
+:mod:`_fidelity_figures`, which other benches import.
 """
 
 from __future__ import annotations
@@ -27,27 +28,22 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from mastlens.analysis.agreement import compute_agreement
-from mastlens.analysis.fidelity import outcome_separation
-from mastlens.analysis.localization import localization_by_group, localization_pairs
-from mastlens.analysis.vectors import failure_vectors, mode_matrices
+from _fidelity_figures import source_figures
+from _fidelity_sources import origins
 from mastlens.judges.registry import get_judge
 from mastlens.judges.runner import annotate_traces
 from mastlens.store import Store
 from mastlens.store.ingest import ingest
 from mastlens.taxonomy import load_taxonomy
-from mastlens.trace import ModeStatus
 
 ROOT = Path(__file__).resolve().parent.parent
 SET = "bench"
-ATTRIBUTION = "whowhen-attribution"
-MAJORITY = "mad-majority"
 # Published Who&When baselines (Zhang et al. 2025, hand-crafted, all-at-once GPT-4o; AgenTracer-8B, Zhang et al.
 # 2025): agent accuracy, step accuracy.
 PUBLISHED = {"all-at-once GPT-4o (Who&When, hand-crafted)": (0.535, 0.142),
              "AgenTracer-8B (hand-crafted)": (0.691, 0.207)}
+REQUIRED = ("devsets/tau_bench", "devsets/who_and_when", "fixtures/mast_data")
+OPTIONAL = ("devsets/tau2", "devsets/swe_bench")  # read when a reader for them is registered
 
 
 def _shared_dir() -> Path:
@@ -66,108 +62,130 @@ def _ci(ci: tuple[float, float] | None, pct: bool = True) -> str:
     return f" [{_pct(ci[0])}, {_pct(ci[1])}]" if pct else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
-def tau_figures(store: Store, ids: set[str]) -> dict:
-    df = failure_vectors(store, SET)
-    df = df[df["id"].isin(ids)]
-    mode_ids = [m for m in load_taxonomy().ids if m in df.columns]
-    present, _, _ = mode_matrices(df, mode_ids)
-    success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8)
-    return outcome_separation(present, success, group="tau-bench").model_dump(mode="json")
-
-
-def whowhen_figures(store: Store, ids: set[str]) -> dict:
-    anns = {a.trace_id: a.verdict for a in store.get_annotations(SET) if a.verdict is not None and a.trace_id in ids}
-    flagged = sum(bool(v.present()) for v in anns.values())
-    judged = localization_by_group(localization_pairs(store, ATTRIBUTION, SET, group_by="subset"))
-    naive = localization_by_group(localization_pairs(store, ATTRIBUTION, None, group_by="subset", baseline=True))
-    return {"n": len(anns), "any_mode": flagged / len(anns) if anns else None,
-            "judge": [x.model_dump(mode="json") for x in judged], "naive": [x.model_dump(mode="json") for x in naive]}
-
-
-def coverage(store: Store) -> dict[str, dict[str, int]]:
+def coverage(store: Store, set_name: str) -> dict[str, dict[str, int]]:
     counts = {m: {"present": 0, "absent": 0, "not_assessed": 0} for m in load_taxonomy().ids}
-    for ann in store.get_annotations(SET):
+    for ann in store.get_annotations(set_name):
         for mode_id, m in (ann.verdict.modes.items() if ann.verdict else []):
             if mode_id in counts:
                 counts[mode_id][m.status.value] += 1
     return counts
 
 
-def run(args: argparse.Namespace, db: Path) -> dict:
-    shared = Path(args.shared) if args.shared else _shared_dir()
-    paths = [shared / "devsets" / "tau_bench", shared / "devsets" / "who_and_when", shared / "fixtures" / "mast_data"]
-    missing = [str(p) for p in paths if not p.exists()]
+def ingest_devsets(store: Store, shared: Path) -> list[str]:
+    """Ingest the dev sets into ``store``; returns the folders read. Exits when a required one is missing."""
+    missing = [str(shared / p) for p in REQUIRED if not (shared / p).exists()]
     if missing:
         sys.exit(f"bench_fidelity: missing data folder(s): {', '.join(missing)} (set MASTLENS_SHARED or --shared)")
+    paths = [str(shared / p) for p in REQUIRED + OPTIONAL if (shared / p).exists()]
+    report = ingest(paths, store)
+    for f in report.failed:
+        print(f"failed: {f.describe()}", file=sys.stderr)
+    return paths
+
+
+def run(args: argparse.Namespace, db: Path) -> dict:
+    shared = Path(args.shared) if args.shared else _shared_dir()
     with Store(db) as store:
-        report = ingest([str(p) for p in paths], store)
-        if report.failed:
-            for f in report.failed:
-                print(f"failed: {f.describe()}", file=sys.stderr)
+        ingest_devsets(store, shared)
         options = {"base_url": args.base_url} if args.base_url else {}
         if args.api_key:
             options["api_key"] = args.api_key
         judge = get_judge(args.judge, **options)
         summary = annotate_traces(store, judge, set_name=SET, concurrency=args.concurrency, replace=True)
-        by_format: dict[str, set[str]] = {}
-        for row in store.trace_rows():
-            by_format.setdefault(row.format, set()).add(row.id)
-        agreement = compute_agreement(store, MAJORITY, SET)
-        return {
-            "judge": args.judge, "traces": summary.traces, "annotated": summary.annotated, "errors": summary.errors,
-            "tau_bench": tau_figures(store, by_format.get("tau", set())),
-            "who_and_when": whowhen_figures(store, by_format.get("whowhen", set())),
-            "mast_data": [{"id": s.id, "n": s.n, "positives": s.tp + s.fn, "kappa": s.kappa, "kappa_ci": s.kappa_ci}
-                          for s in agreement.modes],
-            "coverage": coverage(store),
-        }
+        known = origins(store)
+        out = {"judge": args.judge, "split": args.split, "traces": summary.traces, "annotated": summary.annotated,
+               "errors": summary.errors, "sources": source_figures(store, SET, args.split, known=known),
+               "coverage": coverage(store, SET)}
+        if args.judge == "rules" and args.loso:
+            from _fidelity_loso import leave_one_source_out
+
+            groups = sorted(out["sources"] if args.split == "validate" else source_figures(
+                store, SET, "validate", known=known, rounds=1))
+            out["loso"] = leave_one_source_out(store, known, groups,
+                                               progress=lambda g: print(f"loso: {g}", file=sys.stderr))
+        if args.write_precision:
+            from _fidelity_precision import detector_precision, write_precision
+
+            out["precision"] = detector_precision(store, SET, known)
+            print(f"wrote {write_precision(out['precision'])}", file=sys.stderr)
+        return out
 
 
 def _loc_row(label: str, loc: dict) -> str:
     return (f"  {label:<48} n={loc['n_step']:>3}  step exact {_pct(loc['step_exact']):>6}"
-            f"  +-1 {_pct(loc['step_within_1']):>6}  +-3 {_pct(loc['step_within_3']):>6}  agent {_pct(loc['agent']):>6}  no step {_pct(loc['no_step'])}")
+            f"  +-1 {_pct(loc['step_within_1']):>6}  +-3 {_pct(loc['step_within_3']):>6}  agent {_pct(loc['agent']):>6}"
+            f"  no step {_pct(loc['no_step'])}")
+
+
+def _print_source(group: str, f: dict) -> None:
+    if f["kind"] == "outcome":
+        print(f"\n{group} ({f['n']} runs: {f['n_failed']} failed, {f['n_success']} successful)")
+        print(f"  any mode present: failed {_pct(f['flagged_failed'])}, successful {_pct(f['flagged_success'])}")
+        auroc = "-" if f["auroc"] is None else f"{f['auroc']:.2f}{_ci(f['auroc_ci'], pct=False)}"
+        print(f"  AUROC of the failure vector for failure: {auroc} (chance 0.50){'; ' + f['note'] if f['note'] else ''}")
+    elif f["kind"] == "localization":
+        print(f"\n{group} ({f['n']} failed runs): any mode present {_pct(f['any_mode'])}")
+        naive = {x["group"]: x for x in f["naive"]}
+        for loc in f["judge"]:
+            print(_loc_row(f"{loc['group']}: judge", loc))
+            if loc["group"] in naive:
+                print(_loc_row(f"{loc['group']}: naive first agent message", naive[loc["group"]]))
+        for name, (agent, step) in PUBLISHED.items():
+            print(f"  published {name}: step exact {_pct(step)}, agent {_pct(agent)}")
+    else:
+        print(f"\n{group} human labels ({f['n']} traces): Cohen's kappa vs the annotators' majority, per mode")
+        for s in f["modes"]:
+            if s["n"]:
+                kappa = "-" if s["kappa"] is None else f"{s['kappa']:+.2f}{_ci(s['kappa_ci'], pct=False)}"
+                print(f"  {s['id']:<7} assessed on {s['n']:>2}, {s['positives']:>2} positives: kappa {kappa}")
+        print(f"  not assessed by both: {', '.join(s['id'] for s in f['modes'] if not s['n']) or 'none'}")
+
+
+def _fmt(x: float | None, kind: str) -> str:
+    return "-" if x is None else (f"{x:.2f}" if kind == "outcome" else _pct(x) if kind == "localization" else f"{x:+.2f}")
 
 
 def print_table(out: dict, args: argparse.Namespace) -> None:
     print(f"judge {out['judge']}: {out['annotated']}/{out['traces']} traces annotated, {out['errors']} errors")
-    tau = out["tau_bench"]
-    print(f"\ntau-bench airline dev ({tau['n']} runs: {tau['n_failed']} failed, {tau['n_success']} successful)")
-    print(f"  any mode present: failed {_pct(tau['flagged_failed'])}, successful {_pct(tau['flagged_success'])}")
-    auroc = "-" if tau["auroc"] is None else f"{tau['auroc']:.2f}{_ci(tau['auroc_ci'], pct=False)}"
-    note = f"; {tau['note']}" if tau["note"] else ""
-    print(f"  AUROC of the failure vector for failure: {auroc} (chance 0.50){note}")
-    ww = out["who_and_when"]
-    print(f"\nWho&When dev ({ww['n']} failed runs): any mode present {_pct(ww['any_mode'])}")
-    naive = {x["group"]: x for x in ww["naive"]}
-    for loc in ww["judge"]:
-        print(_loc_row(f"{loc['group']}: judge", loc))
-        if loc["group"] in naive:
-            print(_loc_row(f"{loc['group']}: naive first agent message", naive[loc["group"]]))
-    for name, (agent, step) in PUBLISHED.items():
-        print(f"  published {name}: step exact {_pct(step)}, agent {_pct(agent)}")
-    print("\nMAST-Data human labels (19 traces): Cohen's kappa vs the annotators' majority, per mode")
-    for s in out["mast_data"]:
-        if s["n"]:
-            kappa = "-" if s["kappa"] is None else f"{s['kappa']:+.2f}{_ci(s['kappa_ci'], pct=False)}"
-            print(f"  {s['id']:<7} assessed on {s['n']:>2}, {s['positives']:>2} positives: kappa {kappa}")
-    unassessed = [s["id"] for s in out["mast_data"] if not s["n"]]
-    print(f"  not assessed by both: {', '.join(unassessed) or 'none'}")
+    print(f"split: {out['split']} (bench/devsplit.py, by task)")
+    if out["split"] == "validate":
+        print("  validation figures. Rules v7's changes were designed on build runs only; tau2 and SWE-bench are new, so "
+              "their validation runs are unseen.\n  The detectors of rules v1-v6 were designed on the whole tau-bench, "
+              "Who&When and MAST-Data dev sets before the split existed:\n  on those sources the validation figures "
+              "of the older detectors are optimistic (held-out runs the project lacks measured lower).")
+    for group, f in out["sources"].items():
+        _print_source(group, f)
+    if "loso" in out:
+        kinds = {g: f["kind"] for g, f in out["sources"].items()}
+        print("\nleave-one-source-out (validation figure of a source: default thresholds -> thresholds chosen on the "
+              "other sources' build runs; AUROC / Who&When step exact / MAST-Data mean kappa)")
+        print("  the rules' thresholds are constants set by hand, not fitted; this sets each tunable one from the "
+              "other sources (grid in bench/_fidelity_loso.py)")
+        for row in out["loso"]:
+            kind = kinds.get(row["group"], "outcome")
+            moved = ", ".join(f"{k}={v}" for k, v in row["moved"].items()) or "no threshold moved"
+            print(f"  {row['group']:<20} {_fmt(row['default'], kind):>6} -> {_fmt(row['without'], kind):>6}  ({moved})")
     cov = out["coverage"]
     assessed = {m: c for m, c in cov.items() if c["present"] + c["absent"]}
-    print("\ncoverage over every judged trace")
+    print("\ncoverage over every judged trace (both halves)")
     print(f"  never assessed: {', '.join(m for m in cov if m not in assessed) or 'none'}")
     print(f"  assessed but never present: {', '.join(m for m, c in assessed.items() if not c['present']) or 'none'}")
     print(f"  assessed but never absent: {', '.join(m for m, c in assessed.items() if not c['absent']) or 'none'}")
     extra = f" --base-url {args.base_url}" if args.base_url else ""
-    print(f"\nreproduce: python bench/bench_fidelity.py --judge {args.judge}{extra}")
+    print(f"\nreproduce: python bench/bench_fidelity.py --judge {args.judge} --split {args.split}{extra}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--judge", default="rules", help="rules, or provider:model for an OpenAI-compatible endpoint")
+    ap.add_argument("--split", default="validate", choices=("build", "validate", "all"),
+                    help="the half of the dev sets to report (by task; design on build, report validate)")
     ap.add_argument("--base-url", default=None, help="the endpoint of an LLM judge (e.g. http://127.0.0.1:8080/v1)")
     ap.add_argument("--api-key", default=None, help="the endpoint's key (default: OPENAI_API_KEY / MASTLENS_API_KEY)")
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--no-loso", dest="loso", action="store_false", help="skip the leave-one-source-out line")
+    ap.add_argument("--write-precision", action="store_true",
+                    help="rules: write each detector's validation precision into the rules judge's confidence file")
     ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared or MASTLENS_SHARED)")
     ap.add_argument("--db", default=None, help="keep the store here (default: a temporary one)")
     ap.add_argument("--json", action="store_true", help="print the figures as JSON instead of the table")
@@ -177,9 +195,8 @@ def main() -> None:
     else:
         with tempfile.TemporaryDirectory() as tmp:
             out = run(args, Path(tmp) / "fidelity.db")
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
+    print(json.dumps(out, indent=2) if args.json else "", end="")
+    if not args.json:
         print_table(out, args)
 
 

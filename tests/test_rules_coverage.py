@@ -40,7 +40,12 @@ def _constructed_positives() -> dict[str, Trace]:
     retried.call("book_reservation", {"cabin": "y"}, '{"id": "R2"}').say("Booked.")
     reissued = TraceBuilder("Please cancel order RO-1 and refund it to my card.").say("Let me look at it.")
     reissued.call("get_order", {"id": "RO-1"}, "{}").user("Please cancel order RO-1 and refund it to my card.")
+    gated = TraceBuilder("Move my flight to Friday.", system="Before any change to a booking, list the details and "
+                         "obtain explicit user confirmation (yes) to proceed.")
+    gated.call("get_booking", {"id": "B1"}, '{"date": "Thu"}').say("I can move it to Friday 9:00. Shall I?")
+    gated.user("Could it be later in the day?").call("update_booking", {"id": "B1", "date": "Fri"}, '{"date": "Fri"}')
     return {
+        "FM-1.1": gated.say("Moved.").build(),
         "FM-1.2": TraceBuilder(READ_ONLY_TASK).shell(PATCH, "configmap/flagd-config patched").say("Done.").build(),
         "FM-1.3": cycle.say("Still late.").build(),
         "FM-1.5": same.build(),

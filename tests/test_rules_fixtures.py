@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
+
+from mastlens.judges.rules.precision import measured_precision
 from conftest import EXAMPLES, FIXTURES, IN_CI, require_fixtures
 
 import mastlens
@@ -103,8 +105,8 @@ def test_expected_verdicts_on_real_runs(source, mode, status, why):
         require_fixtures()
     verdict = _judged(str(source))[1].modes[mode]
     assert verdict.status.value == status, f"{why}: {verdict.reason}"
-    if status == P:
-        assert verdict.evidence and verdict.confidence and verdict.reason
+    if status == P:  # rules v7: a finding's confidence is its detector's validation precision (None: unmeasured)
+        assert verdict.evidence and verdict.reason and verdict.confidence == measured_precision(mode)
 
 
 def test_clean_runs_get_no_failure_at_all():

@@ -100,17 +100,18 @@ def test_expected_verdicts_on_fixtures(source, trace_id, mode, status, why):
 def test_findings_on_formats_without_failure_markers():
     """Inspect, ATIF, Claude Code and OTel samples: no rule fires (their failures are reasoning over good
     evidence). tau-bench: FM-3.2's blind-retry rule fires, on runs where a booking or change the system
-    rejected is made again after nothing but a calculation, and (rules v5) FM-3.3 on runs whose write
-    returned a record contradicting its own arguments, reported as done; every finding quotes its steps."""
+    rejected is made again after nothing but a calculation, and (rules v7) FM-1.1 on runs that write to the
+    booking database without the user's explicit yes the policy demands (v5-v6 also had FM-3.3 on writes whose
+    returned record contradicted their arguments: dropped in v7); every finding quotes its steps."""
     for source in ("inspect_ai", "atif", "claude_code", "openinference"):
         for trace_id in _traces(source):
             assert _judged(source, trace_id).present() == [], f"{source} {trace_id}"
     traces = _traces("tau_bench")
     for trace_id, trace in traces.items():
         verdict = _judged("tau_bench", trace_id)
-        assert set(verdict.present()) <= {"FM-3.2", "FM-3.3"}, trace_id
-        if "FM-3.3" in verdict.present():
-            assert "returned record contradicts the arguments" in verdict.modes["FM-3.3"].reason
+        assert set(verdict.present()) <= {"FM-1.1", "FM-3.2"}, trace_id
+        if "FM-1.1" in verdict.present():
+            assert "without the user agreeing first" in verdict.modes["FM-1.1"].reason
         if "FM-3.2" in verdict.present():
             reason = verdict.modes["FM-3.2"].reason
             assert "committed again without a look-up" in reason or (

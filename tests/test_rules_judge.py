@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from mastlens.cli.app import app
 from mastlens.judges.registry import get_judge
+from mastlens.judges.rules.precision import measured_precision
 from mastlens.judges.rules import DETECTORS, RulesConfig, RulesJudge
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
@@ -36,7 +37,9 @@ def test_annotate_returns_every_mode_at_no_cost_and_only_detected_modes_are_judg
             assert mode.status is ModeStatus.NOT_ASSESSED and "LLM judge" in mode.reason
         assert mode.reason
         if mode.status is ModeStatus.PRESENT:
-            assert mode.has_verified_evidence and 0 < mode.confidence <= 1
+            # rules v7: a finding's confidence is its detector's precision on validation runs (precision.json)
+            assert mode.has_verified_evidence and mode.confidence == measured_precision(mode_id)
+            assert mode.confidence is None or 0 <= mode.confidence <= 1
         if mode.status is ModeStatus.NOT_ASSESSED:
             assert mode.confidence is None and not mode.evidence
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rules_traces import TraceBuilder, evidence_steps, verdict_of
 
 from mastlens.judges.rules import RulesConfig
+from mastlens.judges.rules.precision import measured_precision
 from mastlens.trace import Outcome
 
 TOP = "cart  20m  90Mi\nfrontend  34m  112Mi"
@@ -19,7 +20,7 @@ def _repeat(b: TraceBuilder, command: str, times: int, output: str = TOP) -> Tra
 def test_same_call_same_result_three_times_is_repetition_with_the_calls_as_evidence():
     trace = _repeat(TraceBuilder(), "kubectl top pods -n otel-demo", 3).say("Done.", final=True).build()
     v = verdict_of(trace, "FM-1.3")
-    assert v.status.value == "present" and v.confidence >= 0.75
+    assert v.status.value == "present" and v.confidence == measured_precision("FM-1.3")  # v7: validation precision
     calls = [s.index for s in trace.steps if s.kind.value == "tool_call"]
     assert evidence_steps(v) == calls
     assert all(e.quote == "kubectl top pods -n otel-demo" and e.verified for e in v.evidence)

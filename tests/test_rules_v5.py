@@ -1,5 +1,5 @@
 """Rules v5 detectors on real runs from ../shared: a write whose returned record contradicts its own
-arguments then reported as done (FM-3.3), and an autonomous team whose closing turn leaves an open
+arguments then reported as done (FM-3.3 in v5-v6, dropped in v7), and an autonomous team whose closing turn leaves an open
 request, a promise or a give-up (FM-3.1). Each with a positive and a near miss."""
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ from rules_traces import assert_quotes_verify
 import mastlens
 from mastlens.judges.rules import judge_trace
 from mastlens.judges.rules.config import DEFAULT_CONFIG
-from mastlens.judges.rules.contradiction import contradicted_fields
-from mastlens.judges.rules.tool_errors import contradicted_writes
 from mastlens.judges.rules.team_ending import is_autonomous_team, open_ending
 from mastlens.judges.rules.view import TraceView
 from mastlens.trace import Trace
@@ -41,32 +39,15 @@ def _devset_trace(relative: str) -> Trace:
 
 
 
-def test_write_whose_record_contradicts_its_arguments_then_reported_done():
+def test_write_whose_record_contradicts_its_arguments_is_no_longer_incorrect_verification():
     """tau-13-0 (reward 0): ``update_reservation_flights`` asked for cabin economy, its returned record says
-    basic_economy, and the agent tells the user the change went through."""
+    basic_economy, and the agent tells the user the change went through. Rules v5-v6 called this FM-3.3;
+    v7 drops that rule (on held-out tau-bench runs it flagged more successful runs than failed ones), so
+    FM-3.3 is now decided by failed tool calls alone: this run has none it passed over."""
     trace = _trace(TAU, "tau-13-0")
-    view = TraceView.build(trace, DEFAULT_CONFIG)
-    found, readable = contradicted_writes(view)
-    assert readable >= 1
-    assert [(c.field, c.asked, c.returned) for c in found] == [("cabin", "economy", "basic_economy")]
-    claim = found[0].claim
-    assert claim.index > found[0].call.result.index and found[0].claim_word.lower() in claim.content.lower()
     verdict = judge_trace(trace).modes["FM-3.3"]
-    assert verdict.status.value == "present" and "asked cabin='economy', got 'basic_economy'" in verdict.reason
-    steps = {e.step for e in verdict.evidence}
-    assert {found[0].call.step.index, found[0].call.result.index, claim.index} <= steps
-    assert_quotes_verify(trace, "FM-3.3")
-
-
-def test_write_whose_record_gives_back_what_it_asked_is_no_contradiction():
-    """tau-10-0 (reward 0 for a wrong action, not a misreported one): its one write returns a record that
-    agrees with every scalar argument, so FM-3.3 is assessed and absent."""
-    trace = _trace(TAU, "tau-10-0")
-    view = TraceView.build(trace, DEFAULT_CONFIG)
-    writes = [c for c in view.calls if c.tool.startswith(("update_", "book_", "cancel_"))]
-    assert writes and all(contradicted_fields(c, DEFAULT_CONFIG.contradiction_max_chars) == [] for c in writes)
-    assert contradicted_writes(view) == ([], len(writes))
-    assert judge_trace(trace).modes["FM-3.3"].status.value == "absent"
+    assert verdict.status.value != "present"
+    assert "returned record" not in verdict.reason
 
 
 def test_team_closing_turn_that_asks_a_teammate_then_terminates():

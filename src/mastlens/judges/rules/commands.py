@@ -28,6 +28,9 @@ _TEST_RUNNERS = re.compile(r"^(?:pytest|tox|nox|unittest|jest|vitest|mocha|ctest
                            r"mvn|gradle|dotnet)$")
 _API_WRITE_PREFIX = re.compile(r"^(?:create|update|delete|remove|book|cancel|modify|send|write|edit|apply|set|add|"
                                r"insert|transfer|post|put|patch|submit|exchange|return|issue|grant)_", re.IGNORECASE)
+# A call handing the conversation to another party (``transfer_to_human_agents``, an SDK's ``transfer_to_<agent>``):
+# it changes no record, so it is no write to check or to gate.
+_HANDOFF = re.compile(r"^(?:transfer|hand_?off|escalate)_to_", re.IGNORECASE)
 _API_READ_PREFIX = re.compile(r"^(?:get|list|read|search|find|check|fetch|view|show|describe|query|lookup)_",
                               re.IGNORECASE)
 _FILE_TOOLS = re.compile(r"^(?:apply_patch|write_file|edit_file|create_file|str_replace_editor"
@@ -44,6 +47,7 @@ class Change:
 
     kind: str
     targets: set[str] = field(default_factory=set)
+    removal: bool = False  # the change only deletes files (``rm``): cleanup, nothing to run or read back
 
 
 def command_text(call: Call) -> str | None:
@@ -59,6 +63,17 @@ def command_text(call: Call) -> str | None:
 def runs_tests(tokens: list[str]) -> bool:
     """A command that starts a test runner, or a build tool that runs tests (pytest, tox, go, cargo, npm, make)."""
     return bool(_TEST_RUNNERS.match(os.path.basename(tokens[0]))) or "pytest" in tokens
+
+
+_INTERPRETERS = re.compile(r"^(?:python[\d.]*|node|ruby|perl|php|java|bash|sh|deno|bun|dotnet|go|cargo)$")
+
+
+def runs_code(tokens: list[str]) -> bool:
+    """A command that runs code: a test runner or build tool, an interpreter on a script or inline program,
+    or a local executable (``./repro``)."""
+    prog = tokens[0]
+    return runs_tests(tokens) or (bool(_INTERPRETERS.match(os.path.basename(prog))) and len(tokens) > 1) \
+        or prog.startswith("./")
 
 
 def call_commands(call: Call) -> list[list[str]] | None:
@@ -142,7 +157,7 @@ def _changes(call: Call) -> list[Change]:
                 found.append(cluster)
             files = _file_targets(tokens)
             if files:
-                found.append(Change("file", files))
+                found.append(Change("file", files, removal=os.path.basename(tokens[0]) == "rm"))
         return found
     if _FILE_TOOLS.match(call.tool):
         args = call.step.arguments
@@ -152,7 +167,7 @@ def _changes(call: Call) -> list[Change]:
         if isinstance(args, dict):
             files |= {str(args[k]) for k in ("path", "file_path", "filename") if isinstance(args.get(k), str)}
         return [Change("file", {os.path.basename(f.strip()) for f in files if f.strip()})]
-    if _API_WRITE_PREFIX.match(call.tool):
+    if _API_WRITE_PREFIX.match(call.tool) and not _HANDOFF.match(call.tool):
         return [Change("api")]
     return []
 
@@ -189,5 +204,11 @@ def checks(call: Call, change: Change) -> bool:
 
 
 def self_confirming(call: Call) -> bool:
-    """An API write whose own result returns the changed record (a JSON object) confirms its effect."""
-    return not call.failed and call.output.lstrip().startswith("{")
+    """An API write whose own result reports its effect confirms it: the changed record (a JSON object) or
+    the system's own account of what it did ("Certificate ... added to user ..."), not a bare acknowledgement
+    ("OK", "Success") that says nothing of the effect. (Rules v7: v6 took only a JSON record; on tau2's build
+    runs the unread text confirmations were flagged on successful runs only.)"""
+    if call.failed:
+        return False
+    head = call.output.lstrip()
+    return head.startswith("{") or len(head[:200].split()) >= 3

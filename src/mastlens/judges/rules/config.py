@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mastlens.settings_file import read_settings
 
 # Bump when a detector's logic changes, so sets written by older rules are told apart from newer ones.
-RULES_VERSION = "6"
+RULES_VERSION = "7"
 
 
 # Error shapes across formats: a line opening with an error word, Python tracebacks, the shell's complaints,
@@ -81,10 +81,6 @@ class RulesConfig(BaseModel):
     repeat_min_failures: int = Field(2, ge=2, description=(
         "FM-1.3: the same tool failing with the same error this many times in a row (arguments may change): "
         "a retry that meets the error it already got learned nothing from it."))
-
-    contradiction_max_chars: int = Field(20_000, ge=100, description=(
-        "FM-3.3: the longest write result read as a JSON record to compare with the write's arguments "
-        "(a returned record giving back another value than the one asked for)."))
 
     team_ending_sentences: int = Field(2, ge=1, description=(
         "FM-3.1: how many closing sentences of an autonomous team's last substantive turn are read for an open "

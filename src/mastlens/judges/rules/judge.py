@@ -9,6 +9,8 @@ from mastlens.judges.base import Judge, JudgeInfo, JudgeResult
 from mastlens.judges.rules.config import DEFAULT_CONFIG, RULES_VERSION, RulesConfig
 from mastlens.judges.rules.decisive import decisive
 from mastlens.judges.rules.evidence import not_assessed
+from mastlens.judges.rules.gate import detect_unconfirmed_action
+from mastlens.judges.rules.precision import measured_precision, precision_table
 from mastlens.judges.rules.premature import detect_premature_termination
 from mastlens.judges.rules.repetition import detect_step_repetition
 from mastlens.judges.rules.reset import detect_conversation_reset
@@ -24,6 +26,7 @@ Detector = Callable[[TraceView, RulesConfig], ModeVerdict]
 
 # One detector per mode; every mode not listed here is not_assessed.
 DETECTORS: dict[str, Detector] = {
+    "FM-1.1": detect_unconfirmed_action,
     "FM-1.2": detect_role_violation,
     "FM-1.3": detect_step_repetition,
     "FM-1.5": detect_unaware_of_termination,
@@ -56,12 +59,15 @@ def judge_trace(trace: Trace, config: RulesConfig = DEFAULT_CONFIG, taxonomy: Ta
         else:
             modes[mode_id] = _run(detector, mode_id, view, config) if detector else not_assessed(mode_id, NO_DETECTOR)
     found = [m for m, v in modes.items() if v.status is ModeStatus.PRESENT]
+    for mode_id in found:  # a finding's confidence is how often its detector was right on validation runs
+        modes[mode_id] = modes[mode_id].model_copy(update={"confidence": measured_precision(mode_id)})
     summary = (f"rules found {', '.join(found)}" if found else "rules found no failure pattern") + \
         f"; {sum(v.status is ModeStatus.NOT_ASSESSED for v in modes.values())} of {len(modes)} modes not assessed"
     step, reason = decisive(view, modes)
     agent = step.agent if step is not None else None
     return Verdict(summary=summary, task_completed=None, modes=modes,
-                   metadata={"judge": "rules", "rules_version": RULES_VERSION},
+                   metadata={"judge": "rules", "rules_version": RULES_VERSION,
+                             "confidence": "present: the detector's precision on validation runs (rules/precision.json)"},
                    decisive_step=step.index if step is not None else None, decisive_agent=agent,
                    decisive_reason=reason)
 
@@ -88,6 +94,7 @@ class RulesJudge(Judge):
         return JudgeInfo(judge=self.name, prompt_hash=self.config.fingerprint(),
                          taxonomy_version=self.taxonomy.version,
                          params={"rules_version": RULES_VERSION, "detectors": sorted(DETECTORS),
+                                 "precision": precision_table().get("rules_version"),
                                  **self.config.model_dump()})
 
     def judge(self, trace: Trace) -> Verdict:

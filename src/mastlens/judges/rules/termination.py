@@ -15,7 +15,8 @@ MODE = "FM-1.5"
 _LIMIT = re.compile(
     r"\b(?:max(?:imum)?[ _-]?(?:turns?|steps?|iterations?|rounds?)|(?:turn|step|iteration|round|time)[ _-]limit"
     r"|max(?:imum)?[ _-]?time\b[^\n.]{0,20}\b(?:reached|exceeded)"
-    r"|context (?:window|length) (?:exceeded|exhausted)|ran out of (?:turns|steps|time)|timed out)\b",
+    r"|context (?:window|length) (?:exceeded|exhausted)|ran out of (?:turns|steps|time)|timed out"
+    r"|limits?[ _-]?exceeded|(?:cost|budget)[ _-]limit|too[ _-]many[ _-]errors)\b",
     re.IGNORECASE)
 
 
@@ -47,7 +48,7 @@ def ended_in_loop(view: TraceView) -> list[Call]:
 
 # Where formats record why a run stopped: a stop-reason field of the outcome or the trace metadata
 # (chat logs, agent SDKs), or Inspect's ``limit`` ({"type": "message", "limit": 50}) when a sample hit one.
-_REASON_FIELD = re.compile(r"^(?:stop|finish|termination|end|exit)_?reason$|^stopped_by$", re.IGNORECASE)
+_REASON_FIELD = re.compile(r"^(?:stop|finish|termination|end|exit)_?reason$|^stopped_by$|^exit_?status$", re.IGNORECASE)
 _INSPECT_LIMITS = {"message", "token", "time", "working", "context"}  # not "operator" (a person stopped it)
 
 
@@ -82,15 +83,31 @@ _FINISH_TOOL = re.compile(r"^(?:transfer|handoff|hand_off|escalate|submit|finish
 _FINISH_CALL = re.compile(r"\b(?:complete_task|submit|finish|terminate|final_answer)\s*\(")
 
 
-def _ends_by_design(call: Call) -> bool:
-    return bool(_FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:]))
+def ends_by_design(call: Call) -> bool:
+    """A call that ends the run by design: a handoff, a submission (also one the reader marked on its result,
+    ``metadata["submission"]``), the agent's own "done"."""
+    return bool(_FINISH_TOOL.match(call.tool) or _FINISH_CALL.search(call.step.content[-2000:])) or is_submission(call)
+
+
+def is_submission(call: Call) -> bool:
+    """A call whose result the reader marked as the run's submission (mini-swe-agent's final diff)."""
+    return call.result is not None and call.result.metadata.get("submission") is True
+
+
+def submission(view: TraceView) -> Call | None:
+    """The call that submitted the run's work, when the run ends on it: a call the reader marked as the
+    submission, or a finishing call named for submitting (``submit``)."""
+    call = finishing_call(view)
+    if call is not None and (is_submission(call) or call.tool.lower().startswith("submit")):
+        return call
+    return None
 
 
 def _finishes(view: TraceView, result: Step) -> bool:
     call = next((c for c in view.calls if c.result is result), None)
     if call is None:
         return bool(_FINISH_TOOL.match(result.tool or ""))
-    return _ends_by_design(call)
+    return ends_by_design(call)
 
 
 def finishing_call(view: TraceView) -> Call | None:
@@ -100,7 +117,7 @@ def finishing_call(view: TraceView) -> Call | None:
     if last is None or last.kind not in (StepKind.TOOL_CALL, StepKind.TOOL_RESULT):
         return None
     call = next((c for c in reversed(view.calls) if c.step is last or c.result is last), None)
-    return call if call is not None and _ends_by_design(call) else None
+    return call if call is not None and ends_by_design(call) else None
 
 
 def cut_mid_work(view: TraceView) -> Step | None:
@@ -238,6 +255,8 @@ def detect_unaware_of_termination(view: TraceView, config: RulesConfig) -> ModeV
         reasons.append(f"{len(after)} tool calls after the final answer at step {declared.index}")
     if evidence:
         return present(MODE, 0.85 if loop or continued or nudges else 0.75, "; ".join(reasons), evidence)
-    if view.final_answer is not None or (view.trace.steps and view.trace.steps[-1].kind is StepKind.TOOL_RESULT):
-        return absent(MODE, 0.7, "the run ended on the agent's final answer or a handoff, not in a loop or at a limit")
+    if view.final_answer is not None or finishing_call(view) is not None or (
+            view.trace.steps and view.trace.steps[-1].kind is StepKind.TOOL_RESULT):
+        return absent(MODE, 0.7, "the run ended on the agent's final answer, a submission or a handoff, not in a loop "
+                      "or at a limit")
     return not_assessed(MODE, "the run ends without a final answer, a loop or a recorded limit")

@@ -18,10 +18,9 @@ import re
 from dataclasses import dataclass
 
 from mastlens.judges.rules.config import RulesConfig
-from mastlens.judges.rules.contradiction import contradicted_calls
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.view import Call, TraceView
-from mastlens.trace import Evidence, ModeVerdict, Step
+from mastlens.trace import Evidence, ModeVerdict, Step, StepKind
 
 MODE_IGNORED = "FM-2.5"
 MODE_INCORRECT = "FM-3.3"
@@ -77,9 +76,39 @@ def _head(call: Call) -> tuple[str, ...]:
     return (call.tool, *words[:2])
 
 
+def autonomous_single_agent(view: TraceView) -> bool:
+    """One agent working alone: nobody speaks after its first action and its messages carry one name (a coding
+    or SRE agent, as opposed to a chat with a user or a team's conversation)."""
+    started = False
+    for step in view.trace.steps:
+        if step.kind in (StepKind.TOOL_CALL, StepKind.ASSISTANT):
+            started = True
+        elif started and step.kind is StepKind.USER and step.content.strip():
+            return False
+    return len({s.agent for s in view.agent_steps if s.kind is StepKind.ASSISTANT}) <= 1
+
+
+def _closing_step(view: TraceView) -> int:
+    """The index after which a lone agent's words are its closing words: its last working tool call (a
+    finishing call such as a submission aside)."""
+    from mastlens.judges.rules.termination import ends_by_design  # it reads this module's claims
+
+    last = next((c for c in reversed(view.calls) if not ends_by_design(c)), None)
+    return (last.result or last.step).index if last is not None else -1
+
+
 def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
-    """(failures followed by an unacknowledged success claim, number of failed calls)."""
+    """(failures followed by an unacknowledged success claim, number of failed calls): computed once per trace
+    (FM-2.5 and FM-3.3 both read it); see :func:`_passed_over`."""
+    return view.once("passed_over", _passed_over)
+
+
+def _passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
+    """(failures followed by an unacknowledged success claim, number of failed calls). For a lone agent
+    (:func:`autonomous_single_agent`), only its closing words (after its last working call) are claims: its
+    words between calls are work in progress (a reproduction that shows the bug, a try that did not work)."""
     failed = [c for c in view.calls if c.failed]
+    closing = _closing_step(view) if failed and autonomous_single_agent(view) else None
     found = []
     for failure in failed:
         after = failure.result or failure.step
@@ -89,6 +118,8 @@ def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
             if ACKNOWLEDGED.search(step.content):
                 break
             claim = success_claim(step.content)
+            if claim and closing is not None and step.index < closing:
+                continue  # a lone agent thinking aloud between its calls: work in progress, not a claim of done
             if claim:
                 retried = any(c.step.index > after.index and c.step.index < step.index and not c.failed
                               and _head(c) == _head(failure) for c in view.calls)
@@ -98,37 +129,6 @@ def passed_over(view: TraceView) -> tuple[list[PassedOver], int]:
                     found.append(PassedOver(failure, step, claim.group(0), on_the_call))
                 break
     return found, len(failed)
-
-
-@dataclass
-class Contradicted:
-    """A write whose returned record gives back ``returned`` for ``field`` where it asked ``asked``, and the
-    claim of success that passed over it."""
-
-    call: Call
-    field: str
-    asked: object
-    returned: object
-    claim: Step
-    claim_word: str
-
-
-def contradicted_writes(view: TraceView) -> tuple[list[Contradicted], int]:
-    """(contradicted writes followed by an unacknowledged success claim, number of writes returning a record)."""
-    found: list[Contradicted] = []
-    calls, readable = contradicted_calls(view)
-    for call, fields in calls:
-        for step in view.agent_steps:
-            if step.index <= call.result.index:
-                continue
-            if ACKNOWLEDGED.search(step.content):
-                break
-            claim = success_claim(step.content)
-            if claim:
-                key, asked, returned = fields[0]
-                found.append(Contradicted(call, key, asked, returned, step, claim.group(0)))
-                break
-    return found, readable
 
 
 def _evidence(items: list[PassedOver], config: RulesConfig) -> list[Evidence]:
@@ -161,41 +161,21 @@ def detect_success_despite_errors(view: TraceView, config: RulesConfig) -> ModeV
     """FM-3.3 incorrect verification: as above, and the claim is one of confirmation (confirmed, verified,
     validated, fixed, resolved, works), or a success claim made directly after the failed call (no other
     call in between) that names what the call acted on: success declared on evidence that shows a failure.
-    Also an API write whose returned record contradicts its own arguments (asked ``cabin=economy``, the
-    record says ``business``) followed by a success claim that does not acknowledge it
-    (:mod:`.contradiction`).
 
-    Precondition: a failed tool call whose output can be read, or an API write that returns its record
-    (the evidence a claim could contradict). Then absent when no claim passes over either. Ignores plain
-    success claims made after further calls or about something else (FM-2.5 only), and wrong conclusions
-    drawn from good evidence (not visible to rules)."""
+    Precondition: a failed tool call whose output can be read (the evidence a claim could contradict). Then
+    absent when no claim passes over one. Ignores plain success claims made after further calls or about
+    something else (FM-2.5 only), and wrong conclusions drawn from good evidence (not visible to rules).
+    (Rules v5-v6 also flagged an API write whose returned record gave back another value than asked, reported
+    as done; dropped in v7: on held-out tau-bench runs it fired on more successful runs than failed ones, a
+    quirk of the tool's record rather than an agent's failure.)"""
     if not view.content_captured:
         return not_assessed(MODE_INCORRECT, "the trace was recorded without content: results cannot be read")
     found, n_failed = passed_over(view)
-    contradicted, n_readable = contradicted_writes(view)
-    if not n_failed and not n_readable:
-        return not_assessed(MODE_INCORRECT, "no failed tool call and no write returning its record whose evidence "
-                            "a success claim could contradict")
+    if not n_failed:
+        return not_assessed(MODE_INCORRECT, "no failed tool call whose evidence a success claim could contradict")
     items = [i for i in found if i.on_the_call or VERIFICATION_CLAIM.search(i.claim_word)]
-    if not items and not contradicted:
-        parts = ([f"no confirmation claimed over the {n_failed} failed tool call(s)"] if n_failed else []) + \
-            ([f"the {n_readable} write(s) returning a record gave back what they asked for, or were not reported "
-              "as done"] if n_readable else [])
-        return absent(MODE_INCORRECT, 0.6, "; ".join(parts))
-    reasons = []
-    evidence = _evidence(items, config)
-    if items:
-        claims = ", ".join(sorted({str(i.claim.index) for i in items}))
-        reasons.append(f"success or confirmation claimed at step(s) {claims} after failed tool call(s) that say "
-                       "otherwise")
-    if contradicted:
-        pairs: list[tuple[Step, str | None]] = []
-        for c in contradicted[:3]:
-            pairs += [(c.call.step, f'"{c.field}"'), (c.call.result or c.call.step, f'"{c.field}"'),
-                      (c.claim, c.claim_word)]
-        evidence = sorted({e.step: e for e in evidence + cite_all(pairs, config.excerpt_chars)}.values(),
-                          key=lambda e: e.step)
-        reasons.append("write(s) whose returned record contradicts the arguments (" + ", ".join(
-            f"step {c.call.step.index}: asked {c.field}={c.asked!r}, got {c.returned!r}" for c in contradicted[:3])
-            + ") reported as done")
-    return present(MODE_INCORRECT, 0.75, "; ".join(reasons), evidence)
+    if not items:
+        return absent(MODE_INCORRECT, 0.6, f"no confirmation claimed over the {n_failed} failed tool call(s)")
+    claims = ", ".join(sorted({str(i.claim.index) for i in items}))
+    return present(MODE_INCORRECT, 0.75, f"success or confirmation claimed at step(s) {claims} after failed tool "
+                   "call(s) that say otherwise", _evidence(items, config))

@@ -6,10 +6,11 @@ import os
 import re
 from functools import lru_cache
 
-from mastlens.judges.rules.commands import Change, call_commands, changes, checks, self_confirming
+from mastlens.judges.rules.commands import Change, call_commands, changes, checks, runs_code, self_confirming
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.handover import Handover, handover
+from mastlens.judges.rules.termination import submission
 from mastlens.judges.rules.view import Call, TraceView
 from mastlens.judges.rules.vouching import _VERIFY_INTENT, team_agents, verified_by_reading, vouches
 from mastlens.trace import ModeVerdict, Step, StepKind
@@ -131,6 +132,9 @@ def detect_no_verification(view: TraceView, config: RulesConfig) -> ModeVerdict:
     if not view.content_captured:
         return not_assessed(MODE, "the trace was recorded without content: results cannot be read")
     final = view.final_answer
+    submitted = submission(view) if final is None else None
+    if submitted is not None:
+        return _submitted_unchecked(view, submitted, config)
     adopted = handover(view)
     if final is None:
         if adopted is None:
@@ -199,3 +203,26 @@ def _adopted_unchecked(adopted: Handover, config: RulesConfig) -> ModeVerdict:
     return present(MODE, 0.6, f"the team finished (step {adopted.answer.index}) on the result of step "
                    f"{adopted.result.index} with no check of it", cite_all([(adopted.result, None), (adopted.answer, None)],
                                                                           config.excerpt_chars))
+
+
+def _submitted_unchecked(view: TraceView, submitted: Call, config: RulesConfig) -> ModeVerdict:
+    """A run that ends by submitting its work (a patch, a diff): present when, after the last change to a
+    file before the submission, nothing ran code (a test, a reproduction script) or read a changed file
+    again. Removing files (cleanup of scratch scripts) is no change to check."""
+    calls = [c for c in view.calls if c.step.index < submitted.step.index]
+    edits = [(i, c) for i, c in enumerate(calls) if not c.failed and any(
+        ch.kind == "file" and not ch.removal for ch in changes(c))]
+    if not edits:
+        return not_assessed(MODE, "the run submitted without a file change the rules can see")
+    last_i, last = edits[-1]
+    changed = [ch for ch in changes(last) if ch.kind == "file" and not ch.removal]
+    for later in calls[last_i + 1:]:
+        commands = call_commands(later)
+        if any(runs_code(tokens) for tokens in commands or []) or any(checks(later, ch) for ch in changed):
+            return absent(MODE, 0.7, f"after the last file change (step {last.step.index}) step {later.step.index} "
+                          "ran or read it again before the submission")
+    targets = sorted({t for ch in changed for t in ch.targets}) or ["a file"]
+    return present(MODE, 0.7, f"the last file change (step {last.step.index}: {', '.join(targets)}) was submitted at "
+                   f"step {submitted.step.index} with no test, script run or read of it after the change",
+                   cite_all([(last.step, targets[0] if targets[0] != "a file" else None), (submitted.step, None)],
+                            config.excerpt_chars))
