@@ -148,3 +148,41 @@ def test_a_lone_agents_words_between_calls_are_no_claim():
     verdict = judge_trace(trace)
     assert verdict.modes["FM-2.5"].status.value != "present"
     assert verdict.modes["FM-3.3"].status.value != "present"
+
+
+def _claude_code_session(tmp_path, check: str | None):
+    """A Claude Code session shaped like the fixture's lines: an Edit, then (optionally) a Bash call running
+    ``check``, then the closing message."""
+    import json
+
+    base = {"isSidechain": False, "userType": "external", "cwd": "/w", "sessionId": "cc-check", "version": "2.0.76"}
+    lines = [{**base, "uuid": "u1", "type": "user", "timestamp": "2026-01-31T11:00:00.000Z",
+              "message": {"role": "user", "content": "Fix the off-by-one in pager.py"}}]
+
+    def call(n: int, name: str, args: dict, result: str) -> None:
+        lines.append({**base, "uuid": f"a{n}", "type": "assistant", "timestamp": f"2026-01-31T11:00:0{n}.000Z",
+                      "message": {"role": "assistant", "model": "claude-opus-4-5-20251101", "content": [
+                          {"type": "tool_use", "id": f"toolu_{n}", "name": name, "input": args}]}})
+        lines.append({**base, "uuid": f"r{n}", "type": "user", "timestamp": f"2026-01-31T11:00:0{n}.500Z",
+                      "message": {"role": "user", "content": [
+                          {"type": "tool_result", "tool_use_id": f"toolu_{n}", "content": result}]}})
+
+    call(1, "Edit", {"file_path": "/w/pager.py", "old_string": "n - 1", "new_string": "n"}, "The file was edited.")
+    if check:
+        call(2, "Bash", {"command": check}, "3 passed in 0.12s")
+    lines.append({**base, "uuid": "end", "type": "assistant", "timestamp": "2026-01-31T11:00:09.000Z",
+                  "message": {"role": "assistant", "model": "claude-opus-4-5-20251101",
+                              "content": [{"type": "text", "text": "Fixed the off-by-one in pager.py."}]}})
+    path = tmp_path / "session.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    [trace] = mastlens.load_traces(path)
+    return trace
+
+
+def test_a_claude_code_bash_check_after_the_edit_counts(tmp_path):
+    """Claude Code keeps a Bash call's command only in its arguments: a test run after the last edit is a check
+    (FM-3.2 absent), and without it the unchecked change is FM-3.2."""
+    checked = judge_trace(_claude_code_session(tmp_path, "python -m pytest -q tests/test_pager.py"))
+    unchecked = judge_trace(_claude_code_session(tmp_path, None))
+    assert unchecked.modes["FM-3.2"].status.value == "present"
+    assert checked.modes["FM-3.2"].status.value != "present"

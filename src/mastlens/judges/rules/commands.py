@@ -50,13 +50,24 @@ class Change:
     removal: bool = False  # the change only deletes files (``rm``): cleanup, nothing to run or read back
 
 
+def _argument_command(args: object) -> str | None:
+    """The command a call's arguments hold (``command`` / ``cmd``, a string or an argv list)."""
+    if not isinstance(args, dict):
+        return None
+    value = args.get("command", args.get("cmd"))
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return " ".join(str(v) for v in value)
+    return value if isinstance(value, str) else None
+
+
 def command_text(call: Call) -> str | None:
-    """The shell command of a shell call (as the adapter rendered it), else None."""
+    """The shell command of a shell call (as the adapter rendered it, else as its arguments hold it: Claude
+    Code's ``Bash`` calls keep it only there), else None."""
     args = call.step.arguments
     if call.tool in SHELL_TOOLS:
-        return call.step.content
+        return call.step.content or _argument_command(args)
     if isinstance(args, dict) and ("command" in args or "cmd" in args) and not _FILE_TOOLS.match(call.tool):
-        return call.step.content
+        return call.step.content or _argument_command(args)
     return None
 
 
