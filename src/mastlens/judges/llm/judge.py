@@ -171,6 +171,11 @@ class LLMJudge(Judge):
             est.cached, est.cost_usd, est.calls = True, 0.0, 0
         return est
 
+    def first_requests(self, trace: Trace, fmt: ResponseFormat = ResponseFormat.JSON_SCHEMA) -> list[list[dict[str, str]]]:
+        """The messages of every first request the judge sends for ``trace`` in ``fmt`` (one per window),
+        before any reply is known: what a replay dumps for an answerer."""
+        return [self._messages(window, fmt) for window in self._render(trace).windows]
+
     # -- judging ------------------------------------------------------------------------------
 
     def _render(self, trace: Trace):

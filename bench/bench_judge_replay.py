@@ -1,0 +1,235 @@
+"""Measure the LLM judge with any capable model, no API needed: dump its requests, replay the answers.
+
+Reproduce:
+  python bench/bench_judge_replay.py --dump DIR [--variant NAME] [--split validate] [--sample default]
+  (answer every DIR/<hash>.request.json as DIR/<hash>.answer.json: see DIR/INDEX.md)
+  python bench/bench_judge_replay.py --answers DIR [--variant NAME] [--split validate] [--sample default]
+
+``--dump`` writes every request the judge would send for the selected dev-set runs (tau-bench airline, Who&When,
+MAST-Data, and SWE-bench / tau2 when their readers are installed), one file per request keyed by a hash of its
+messages, with the response schema, plus INDEX.md telling an answerer how to answer. Nothing in the folder names
+a trace or its outcome. Run it again after answers arrive: requests that depend on earlier answers (a two-pass
+variant's second question, the corrective retry after an unusable answer) are added.
+
+``--answers`` serves the answers through a local OpenAI-compatible endpoint on 127.0.0.1 (real HTTP), runs the
+real annotate pipeline against it (response format, parsing, corrective retry, evidence verification, storage)
+and prints the fidelity figures per source. A request without an answer gets an error reply: its trace is
+counted as an error, never as absent.
+
+The runs are the ``--split`` half (``bench/devsplit.py``; validate by default) of each source, sampled per
+stratum (tau-bench / tau2 / SWE-bench: failed and successful; Who&When: algorithm-generated and hand-crafted;
+MAST-Data: all) by a keyed hash of the trace id, so a dump stays small enough for a person to answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
+
+from _replay_figures import figures_for, print_figures  # noqa: E402
+from _replay_io import (  # noqa: E402
+    NO_ANSWER, AnswerServer, git_commit, load_answers, request_record, trace_key, write_index, write_requests,
+)
+from devsplit import in_split  # noqa: E402
+
+from mastlens.judges.llm import LLMJudge  # noqa: E402
+from mastlens.judges.llm.client import ResponseFormat, response_format_param  # noqa: E402
+from mastlens.judges.runner import annotate_traces  # noqa: E402
+from mastlens.store import Store  # noqa: E402
+from mastlens.store.ingest import ingest  # noqa: E402
+from mastlens.trace import Trace  # noqa: E402
+
+SET = "replay"
+DATA = ("devsets/tau_bench", "devsets/who_and_when", "fixtures/mast_data", "devsets/swe_bench", "devsets/tau2")
+# per stratum: tau-bench 8 failed + 8 successful, Who&When 12 + 12, SWE-bench 6 + 6; MAST-Data every trace
+DEFAULT_SAMPLE = {"tau-bench": 8, "tau2": 8, "swe-bench": 6, "who&when": 12, "mast-data": None}
+KIND = {"who&when": "localization", "mast-data": "kappa"}
+# name -> (LLMJudge keyword arguments, what it is)
+VARIANTS: dict[str, tuple[dict, str]] = {
+    "baseline": ({}, "the judge's prompt as on main before issue 22 (prompt mastlens-judge-2)"),
+}
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A dev-set trace's source (the name the split is keyed on), its task, and its sampling stratum."""
+
+    source: str
+    task: str
+    stratum: str
+
+
+def _meta(trace: Trace, *keys: str) -> str | None:
+    return next((str(trace.metadata[k]) for k in keys if trace.metadata.get(k) not in (None, "")), None)
+
+
+def _outcome(trace: Trace) -> str:
+    return {True: "successful", False: "failed"}.get(trace.outcome.success, "unknown")
+
+
+def origin_of(trace: Trace) -> Origin | None:
+    """Source and task as ``bench/devsplit.py`` keys them (the names bench_fidelity uses), or None."""
+    fmt = trace.source.format
+    if fmt in ("tau", "tau2"):
+        domain = _meta(trace, "environment", "domain") or "unknown"
+        return Origin("tau-bench" if fmt == "tau" else "tau2", f"{domain}/{_meta(trace, 'task_id')}", _outcome(trace))
+    if fmt in ("mini-swe-agent", "swe", "swebench", "swe-bench", "mini_swe_agent"):
+        return Origin("swe-bench", _meta(trace, "instance_id") or trace.task or trace.id, _outcome(trace))
+    if fmt == "whowhen":
+        return Origin("who&when", trace.id, _meta(trace, "subset") or "unknown")
+    if fmt == "mad":
+        return Origin("mast-data", trace.id, "all")
+    return None
+
+
+def _order(trace_id: str) -> str:
+    return hashlib.sha256(f"mastlens-replay-sample|{trace_id}".encode()).hexdigest()
+
+
+def select(store: Store, split: str, sample: dict[str, int | None]) -> dict[str, list[str]]:
+    """source -> the trace ids to judge: the split's traces, the first ``sample[source]`` of each stratum in the
+    keyed-hash order (None: all)."""
+    strata: dict[tuple[str, str], list[str]] = {}
+    for trace in store.iter_traces():
+        origin = origin_of(trace)
+        if origin is not None and in_split(origin.source, origin.task, split):
+            strata.setdefault((origin.source, origin.stratum), []).append(trace.id)
+    out: dict[str, list[str]] = {}
+    for (source, _), ids in sorted(strata.items()):
+        limit = sample.get(source)
+        out.setdefault(source, []).extend(sorted(ids, key=_order)[:limit] if limit is not None else sorted(ids))
+    return {s: sorted(ids) for s, ids in out.items()}
+
+
+def make_judge(variant: str, url: str) -> LLMJudge:
+    options, _ = VARIANTS[variant]
+    return LLMJudge("replay", base_url=url, api_key="replay", max_retries=0, timeout=120, **options)
+
+
+def _sample_option(text: str) -> dict[str, int | None]:
+    sample = dict(DEFAULT_SAMPLE)
+    if text == "all":
+        return {s: None for s in sample}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        if part == "default":
+            continue
+        source, _, n = part.partition("=")
+        if source not in sample or not n:
+            raise argparse.ArgumentTypeError(f"--sample: {part!r} is not SOURCE=N with SOURCE one of {', '.join(sample)}")
+        sample[source] = None if n == "all" else int(n)
+    return sample
+
+
+def _ingest(shared: Path, store: Store) -> None:
+    paths = [shared / p for p in DATA if (shared / p).exists()]
+    if not paths:
+        sys.exit(f"bench_judge_replay: no dev sets under {shared} (set MASTLENS_SHARED or --shared)")
+    report = ingest([str(p) for p in paths], store)
+    if report.failed:
+        print(f"note: {len(report.failed)} file(s) not read (no reader yet, or bad input): "
+              f"{report.failed[0].describe()}{' ...' if len(report.failed) > 1 else ''}", file=sys.stderr)
+
+
+def _replay(store: Store, judge: LLMJudge, ids: list[str], concurrency: int):
+    return annotate_traces(store, judge, trace_ids=ids, set_name=SET, concurrency=concurrency, replace=True)
+
+
+def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> None:
+    folder = Path(args.dump)
+    ids = [t for group in chosen.values() for t in group]
+    fmt = ResponseFormat.JSON_SCHEMA
+    judge = make_judge(args.variant, "http://127.0.0.1:9/v1")
+    response_format = response_format_param(fmt, judge._schema)
+    records = {}
+    for trace in store.iter_traces(ids):
+        for window, messages in enumerate(judge.first_requests(trace, fmt)):
+            record = request_record(messages, response_format, trace_key(trace.content_hash(), window))
+            records[record["hash"]] = record
+    answers = load_answers(folder)
+    if answers:  # what the pipeline asks next once these are known (second passes, corrective retries)
+        server = AnswerServer(answers)
+        with server as url:
+            _replay(store, make_judge(args.variant, url), ids, args.concurrency)
+        for key, request in server.unanswered.items():
+            records.setdefault(key, request_record(request["messages"], request.get("response_format")))
+    hashes = write_requests(folder, records.values())
+    _, about = VARIANTS[args.variant]
+    meta = {"variant": args.variant, "about": about, "split": args.split, "requests": len(hashes),
+            "commit": git_commit(ROOT), "two_pass": bool(VARIANTS[args.variant][0].get("localize")),
+            "traces": len(ids)}
+    write_index(folder, sorted(set(hashes) | {p.name.split(".")[0] for p in folder.glob("*.request.json")}),
+                answered=set(answers), meta=meta)
+    per_source = ", ".join(f"{s} {len(t)}" for s, t in chosen.items())
+    print(f"dumped {len(hashes)} requests for {len(ids)} traces ({per_source}) to {folder}; "
+          f"{len(set(hashes) & set(answers))} already answered")
+
+
+def measure(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> dict:
+    answers = load_answers(Path(args.answers))
+    ids = [t for group in chosen.values() for t in group]
+    server = AnswerServer(answers)
+    with server as url:
+        summary = _replay(store, make_judge(args.variant, url), ids, args.concurrency)
+    anns = {a.trace_id: a for a in store.get_annotations(SET)}
+    out = {"variant": args.variant, "split": args.split, "answers": len(answers), "served": len(server.served),
+           "unanswered_requests": len(server.unanswered), "traces": summary.traces, "annotated": summary.annotated,
+           "errors": summary.errors, "sources": {}}
+    for source, group in chosen.items():
+        errors = Counter("unanswered" if NO_ANSWER in (anns[t].error or "") else "other"
+                         for t in group if t in anns and anns[t].status.value == "error")
+        counts = {"traces": len(group), "annotated": sum(1 for t in group if t in anns and anns[t].status.value == "ok"),
+                  "errors": sum(errors.values()), "unanswered": errors["unanswered"]}
+        fig = figures_for(store, SET, KIND.get(source, "outcome"), set(group), source)
+        out["sources"][source] = {"counts": counts, "figures": fig}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--dump", metavar="DIR", help="write the requests to answer into DIR")
+    mode.add_argument("--answers", metavar="DIR", help="replay the answers in DIR and print the figures")
+    ap.add_argument("--variant", default="baseline", choices=sorted(VARIANTS), help="the prompt variant")
+    ap.add_argument("--split", default="validate", choices=["build", "validate", "all"])
+    ap.add_argument("--sample", default="default", type=_sample_option,
+                    help="per-stratum sample sizes: default (tau-bench 8+8, Who&When 12+12, SWE-bench 6+6, "
+                         "MAST-Data all), all, or SOURCE=N[,SOURCE=N] over the default")
+    ap.add_argument("--limit-per-source", type=int, default=None, metavar="N",
+                    help="at most N traces per stratum of every source (overrides --sample)")
+    ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared or MASTLENS_SHARED)")
+    ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = ap.parse_args()
+    sample = {s: args.limit_per_source for s in DEFAULT_SAMPLE} if args.limit_per_source is not None else args.sample
+    shared = Path(args.shared or os.environ.get("MASTLENS_SHARED") or ROOT.parent / "shared")
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "replay.db") as store:
+        _ingest(shared, store)
+        chosen = select(store, args.split, sample)
+        if args.dump:
+            dump(args, store, chosen)
+            return
+        out = measure(args, store, chosen)
+    if args.json:
+        print(json.dumps(out, indent=1))
+        return
+    print(f"variant {out['variant']} ({VARIANTS[out['variant']][1]}), {out['split']} split: {out['annotated']}/"
+          f"{out['traces']} traces annotated, {out['errors']} errors; {out['served']} of {out['answers']} answers "
+          f"served, {out['unanswered_requests']} requests unanswered")
+    for source, entry in out["sources"].items():
+        print_figures(source, entry["figures"], entry["counts"])
+    print(f"\nreproduce: python bench/bench_judge_replay.py --answers {args.answers} --variant {args.variant} "
+          f"--split {args.split}")
+
+
+if __name__ == "__main__":
+    main()
