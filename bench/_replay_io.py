@@ -62,6 +62,19 @@ def load_answers(folder: Path) -> dict[str, str]:
     return answers
 
 
+def dumped_trace_keys(folder: Path) -> dict[str, str]:
+    """trace key -> hash of the dumped first request it was written for."""
+    out = {}
+    for path in folder.glob(f"*{REQUEST_SUFFIX}"):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("trace_key") and record.get("hash"):
+            out[record["trace_key"]] = record["hash"]
+    return out
+
+
 @dataclass
 class AnswerServer:
     """The endpoint serving ``answers``; ``unanswered`` collects the requests it had no answer for."""

@@ -38,7 +38,8 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 
 from _replay_figures import figures_for, print_figures  # noqa: E402
 from _replay_io import (  # noqa: E402
-    NO_ANSWER, AnswerServer, git_commit, load_answers, request_record, trace_key, write_index, write_requests,
+    NO_ANSWER, AnswerServer, dumped_trace_keys, git_commit, load_answers, request_hash, request_record, trace_key,
+    write_index, write_requests,
 )
 from devsplit import in_split  # noqa: E402
 
@@ -174,14 +175,31 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
           f"{len(set(hashes) & set(answers))} already answered")
 
 
+def _answers_by_trace(folder: Path, answers: dict[str, str], store: Store, ids: list[str], variant: str) -> int:
+    """Add, under the hash of each first request the judge sends now, the answer given to the dumped request of the
+    same trace window when the text differs (``--match trace``); returns how many were added."""
+    dumped = dumped_trace_keys(folder)
+    judge = make_judge(variant, "http://127.0.0.1:9/v1")
+    added = 0
+    for trace in store.iter_traces(ids):
+        for window, messages in enumerate(judge.first_requests(trace)):
+            now, then = request_hash(messages), dumped.get(trace_key(trace.content_hash(), window))
+            if now not in answers and then in answers:
+                answers[now] = answers[then]
+                added += 1
+    return added
+
+
 def measure(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> dict:
     answers = load_answers(Path(args.answers))
     ids = [t for group in chosen.values() for t in group]
+    by_trace = _answers_by_trace(Path(args.answers), answers, store, ids, args.variant) if args.match == "trace" else 0
     server = AnswerServer(answers)
     with server as url:
         summary = _replay(store, make_judge(args.variant, url), ids, args.concurrency)
     anns = {a.trace_id: a for a in store.get_annotations(SET)}
-    out = {"variant": args.variant, "split": args.split, "answers": len(answers), "served": len(server.served),
+    out = {"variant": args.variant, "split": args.split, "answers": len(answers) - by_trace,
+           "matched_by_trace": by_trace, "served": len(server.served),
            "unanswered_requests": len(server.unanswered), "traces": summary.traces, "annotated": summary.annotated,
            "errors": summary.errors, "sources": {}}
     for source, group in chosen.items():
@@ -201,16 +219,25 @@ def main() -> None:
     mode.add_argument("--answers", metavar="DIR", help="replay the answers in DIR and print the figures")
     ap.add_argument("--variant", default="baseline", choices=sorted(VARIANTS), help="the prompt variant")
     ap.add_argument("--split", default="validate", choices=["build", "validate", "all"])
-    ap.add_argument("--sample", default="default", type=_sample_option,
+    ap.add_argument("--sample", default="default",
                     help="per-stratum sample sizes: default (tau-bench 8+8, Who&When 12+12, SWE-bench 6+6, "
                          "MAST-Data all), all, or SOURCE=N[,SOURCE=N] over the default")
     ap.add_argument("--limit-per-source", type=int, default=None, metavar="N",
                     help="at most N traces per stratum of every source (overrides --sample)")
     ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared or MASTLENS_SHARED)")
+    ap.add_argument("--match", default="exact", choices=["exact", "trace"],
+                    help="exact: an answer serves only the request it was written for; trace: a first request whose "
+                         "text changed since the dump (another commit's prompt or rendering) gets the answer given "
+                         "for the same trace window, said in the output")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
-    sample = {s: args.limit_per_source for s in DEFAULT_SAMPLE} if args.limit_per_source is not None else args.sample
+    try:
+        sample = _sample_option(args.sample)
+    except (argparse.ArgumentTypeError, ValueError) as exc:
+        ap.error(str(exc))
+    if args.limit_per_source is not None:
+        sample = {s: args.limit_per_source for s in DEFAULT_SAMPLE}
     shared = Path(args.shared or os.environ.get("MASTLENS_SHARED") or ROOT.parent / "shared")
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "replay.db") as store:
         _ingest(shared, store)
@@ -224,11 +251,14 @@ def main() -> None:
         return
     print(f"variant {out['variant']} ({VARIANTS[out['variant']][1]}), {out['split']} split: {out['annotated']}/"
           f"{out['traces']} traces annotated, {out['errors']} errors; {out['served']} of {out['answers']} answers "
-          f"served, {out['unanswered_requests']} requests unanswered")
+          f"served, {out['unanswered_requests']} requests unanswered"
+          + (f"; {out['matched_by_trace']} first requests answered by trace (their text differs from the dump's)"
+             if out["matched_by_trace"] else ""))
     for source, entry in out["sources"].items():
         print_figures(source, entry["figures"], entry["counts"])
     print(f"\nreproduce: python bench/bench_judge_replay.py --answers {args.answers} --variant {args.variant} "
-          f"--split {args.split}")
+          f"--split {args.split} --sample {args.sample}" + (" --match trace" if args.match == "trace" else "")
+          + (f" --limit-per-source {args.limit_per_source}" if args.limit_per_source is not None else ""))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,111 @@
+"""The judge replay harness end to end: dump the requests, answer some of them, replay through a real local endpoint.
+
+The harness runs as a script on a small copy of dev-set runs in a temporary folder (a few tau-bench records and
+Who&When files read from ../shared, never copied into the repository); the answers are scripted verdicts quoting the
+trace, one is left out and one is unusable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fake_openai import quoting_verdict
+
+REPO = Path(__file__).resolve().parent.parent
+DEVSETS = REPO.parent / "shared" / "devsets"
+SCRIPT = REPO / "bench" / "bench_judge_replay.py"
+
+pytestmark = pytest.mark.skipif(not (DEVSETS / "tau_bench").exists() or not (DEVSETS / "who_and_when").exists(),
+                                reason="the dev sets are not in ../shared/devsets")
+
+
+def _small_shared(root: Path) -> Path:
+    """Two failed and two successful tau-bench runs and four Who&When records, laid out as ../shared is."""
+    records = json.loads((DEVSETS / "tau_bench" / "gpt-4o-airline.dev.json").read_text(encoding="utf-8"))
+    picked = [r for r in records if r["reward"] == 1.0][:2] + [r for r in records if r["reward"] != 1.0][:2]
+    tau = root / "devsets" / "tau_bench"
+    tau.mkdir(parents=True)
+    (tau / "airline.json").write_text(json.dumps(picked), encoding="utf-8")
+    for subset, names in (("Hand-Crafted", ("6.json", "22.json")), ("Algorithm-Generated", ("1.json", "4.json"))):
+        folder = root / "devsets" / "who_and_when" / subset
+        folder.mkdir(parents=True)
+        for name in names:
+            shutil.copy(DEVSETS / "who_and_when" / subset / name, folder / name)
+    return root
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env,
+                          timeout=300, check=False)
+
+
+def _requests(folder: Path) -> dict[str, dict]:
+    return {p.name.split(".")[0]: json.loads(p.read_text(encoding="utf-8")) for p in folder.glob("*.request.json")}
+
+
+@pytest.fixture
+def shared(tmp_path: Path) -> Path:
+    return _small_shared(tmp_path / "shared")
+
+
+def test_dump_answer_replay(shared: Path, tmp_path: Path) -> None:
+    dump = tmp_path / "dump"
+    common = ["--shared", str(shared), "--split", "all", "--sample", "all"]
+    done = _run("--dump", str(dump), *common)
+    assert done.returncode == 0, done.stderr
+    requests = _requests(dump)
+    assert len(requests) == 8, sorted(requests)  # one window per run
+    names = " ".join(p.name for p in dump.iterdir())
+    index = (dump / "INDEX.md").read_text(encoding="utf-8")
+    meta = (dump / "meta.json").read_text(encoding="utf-8")
+    for leak in ("tau-", "Hand-Crafted", "Algorithm-Generated", "reward", "mistake", "success", "fail"):
+        assert leak not in names and leak not in index and leak not in meta, leak
+    for key, record in requests.items():
+        assert record["hash"] == key and record["answer_file"] == f"{key}.answer.json"
+        assert [m["role"] for m in record["messages"]] == ["system", "user"]
+        assert record["response_format"]["type"] == "json_schema"
+        assert f"`{key}.request.json`" in index
+    # the static system prompt comes first and is the same in every request (prefix caching)
+    assert len({r["messages"][0]["content"] for r in requests.values()}) == 1
+
+    keys = sorted(requests)
+    unanswered, unusable = keys[0], keys[1]
+    for key in keys[2:]:
+        (dump / f"{key}.answer.json").write_text(json.dumps(quoting_verdict(requests[key])), encoding="utf-8")
+    (dump / f"{unusable}.answer.txt").write_text("I think the run went fine.", encoding="utf-8")
+
+    done = _run("--answers", str(dump), *common, "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["traces"] == 8 and out["annotated"] == 6 and out["errors"] == 2
+    assert out["served"] == 7 and out["unanswered_requests"] == 2  # the missing one, and the unusable one's retry
+    tau, ww = out["sources"]["tau-bench"], out["sources"]["who&when"]
+    assert tau["counts"]["traces"] == 4 and ww["counts"]["traces"] == 4
+    assert tau["counts"]["errors"] + ww["counts"]["errors"] == 2
+    assert tau["counts"]["unanswered"] + ww["counts"]["unanswered"] == 2
+    fig = tau["figures"]
+    assert fig["kind"] == "outcome" and fig["n"] == tau["counts"]["annotated"]
+    assert sum(fig["modes_on_success"].values()) + sum(fig["modes_on_failed"].values()) == fig["n"]  # FM-1.3 each
+    assert ww["figures"]["kind"] == "localization" and ww["figures"]["n"] == ww["counts"]["annotated"]
+
+    # a second dump adds the corrective retry the unusable answer leads to, with that answer in its messages
+    done = _run("--dump", str(dump), *common)
+    assert done.returncode == 0, done.stderr
+    after = _requests(dump)
+    [retry] = [r for k, r in after.items() if k not in requests]
+    assert [m["role"] for m in retry["messages"]] == ["system", "user", "assistant", "user"]
+    assert retry["messages"][2]["content"] == "I think the run went fine."
+    assert retry["messages"][1] == requests[unusable]["messages"][1]
+    assert "(answered)" in (dump / "INDEX.md").read_text(encoding="utf-8")
+
+
+def test_unknown_sample_source_is_a_clear_error(shared: Path, tmp_path: Path) -> None:
+    done = _run("--dump", str(tmp_path / "d"), "--shared", str(shared), "--sample", "nowhere=3")
+    assert done.returncode == 2 and "nowhere=3" in done.stderr
