@@ -30,7 +30,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,9 +55,28 @@ DATA = ("devsets/tau_bench", "devsets/who_and_when", "fixtures/mast_data", "devs
 # per stratum: tau-bench 8 failed + 8 successful, Who&When 12 + 12, SWE-bench 6 + 6; MAST-Data every trace
 DEFAULT_SAMPLE = {"tau-bench": 8, "tau2": 8, "swe-bench": 6, "who&when": 12, "mast-data": None}
 KIND = {"who&when": "localization", "mast-data": "kappa"}
-# name -> (LLMJudge keyword arguments, what it is)
-VARIANTS: dict[str, tuple[dict, str]] = {
-    "baseline": ({}, "the judge's prompt as on main before issue 22 (prompt mastlens-judge-2)"),
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A judge configuration to measure: what it is, the LLMJudge options, and whether its first-pass answers are
+    found by trace (answers written for requests another commit's prompt produced: the baseline)."""
+
+    about: str
+    options: dict = field(default_factory=dict)
+    by_trace: bool = False
+
+
+BASELINE_COMMIT = "e3381dcabd7b1ef6caf17f94a9bb1d17a7006a94"
+VARIANTS: dict[str, Variant] = {
+    "baseline": Variant(f"one pass, prompt mastlens-judge-2 (main before issue 22): the requests dumped at commit "
+                        f"{BASELINE_COMMIT[:7]}, their answers found by trace", by_trace=True),
+    "baseline-localize": Variant("baseline's first-pass answers, then the second, focused localization pass",
+                                 {"localize": True}, by_trace=True),
+    "modes": Variant("one pass, prompt mastlens-judge-3: the modes' boundaries as MAST's annotators read them, and "
+                     "the decisive agent and step defined as in Who&When"),
+    "modes-localize": Variant("modes, then the second, focused localization pass for runs that went wrong",
+                              {"localize": True}),
 }
 
 
@@ -113,8 +132,7 @@ def select(store: Store, split: str, sample: dict[str, int | None]) -> dict[str,
 
 
 def make_judge(variant: str, url: str) -> LLMJudge:
-    options, _ = VARIANTS[variant]
-    return LLMJudge("replay", base_url=url, api_key="replay", max_retries=0, timeout=120, **options)
+    return LLMJudge("replay", base_url=url, api_key="replay", max_retries=0, timeout=120, **VARIANTS[variant].options)
 
 
 def _sample_option(text: str) -> dict[str, int | None]:
@@ -145,41 +163,19 @@ def _replay(store: Store, judge: LLMJudge, ids: list[str], concurrency: int):
     return annotate_traces(store, judge, trace_ids=ids, set_name=SET, concurrency=concurrency, replace=True)
 
 
-def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> None:
-    folder = Path(args.dump)
-    ids = [t for group in chosen.values() for t in group]
-    fmt = ResponseFormat.JSON_SCHEMA
+def gather_answers(args: argparse.Namespace, store: Store, ids: list[str], folder: Path) -> tuple[dict[str, str], int]:
+    """The answers in ``folder`` and the ``--also-answers`` folders (the first folder holding a hash wins), plus,
+    with ``--match trace`` or a by-trace variant, the answers found by trace key; and how many were found so."""
+    folders = [folder, *(Path(f) for f in args.also_answers)]
+    answers: dict[str, str] = {}
+    for f in reversed(folders):
+        answers.update(load_answers(f))
+    if args.match != "trace" and not VARIANTS[args.variant].by_trace:
+        return answers, 0
+    dumped: dict[str, str] = {}
+    for f in reversed(folders):
+        dumped.update(dumped_trace_keys(f))
     judge = make_judge(args.variant, "http://127.0.0.1:9/v1")
-    response_format = response_format_param(fmt, judge._schema)
-    records = {}
-    for trace in store.iter_traces(ids):
-        for window, messages in enumerate(judge.first_requests(trace, fmt)):
-            record = request_record(messages, response_format, trace_key(trace.content_hash(), window))
-            records[record["hash"]] = record
-    answers = load_answers(folder)
-    if answers:  # what the pipeline asks next once these are known (second passes, corrective retries)
-        server = AnswerServer(answers)
-        with server as url:
-            _replay(store, make_judge(args.variant, url), ids, args.concurrency)
-        for key, request in server.unanswered.items():
-            records.setdefault(key, request_record(request["messages"], request.get("response_format")))
-    hashes = write_requests(folder, records.values())
-    _, about = VARIANTS[args.variant]
-    meta = {"variant": args.variant, "about": about, "split": args.split, "requests": len(hashes),
-            "commit": git_commit(ROOT), "two_pass": bool(VARIANTS[args.variant][0].get("localize")),
-            "traces": len(ids)}
-    write_index(folder, sorted(set(hashes) | {p.name.split(".")[0] for p in folder.glob("*.request.json")}),
-                answered=set(answers), meta=meta)
-    per_source = ", ".join(f"{s} {len(t)}" for s, t in chosen.items())
-    print(f"dumped {len(hashes)} requests for {len(ids)} traces ({per_source}) to {folder}; "
-          f"{len(set(hashes) & set(answers))} already answered")
-
-
-def _answers_by_trace(folder: Path, answers: dict[str, str], store: Store, ids: list[str], variant: str) -> int:
-    """Add, under the hash of each first request the judge sends now, the answer given to the dumped request of the
-    same trace window when the text differs (``--match trace``); returns how many were added."""
-    dumped = dumped_trace_keys(folder)
-    judge = make_judge(variant, "http://127.0.0.1:9/v1")
     added = 0
     for trace in store.iter_traces(ids):
         for window, messages in enumerate(judge.first_requests(trace)):
@@ -187,13 +183,45 @@ def _answers_by_trace(folder: Path, answers: dict[str, str], store: Store, ids: 
             if now not in answers and then in answers:
                 answers[now] = answers[then]
                 added += 1
-    return added
+    return answers, added
+
+
+def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> None:
+    folder = Path(args.dump)
+    ids = [t for group in chosen.values() for t in group]
+    fmt = ResponseFormat.JSON_SCHEMA
+    variant = VARIANTS[args.variant]
+    judge = make_judge(args.variant, "http://127.0.0.1:9/v1")
+    response_format = response_format_param(fmt, judge._schema)
+    records = {}
+    if not variant.by_trace:  # a by-trace variant's first requests were dumped by another commit
+        for trace in store.iter_traces(ids):
+            for window, messages in enumerate(judge.first_requests(trace, fmt)):
+                record = request_record(messages, response_format, trace_key(trace.content_hash(), window))
+                records[record["hash"]] = record
+    answers, _ = gather_answers(args, store, ids, folder)
+    if answers:  # what the pipeline asks next once these are known (second passes, corrective retries)
+        server = AnswerServer(answers)
+        with server as url:
+            _replay(store, make_judge(args.variant, url), ids, args.concurrency)
+        for key, request in server.unanswered.items():
+            records.setdefault(key, request_record(request["messages"], request.get("response_format")))
+    if not records and variant.by_trace:
+        sys.exit(f"bench_judge_replay: variant {args.variant} asks nothing new before its first-pass answers are "
+                 "found (give the folder holding them with --also-answers)")
+    hashes = write_requests(folder, records.values())
+    meta = {"variant": args.variant, "about": variant.about, "split": args.split, "requests": len(hashes),
+            "commit": git_commit(ROOT), "two_pass": bool(variant.options.get("localize")), "traces": len(ids)}
+    listed = sorted(set(hashes) | {p.name.split(".")[0] for p in folder.glob("*.request.json")})
+    write_index(folder, listed, answered=set(answers), meta=meta)
+    per_source = ", ".join(f"{s} {len(t)}" for s, t in chosen.items())
+    print(f"dumped {len(hashes)} requests for {len(ids)} traces ({per_source}) to {folder}; "
+          f"{len(set(listed) & set(answers))} of the {len(listed)} listed already answered")
 
 
 def measure(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> dict:
-    answers = load_answers(Path(args.answers))
     ids = [t for group in chosen.values() for t in group]
-    by_trace = _answers_by_trace(Path(args.answers), answers, store, ids, args.variant) if args.match == "trace" else 0
+    answers, by_trace = gather_answers(args, store, ids, Path(args.answers))
     server = AnswerServer(answers)
     with server as url:
         summary = _replay(store, make_judge(args.variant, url), ids, args.concurrency)
@@ -217,7 +245,10 @@ def main() -> None:
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dump", metavar="DIR", help="write the requests to answer into DIR")
     mode.add_argument("--answers", metavar="DIR", help="replay the answers in DIR and print the figures")
-    ap.add_argument("--variant", default="baseline", choices=sorted(VARIANTS), help="the prompt variant")
+    ap.add_argument("--variant", default="modes", choices=list(VARIANTS),
+                    help="; ".join(f"{name}: {v.about}" for name, v in VARIANTS.items()))
+    ap.add_argument("--also-answers", action="append", default=[], metavar="DIR",
+                    help="more folders of answers (e.g. a one-pass variant's, for a two-pass variant's first pass)")
     ap.add_argument("--split", default="validate", choices=["build", "validate", "all"])
     ap.add_argument("--sample", default="default",
                     help="per-stratum sample sizes: default (tau-bench 8+8, Who&When 12+12, SWE-bench 6+6, "
@@ -228,7 +259,7 @@ def main() -> None:
     ap.add_argument("--match", default="exact", choices=["exact", "trace"],
                     help="exact: an answer serves only the request it was written for; trace: a first request whose "
                          "text changed since the dump (another commit's prompt or rendering) gets the answer given "
-                         "for the same trace window, said in the output")
+                         "for the same trace window, said in the output (always so for the baseline variants)")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()
@@ -249,7 +280,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=1))
         return
-    print(f"variant {out['variant']} ({VARIANTS[out['variant']][1]}), {out['split']} split: {out['annotated']}/"
+    print(f"variant {out['variant']} ({VARIANTS[out['variant']].about}), {out['split']} split: {out['annotated']}/"
           f"{out['traces']} traces annotated, {out['errors']} errors; {out['served']} of {out['answers']} answers "
           f"served, {out['unanswered_requests']} requests unanswered"
           + (f"; {out['matched_by_trace']} first requests answered by trace (their text differs from the dump's)"
@@ -258,6 +289,7 @@ def main() -> None:
         print_figures(source, entry["figures"], entry["counts"])
     print(f"\nreproduce: python bench/bench_judge_replay.py --answers {args.answers} --variant {args.variant} "
           f"--split {args.split} --sample {args.sample}" + (" --match trace" if args.match == "trace" else "")
+          + "".join(f" --also-answers {f}" for f in args.also_answers)
           + (f" --limit-per-source {args.limit_per_source}" if args.limit_per_source is not None else ""))
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fake_openai import quoting_verdict
+from fake_openai import quoting_verdict, trace_steps
 
 REPO = Path(__file__).resolve().parent.parent
 DEVSETS = REPO.parent / "shared" / "devsets"
@@ -109,3 +109,47 @@ def test_dump_answer_replay(shared: Path, tmp_path: Path) -> None:
 def test_unknown_sample_source_is_a_clear_error(shared: Path, tmp_path: Path) -> None:
     done = _run("--dump", str(tmp_path / "d"), "--shared", str(shared), "--sample", "nowhere=3")
     assert done.returncode == 2 and "nowhere=3" in done.stderr
+
+
+def _localization_answer(request: dict) -> dict:
+    """A second-pass answer naming the first agent the request lists, at the last step shown."""
+    user = request["messages"][1]["content"]
+    agents = user.split("as named in the step labels): ", 1)[1].split("\n", 1)[0].split(", ")
+    steps = sorted(trace_steps(request))
+    return {"decisive_step": steps[-1], "decisive_agent": agents[-1], "decisive_reason": "scripted"}
+
+
+def test_two_pass_variant_and_answers_found_by_trace(shared: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "modes", tmp_path / "modes-localize"
+    common = ["--shared", str(shared), "--split", "all", "--sample", "all"]
+    assert _run("--dump", str(one), "--variant", "modes", *common).returncode == 0
+    first = _requests(one)
+    for key, request in first.items():
+        (one / f"{key}.answer.json").write_text(json.dumps(quoting_verdict(request)), encoding="utf-8")
+
+    # the two-pass variant, given the one-pass answers, asks its second question about every run that went wrong
+    done = _run("--dump", str(two), "--variant", "modes-localize", "--also-answers", str(one), *common)
+    assert done.returncode == 0, done.stderr
+    second = {k: r for k, r in _requests(two).items() if k not in first}
+    assert len(second) == 8  # the scripted first pass says no run completed its task
+    assert all(r["response_format"]["json_schema"]["schema"]["required"][0] == "decisive_step" for r in second.values())
+    assert json.loads((two / "meta.json").read_text(encoding="utf-8"))["two_pass"] is True
+    for key, request in second.items():
+        (two / f"{key}.answer.json").write_text(json.dumps(_localization_answer(request)), encoding="utf-8")
+    done = _run("--answers", str(two), "--variant", "modes-localize", "--also-answers", str(one), *common, "--json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["errors"] == 0 and out["served"] == 16
+
+    # an answer written for another commit's request of the same trace window is found with --match trace
+    key = sorted(first)[0]
+    record = first[key]
+    (one / f"{key}.request.json").unlink()
+    (one / f"{key}.answer.json").rename(one / "0123456789abcdef0123.answer.json")
+    record["hash"] = "0123456789abcdef0123"
+    (one / "0123456789abcdef0123.request.json").write_text(json.dumps(record), encoding="utf-8")
+    exact = json.loads(_run("--answers", str(one), "--variant", "modes", *common, "--json").stdout)
+    assert exact["errors"] == 1 and exact["matched_by_trace"] == 0
+    done = _run("--answers", str(one), "--variant", "modes", "--match", "trace", *common, "--json")
+    by_trace = json.loads(done.stdout)
+    assert by_trace["errors"] == 0 and by_trace["matched_by_trace"] == 1
