@@ -33,11 +33,14 @@ framework or termination message.
 - The responsible agent is the one that took that action, named exactly as in the label of that step: the planner \
 or orchestrator when its plan or instruction was wrong (it sent another agent the wrong way), the agent that acted \
 when its own action was wrong (a wrong search or click, a misread page or file, a wrong calculation or fact, wrong \
-code). An agent that only passed the error on, repeated it, or failed to catch it later is not responsible.
+code). An agent that only passed the error on, repeated it, or failed to catch it later is not responsible, \
+and neither is a tool or code runner that only executed what it was given (the agent that wrote the code is).
 
 How to work: go through the run from the start. For each action ask whether it was wrong, and whether a later step \
 repaired it. The first wrong action that stayed unrepaired, and that the failure follows from, is the answer. A \
-mistake that a later step fixed is not decisive; an earlier harmless slip is not decisive either.
+mistake that a later step fixed is not decisive; an earlier harmless slip is not decisive either. Errors often \
+come early (the first plan, the first code, the first facts stated): when those were already wrong and never \
+fixed, the answer is there, however many later steps build on them.
 
 You are also given a first reviewer's notes on the run (a summary, the failure modes it found with the steps it \
 cited, and its own guess at the decisive step). They can help, and they can be wrong, above all about the step: \
