@@ -103,7 +103,7 @@ def origin_of(trace: Trace) -> Origin | None:
     if fmt in ("tau", "tau2"):
         domain = _meta(trace, "environment", "domain") or "unknown"
         return Origin("tau-bench" if fmt == "tau" else "tau2", f"{domain}/{_meta(trace, 'task_id')}", _outcome(trace))
-    if fmt in ("mini-swe-agent", "swe", "swebench", "swe-bench", "mini_swe_agent"):
+    if fmt in ("mini-swe-agent", "mini-swe-agent-run"):
         return Origin("swe-bench", _meta(trace, "instance_id") or trace.task or trace.id, _outcome(trace))
     if fmt == "whowhen":
         return Origin("who&when", trace.id, _meta(trace, "subset") or "unknown")
@@ -186,6 +186,16 @@ def gather_answers(args: argparse.Namespace, store: Store, ids: list[str], folde
     return answers, added
 
 
+def _dumped_system(folder: Path) -> str:
+    """The system message every first request dumped in ``folder`` carries."""
+    systems = {json.loads(p.read_text(encoding="utf-8"))["messages"][0]["content"]
+               for p in folder.glob("*.request.json")}
+    systems = {s for s in systems if not s.startswith("You attribute")}  # second-pass requests have their own
+    if len(systems) != 1:
+        sys.exit(f"bench_judge_replay: --system-from {folder}: expected one system message, found {len(systems)}")
+    return systems.pop()
+
+
 def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> None:
     folder = Path(args.dump)
     ids = [t for group in chosen.values() for t in group]
@@ -194,9 +204,14 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
     judge = make_judge(args.variant, "http://127.0.0.1:9/v1")
     response_format = response_format_param(fmt, judge._schema)
     records = {}
-    if not variant.by_trace:  # a by-trace variant's first requests were dumped by another commit
+    # a by-trace variant's first requests were dumped by another commit: with --system-from, more of them are
+    # written with that dump's system message and today's rendering of the trace (the same, if render.py is)
+    system = _dumped_system(Path(args.system_from)) if args.system_from else None
+    if not variant.by_trace or system is not None:
         for trace in store.iter_traces(ids):
             for window, messages in enumerate(judge.first_requests(trace, fmt)):
+                if system is not None:
+                    messages = [{"role": "system", "content": system}, *messages[1:]]
                 record = request_record(messages, response_format, trace_key(trace.content_hash(), window))
                 records[record["hash"]] = record
     answers, _ = gather_answers(args, store, ids, folder)
@@ -255,6 +270,11 @@ def main() -> None:
                          "MAST-Data all), all, or SOURCE=N[,SOURCE=N] over the default")
     ap.add_argument("--limit-per-source", type=int, default=None, metavar="N",
                     help="at most N traces per stratum of every source (overrides --sample)")
+    ap.add_argument("--sources", default=None, metavar="S[,S]",
+                    help="only these sources (tau-bench, tau2, swe-bench, who&when, mast-data)")
+    ap.add_argument("--system-from", default=None, metavar="DIR",
+                    help="with a baseline variant's --dump: write first requests with the system message of the "
+                         "requests dumped in DIR (e.g. more sources for the baseline)")
     ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared or MASTLENS_SHARED)")
     ap.add_argument("--match", default="exact", choices=["exact", "trace"],
                     help="exact: an answer serves only the request it was written for; trace: a first request whose "
@@ -273,6 +293,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "replay.db") as store:
         _ingest(shared, store)
         chosen = select(store, args.split, sample)
+        if args.sources:
+            wanted = {x.strip() for x in args.sources.split(",")}
+            chosen = {source: ids for source, ids in chosen.items() if source in wanted}
         if args.dump:
             dump(args, store, chosen)
             return
@@ -290,6 +313,7 @@ def main() -> None:
     print(f"\nreproduce: python bench/bench_judge_replay.py --answers {args.answers} --variant {args.variant} "
           f"--split {args.split} --sample {args.sample}" + (" --match trace" if args.match == "trace" else "")
           + "".join(f" --also-answers {f}" for f in args.also_answers)
+          + (f" --sources {args.sources}" if args.sources else "")
           + (f" --limit-per-source {args.limit_per_source}" if args.limit_per_source is not None else ""))
 
 
