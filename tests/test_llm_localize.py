@@ -116,3 +116,40 @@ def test_the_option_changes_the_recorded_prompt_hash(store):
 def test_a_single_agent_run_is_attributed_to_the_assistant():
     steps = [Step(index=0, kind=StepKind.USER, content="hi"), Step(index=1, kind=StepKind.ASSISTANT, content="ok")]
     assert run_agents(Trace(id="t", source=Source(format="native"), steps=steps)) == ["assistant"]
+
+
+def test_annotate_localize_on_the_command_line(tmp_path):
+    from conftest import EXAMPLES
+    from typer.testing import CliRunner
+
+    from mastlens.cli.app import app
+
+    def respond(request, n):
+        if _is_second_pass(request):
+            return reply({"decisive_step": 1, "decisive_agent": "assistant", "decisive_reason": "cli"}, request)
+        return reply(verdict(task_completed=False), request)
+
+    with FakeOpenAI(respond) as srv:
+        result = CliRunner().invoke(app, ["annotate", str(EXAMPLES / "chat"), "--judge", "openai:gpt-4.1-mini",
+                                          "--base-url", srv.url, "--localize", "--json", "--db", str(tmp_path / "m.db")],
+                                    env={"MASTLENS_API_KEY": "sk-test-x"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    firsts = [r for r in srv.requests if not _is_second_pass(r)]
+    seconds = [r for r in srv.requests if _is_second_pass(r)]
+    assert firsts and len(seconds) == len(firsts)  # every run said not completed
+    assert json.loads(result.stdout)["errors"] == 0
+
+
+def test_the_system_prompt_is_static_and_reads_the_boundaries():
+    from mastlens.judges.llm.prompt import system_message
+    from mastlens.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    text = system_message(taxonomy)
+    assert text == system_message(taxonomy) and "<trace>" not in text  # no trace in the cached prefix
+    for mode in taxonomy.modes:
+        for example in mode.examples:
+            assert f"Example. {example}" in text
+    fm11 = taxonomy.mode("FM-1.1")
+    assert "harness's feedback working, not the agent disobeying its task" in fm11.does_not_count
+    assert "named exactly as in the label of that step" in text

@@ -29,6 +29,7 @@ from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Trace
 
 DEFAULT_OUTPUT_ESTIMATE = 1500  # tokens a full 14-mode verdict usually takes
+LOCALIZE_OUTPUT_ESTIMATE = 120  # the localization pass's three fields
 
 
 class LLMJudge(Judge):
@@ -138,6 +139,10 @@ class LLMJudge(Judge):
                 cached = False
             est.input_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
             est.output_tokens += min(self.max_output_tokens or DEFAULT_OUTPUT_ESTIMATE, DEFAULT_OUTPUT_ESTIMATE)
+        if self.localize and len(rendering.windows) == 1:  # at most: asked only when the run went wrong
+            est.calls += 1
+            est.input_tokens += (len(LOCALIZE_SYSTEM) + len(rendering.windows[0].text)) // CHARS_PER_TOKEN + 500
+            est.output_tokens += LOCALIZE_OUTPUT_ESTIMATE
         est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens) if self.price else 0.0
         if cached:
             est.cached, est.cost_usd, est.calls = True, 0.0, 0
