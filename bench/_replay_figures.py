@@ -43,11 +43,13 @@ def separation(store: Store, set_name: str, ids: set[str], group: str) -> dict:
 
 
 def localization(store: Store, set_name: str, ids: set[str]) -> dict:
-    """Who&When: any-mode share, and the judge's and the naive baseline's localization per subset."""
+    """Who&When: any-mode share, and the judge's and the naive baseline's localization per subset, on the runs
+    the judge annotated."""
     anns = {a.trace_id: a.verdict for a in store.get_annotations(set_name) if a.verdict is not None and a.trace_id in ids}
     judged = [p for p in localization_pairs(store, ATTRIBUTION, set_name, group_by="subset") if p.trace_id in ids]
+    # the naive baseline on the same runs as the judge (a run the judge errored on is in neither)
     naive = [p for p in localization_pairs(store, ATTRIBUTION, None, group_by="subset", baseline=True)
-             if p.trace_id in ids]
+             if p.trace_id in ids and p.trace_id in anns]
     return {"n": len(anns), "any_mode": sum(bool(v.present()) for v in anns.values()) / len(anns) if anns else None,
             "judge": [x.model_dump(mode="json") for x in localization_by_group(judged)],
             "naive": [x.model_dump(mode="json") for x in localization_by_group(naive)]}
@@ -94,7 +96,9 @@ def _loc_row(label: str, loc: dict) -> str:
 def print_figures(group: str, fig: dict, counts: dict) -> None:
     """One source's block: how many traces were judged and errored, then its figures."""
     print(f"\n{group}: {counts['annotated']}/{counts['traces']} annotated, {counts['errors']} errors"
-          + (f" (unanswered: {counts['unanswered']})" if counts.get("unanswered") else ""))
+          + (f" (unanswered: {counts['unanswered']})" if counts.get("unanswered") else "")
+          + (f"; {counts['unverified_evidence']} of {counts['evidence']} evidence quotes not found in the record"
+             if counts.get("evidence") else ""))
     if fig["kind"] == "outcome":
         auroc = "-" if fig["auroc"] is None else f"{fig['auroc']:.2f}{_ci(fig['auroc_ci'])}"
         print(f"  {fig['n']} runs ({fig['n_failed']} failed, {fig['n_success']} successful): flagged failed "

@@ -249,7 +249,11 @@ def measure(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]
         errors = Counter("unanswered" if NO_ANSWER in (anns[t].error or "") else "other"
                          for t in group if t in anns and anns[t].status.value == "error")
         counts = {"traces": len(group), "annotated": sum(1 for t in group if t in anns and anns[t].status.value == "ok"),
-                  "errors": sum(errors.values()), "unanswered": errors["unanswered"]}
+                  "errors": sum(errors.values()), "unanswered": errors["unanswered"],
+                  "evidence": sum(len(m.evidence) for t in group if t in anns and anns[t].verdict
+                                  for m in anns[t].verdict.modes.values()),
+                  "unverified_evidence": sum(int(anns[t].verdict.metadata.get("unverified_evidence", 0))
+                                             for t in group if t in anns and anns[t].verdict)}
         fig = figures_for(store, SET, KIND.get(source, "outcome"), set(group), source)
         out["sources"][source] = {"counts": counts, "figures": fig}
     return out
