@@ -172,8 +172,7 @@ def write_index(folder: Path, hashes: list[str], *, answered: set[str], meta: di
     listing = "\n".join(f"- `{h}.request.json`" + (" (answered)" if h in answered else "") for h in sorted(hashes))
     rounds = ""
     if meta.get("two_pass"):
-        rounds = (" (this variant asks a second, focused question about some runs once their first request is "
-                  "answered: after answering, the dump is run again and the new requests appear here)")
+        rounds = (" (more may be added here later: some requests depend on the answers to earlier ones)")
     (folder / "INDEX.md").write_text(INDEX.format(count=len(hashes), rounds=rounds, listing=listing),
                                      encoding="utf-8")
     (folder / "meta.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n", encoding="utf-8")

@@ -221,6 +221,9 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
             _replay(store, make_judge(args.variant, url), ids, args.concurrency)
         for key, request in server.unanswered.items():
             records.setdefault(key, request_record(request["messages"], request.get("response_format")))
+    # a request another folder holds (a one-pass variant's first requests) is answered there, never twice
+    elsewhere = {p.name.split(".")[0] for f in args.also_answers for p in Path(f).glob("*.request.json")}
+    records = {key: record for key, record in records.items() if key not in elsewhere}
     if not records and variant.by_trace:
         sys.exit(f"bench_judge_replay: variant {args.variant} asks nothing new before its first-pass answers are "
                  "found (give the folder holding them with --also-answers)")
