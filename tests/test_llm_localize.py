@@ -58,7 +58,7 @@ def test_the_second_pass_names_the_agent_and_step_and_keeps_the_first_guess(stor
     assert _is_second_pass(second) and second["response_format"]["json_schema"]["schema"]["required"] == [
         "decisive_step", "decisive_agent", "decisive_reason"]
     user = second["messages"][1]["content"]
-    assert "Agents in this run (as named in the step labels): human, Orchestrator, WebSurfer" in user
+    assert "Agents in this run (as named in the step labels): Orchestrator, WebSurfer" in user
     assert "- FM-3.3 (steps 4):" in user and "Decisive mistake guessed: step 5, agent Orchestrator" in user
     assert "[step 3 | assistant | WebSurfer]" in user
     [ann] = store.get_annotations(SET)
@@ -88,7 +88,7 @@ def test_an_unknown_agent_gets_one_correction_then_the_trace_is_an_error(store):
         summary = annotate_traces(store, judge(srv.url, localize=True))
     assert summary.errors == 1 and srv.calls == 3
     correction = srv.requests[2]["messages"][-1]["content"]
-    assert "decisive_agent 'Browser' is not an agent of the record (human, Orchestrator, WebSurfer)" in correction
+    assert "decisive_agent 'Browser' is not an agent of the record (Orchestrator, WebSurfer)" in correction
     [ann] = store.get_annotations(SET)
     assert ann.status.value == "error" and "invalid localization after a corrective retry" in ann.error
 

@@ -89,10 +89,11 @@ def needs_localization(verdict: Verdict) -> bool:
 
 
 def run_agents(trace: Trace) -> list[str]:
-    """The agents the step labels name, in order of first appearance ("assistant" when none is named)."""
+    """The agents the step labels name, in order of first appearance ("assistant" when none is named); the user
+    (who asks, and is never the system's agent at fault) and system prompts are left out."""
     seen: dict[str, None] = {}
     for step in trace.steps:
-        if step.agent and step.kind is not StepKind.SYSTEM:
+        if step.agent and step.kind not in (StepKind.SYSTEM, StepKind.USER):
             seen.setdefault(step.agent, None)
     return list(seen) or [SINGLE_AGENT]
 
