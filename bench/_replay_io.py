@@ -17,6 +17,7 @@ import hashlib
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,13 +52,17 @@ def read_answer(path: Path) -> str:
     return text
 
 
-def load_answers(folder: Path) -> dict[str, str]:
-    """hash -> raw reply, for every answer file in ``folder`` (a ``.json`` answer wins over a ``.txt`` one)."""
+def load_answers(folder: Path, *, settled_for: float = 0.0) -> dict[str, str]:
+    """hash -> raw reply, for every answer file in ``folder`` (a ``.json`` answer wins over a ``.txt`` one);
+    ``settled_for``: only files unchanged for that many seconds (a dump must not read one still being written)."""
     answers: dict[str, str] = {}
     if not folder.is_dir():
         return answers
+    now = time.time()
     for suffix in reversed(ANSWER_SUFFIXES):
         for path in sorted(folder.glob(f"*{suffix}")):
+            if settled_for and now - path.stat().st_mtime < settled_for:
+                continue
             answers[path.name[: -len(suffix)]] = read_answer(path)
     return answers
 

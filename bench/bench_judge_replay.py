@@ -169,7 +169,7 @@ def gather_answers(args: argparse.Namespace, store: Store, ids: list[str], folde
     folders = [folder, *(Path(f) for f in args.also_answers)]
     answers: dict[str, str] = {}
     for f in reversed(folders):
-        answers.update(load_answers(f))
+        answers.update(load_answers(f, settled_for=args.settle if args.dump else 0.0))
     if args.match != "trace" and not VARIANTS[args.variant].by_trace:
         return answers, 0
     dumped: dict[str, str] = {}
@@ -287,6 +287,8 @@ def main() -> None:
                     help="exact: an answer serves only the request it was written for; trace: a first request whose "
                          "text changed since the dump (another commit's prompt or rendering) gets the answer given "
                          "for the same trace window, said in the output (always so for the baseline variants)")
+    ap.add_argument("--settle", type=float, default=30.0, metavar="S",
+                    help="with --dump: read only answer files unchanged for S seconds (not one being written)")
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = ap.parse_args()

@@ -96,7 +96,7 @@ def test_dump_answer_replay(shared: Path, tmp_path: Path) -> None:
     assert ww["figures"]["kind"] == "localization" and ww["figures"]["n"] == ww["counts"]["annotated"]
 
     # a second dump adds the corrective retry the unusable answer leads to, with that answer in its messages
-    done = _run("--dump", str(dump), *common)
+    done = _run("--dump", str(dump), *common, "--settle", "0")
     assert done.returncode == 0, done.stderr
     after = _requests(dump)
     [retry] = [r for k, r in after.items() if k not in requests]
@@ -128,7 +128,8 @@ def test_two_pass_variant_and_answers_found_by_trace(shared: Path, tmp_path: Pat
         (one / f"{key}.answer.json").write_text(json.dumps(quoting_verdict(request)), encoding="utf-8")
 
     # the two-pass variant, given the one-pass answers, asks its second question about every run that went wrong
-    done = _run("--dump", str(two), "--variant", "modes-localize", "--also-answers", str(one), *common)
+    done = _run("--dump", str(two), "--variant", "modes-localize", "--also-answers", str(one), *common,
+                "--settle", "0")
     assert done.returncode == 0, done.stderr
     second = _requests(two)
     assert len(second) == 8 and not set(second) & set(first)  # only the new questions: none completed its task
