@@ -219,7 +219,10 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
         server = AnswerServer(answers)
         with server as url:
             _replay(store, make_judge(args.variant, url), ids, args.concurrency)
+        first_system = judge.first_requests(store.get_trace(ids[0]), fmt)[0][0]["content"] if ids else None
         for key, request in server.unanswered.items():
+            if variant.by_trace and request["messages"][0]["content"] == first_system:
+                continue  # today's first pass of a run with no answer yet: not this variant's request
             records.setdefault(key, request_record(request["messages"], request.get("response_format")))
     # a request another folder holds (a one-pass variant's first requests) is answered there, never twice
     elsewhere = {p.name.split(".")[0] for f in args.also_answers for p in Path(f).glob("*.request.json")}
