@@ -68,7 +68,7 @@ def load_answers(folder: Path, *, settled_for: float = 0.0) -> dict[str, str]:
 
 
 def dumped_trace_keys(folder: Path) -> dict[str, str]:
-    """trace key -> hash of the dumped first request it was written for."""
+    """trace key -> hash of the dumped request it was written for."""
     out = {}
     for path in folder.glob(f"*{REQUEST_SUFFIX}"):
         try:
@@ -80,23 +80,60 @@ def dumped_trace_keys(folder: Path) -> dict[str, str]:
     return out
 
 
+def trace_block(request: dict[str, Any]) -> str | None:
+    """The rendered trace a judge request carries (between <trace> and </trace> in its first user message)."""
+    user = next((m.get("content") or "" for m in request.get("messages") or [] if m.get("role") == "user"), "")
+    start, end = user.find(_OPEN), user.rfind(_CLOSE)
+    return user[start + len(_OPEN):end] if 0 <= start < end else None
+
+
+_OPEN, _CLOSE = "<trace>\n", "\n</trace>"
+
+
 @dataclass
 class AnswerServer:
-    """The endpoint serving ``answers``; ``unanswered`` collects the requests it had no answer for."""
+    """The endpoint serving ``answers``; ``unanswered`` collects the requests it had no answer for.
+
+    With ``windows`` (rendered window text -> (trace content hash, window index)) and ``by_trace`` (trace key ->
+    answer), a request with no answer of its own is served the answer given to the dumped request of the same
+    trace window and kind (first pass or ``kind_of``'s other passes): ``--match trace``. ``keys`` collects the
+    trace key of every request it could place, answered or not (what a dump writes beside it)."""
 
     answers: dict[str, str]
+    windows: dict[str, tuple[str, int]] = field(default_factory=dict)
+    by_trace: dict[str, str] = field(default_factory=dict)
+    kind_of: Any = None  # request -> "first" or the name of another pass ("localize"); None: a retry, never placed
     served: set[str] = field(default_factory=set)
+    served_by_trace: set[str] = field(default_factory=set)
     unanswered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def place(self, request: dict[str, Any]) -> str | None:
+        """The trace key of a request: its trace and window found by the rendering it carries, and its kind."""
+        kind = self.kind_of(request) if self.kind_of is not None else "first"
+        where = self.windows.get(trace_block(request) or "")
+        if kind is None or where is None:
+            return None
+        content_hash, window = where
+        return trace_key(content_hash, window if kind == "first" else f"{kind}-{window}")
 
     def respond(self, request: dict[str, Any], n: int) -> Response:
         key = request_hash(request.get("messages") or [])
         content = self.answers.get(key)
+        placed = self.place(request) if self.windows else None
+        by_trace = content is None and placed is not None and placed in self.by_trace
+        if by_trace:
+            content = self.by_trace[placed]
         with self._lock:
+            if placed is not None:
+                self.keys[key] = placed
             if content is None:
                 self.unanswered.setdefault(key, request)
             else:
                 self.served.add(key)
+                if by_trace:
+                    self.served_by_trace.add(key)
         if content is None:
             return error(400, f"{NO_ANSWER} {key}")
         return Response(200, completion(content, request))
@@ -109,9 +146,10 @@ class AnswerServer:
         self._fake.__exit__(*exc)
 
 
-def trace_key(content_hash: str, window: int) -> str:
-    """An opaque key of one window of one trace (by the trace's content hash): lets a later replay find the answer
-    to a first request whose text has changed since the dump (``--match trace``); it names nothing."""
+def trace_key(content_hash: str, window: int | str) -> str:
+    """An opaque key of one window of one trace (by the trace's content hash) and one pass (a first pass's window is
+    its index; another pass's ``<kind>-<index>``): lets a later replay find the answer to a request whose text has
+    changed since the dump (another commit's prompt or rendering: ``--match trace``); it names nothing."""
     return hashlib.sha256(f"mastlens-replay-trace|{content_hash}|{window}".encode()).hexdigest()[:20]
 
 
@@ -126,12 +164,19 @@ def request_record(messages: list[dict[str, Any]], response_format: dict[str, An
 
 
 def write_requests(folder: Path, records: Iterable[dict[str, Any]]) -> list[str]:
-    """Write each request as ``<hash>.request.json``; returns the hashes written (an existing file is kept)."""
+    """Write each request as ``<hash>.request.json``; returns the hashes written. An existing file is kept, unless
+    it lacks the trace key the record now has (the messages are the same: the hash says so)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for record in records:
         path = folder / f"{record['hash']}{REQUEST_SUFFIX}"
-        if not path.exists():
+        rewrite = not path.exists()
+        if not rewrite and record.get("trace_key"):
+            try:
+                rewrite = not json.loads(path.read_text(encoding="utf-8")).get("trace_key")
+            except ValueError:
+                rewrite = True
+        if rewrite:
             path.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         written.append(record["hash"])
     return written

@@ -38,13 +38,14 @@ sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 
 from _replay_figures import figures_for, print_figures  # noqa: E402
 from _replay_io import (  # noqa: E402
-    NO_ANSWER, AnswerServer, dumped_trace_keys, git_commit, load_answers, request_hash, request_record, trace_key,
+    NO_ANSWER, AnswerServer, dumped_trace_keys, git_commit, load_answers, request_record, trace_block, trace_key,
     write_index, write_requests,
 )
 from devsplit import in_split  # noqa: E402
 
 from mastlens.judges.llm import LLMJudge  # noqa: E402
 from mastlens.judges.llm.client import ResponseFormat, response_format_param  # noqa: E402
+from mastlens.judges.llm.localize import LOCALIZE_SYSTEM  # noqa: E402
 from mastlens.judges.runner import annotate_traces  # noqa: E402
 from mastlens.store import Store  # noqa: E402
 from mastlens.store.ingest import ingest  # noqa: E402
@@ -163,27 +164,33 @@ def _replay(store: Store, judge: LLMJudge, ids: list[str], concurrency: int):
     return annotate_traces(store, judge, trace_ids=ids, set_name=SET, concurrency=concurrency, replace=True)
 
 
-def gather_answers(args: argparse.Namespace, store: Store, ids: list[str], folder: Path) -> tuple[dict[str, str], int]:
-    """The answers in ``folder`` and the ``--also-answers`` folders (the first folder holding a hash wins), plus,
-    with ``--match trace`` or a by-trace variant, the answers found by trace key; and how many were found so."""
+def _kind_of(request: dict) -> str | None:
+    """Which pass a request is: "first", "localize", or None for a corrective retry (never matched by trace)."""
+    messages = request.get("messages") or []
+    if len(messages) != 2:
+        return None
+    return "localize" if messages[0].get("content") == LOCALIZE_SYSTEM else "first"
+
+
+def answer_server(args: argparse.Namespace, store: Store, ids: list[str], folder: Path) -> AnswerServer:
+    """The endpoint for the answers in ``folder`` and the ``--also-answers`` folders (the first folder holding a
+    hash wins). It places every request by the rendered trace it carries; with ``--match trace`` (or a baseline
+    variant) a request whose text changed since the dump is served the answer given for the same trace window."""
     folders = [folder, *(Path(f) for f in args.also_answers)]
     answers: dict[str, str] = {}
-    for f in reversed(folders):
-        answers.update(load_answers(f, settled_for=args.settle if args.dump else 0.0))
-    if args.match != "trace" and not VARIANTS[args.variant].by_trace:
-        return answers, 0
     dumped: dict[str, str] = {}
     for f in reversed(folders):
+        answers.update(load_answers(f, settled_for=args.settle if args.dump else 0.0))
         dumped.update(dumped_trace_keys(f))
     judge = make_judge(args.variant, "http://127.0.0.1:9/v1")
-    added = 0
+    windows = {}
     for trace in store.iter_traces(ids):
         for window, messages in enumerate(judge.first_requests(trace)):
-            now, then = request_hash(messages), dumped.get(trace_key(trace.content_hash(), window))
-            if now not in answers and then in answers:
-                answers[now] = answers[then]
-                added += 1
-    return answers, added
+            windows[trace_block({"messages": messages}) or ""] = (trace.content_hash(), window)
+    by_trace = {}
+    if args.match == "trace" or VARIANTS[args.variant].by_trace:
+        by_trace = {key: answers[h] for key, h in dumped.items() if h in answers}
+    return AnswerServer(answers, windows=windows, by_trace=by_trace, kind_of=_kind_of)
 
 
 def _dumped_system(folder: Path) -> str:
@@ -214,16 +221,17 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
                     messages = [{"role": "system", "content": system}, *messages[1:]]
                 record = request_record(messages, response_format, trace_key(trace.content_hash(), window))
                 records[record["hash"]] = record
-    answers, _ = gather_answers(args, store, ids, folder)
+    server = answer_server(args, store, ids, folder)
+    answers = server.answers
     if answers:  # what the pipeline asks next once these are known (second passes, corrective retries)
-        server = AnswerServer(answers)
         with server as url:
             _replay(store, make_judge(args.variant, url), ids, args.concurrency)
         first_system = judge.first_requests(store.get_trace(ids[0]), fmt)[0][0]["content"] if ids else None
         for key, request in server.unanswered.items():
             if variant.by_trace and request["messages"][0]["content"] == first_system:
                 continue  # today's first pass of a run with no answer yet: not this variant's request
-            records.setdefault(key, request_record(request["messages"], request.get("response_format")))
+            records.setdefault(key, request_record(request["messages"], request.get("response_format"),
+                                                   server.keys.get(key)))
     # a request another folder holds (a one-pass variant's first requests) is answered there, never twice
     elsewhere = {p.name.split(".")[0] for f in args.also_answers for p in Path(f).glob("*.request.json")}
     records = {key: record for key, record in records.items() if key not in elsewhere}
@@ -242,13 +250,12 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
 
 def measure(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -> dict:
     ids = [t for group in chosen.values() for t in group]
-    answers, by_trace = gather_answers(args, store, ids, Path(args.answers))
-    server = AnswerServer(answers)
+    server = answer_server(args, store, ids, Path(args.answers))
     with server as url:
         summary = _replay(store, make_judge(args.variant, url), ids, args.concurrency)
     anns = {a.trace_id: a for a in store.get_annotations(SET)}
-    out = {"variant": args.variant, "split": args.split, "answers": len(answers) - by_trace,
-           "matched_by_trace": by_trace, "served": len(server.served),
+    out = {"variant": args.variant, "split": args.split, "answers": len(server.answers),
+           "matched_by_trace": len(server.served_by_trace), "served": len(server.served),
            "unanswered_requests": len(server.unanswered), "traces": summary.traces, "annotated": summary.annotated,
            "errors": summary.errors, "sources": {}}
     for source, group in chosen.items():
@@ -286,10 +293,11 @@ def main() -> None:
                     help="with a baseline variant's --dump: write first requests with the system message of the "
                          "requests dumped in DIR (e.g. more sources for the baseline)")
     ap.add_argument("--shared", default=None, help="the shared data folder (default ../shared or MASTLENS_SHARED)")
-    ap.add_argument("--match", default="exact", choices=["exact", "trace"],
+    ap.add_argument("--match", default="trace", choices=["exact", "trace"],
                     help="exact: an answer serves only the request it was written for; trace: a first request whose "
                          "text changed since the dump (another commit's prompt or rendering) gets the answer given "
-                         "for the same trace window, said in the output (always so for the baseline variants)")
+                         "for the same trace window and pass, said in the output (default; always so for the "
+                         "baseline variants)")
     ap.add_argument("--settle", type=float, default=30.0, metavar="S",
                     help="with --dump: read only answer files unchanged for S seconds (not one being written)")
     ap.add_argument("--concurrency", type=int, default=4)
@@ -318,12 +326,12 @@ def main() -> None:
     print(f"variant {out['variant']} ({VARIANTS[out['variant']].about}), {out['split']} split: {out['annotated']}/"
           f"{out['traces']} traces annotated, {out['errors']} errors; {out['served']} of {out['answers']} answers "
           f"served, {out['unanswered_requests']} requests unanswered"
-          + (f"; {out['matched_by_trace']} first requests answered by trace (their text differs from the dump's)"
+          + (f"; {out['matched_by_trace']} requests answered by trace (their text differs from the dump's)"
              if out["matched_by_trace"] else ""))
     for source, entry in out["sources"].items():
         print_figures(source, entry["figures"], entry["counts"])
     print(f"\nreproduce: python bench/bench_judge_replay.py --answers {args.answers} --variant {args.variant} "
-          f"--split {args.split} --sample {args.sample}" + (" --match trace" if args.match == "trace" else "")
+          f"--split {args.split} --sample {args.sample} --match {args.match}"
           + "".join(f" --also-answers {f}" for f in args.also_answers)
           + (f" --sources {args.sources}" if args.sources else "")
           + (f" --limit-per-source {args.limit_per_source}" if args.limit_per_source is not None else ""))

@@ -140,7 +140,18 @@ def test_two_pass_variant_and_answers_found_by_trace(shared: Path, tmp_path: Pat
     done = _run("--answers", str(two), "--variant", "modes-localize", "--also-answers", str(one), *common, "--json")
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["errors"] == 0 and out["served"] == 16
+    assert out["errors"] == 0 and out["served"] == 16 and out["matched_by_trace"] == 0
+    assert all(r.get("trace_key") for r in second.values())  # placed by the rendered trace they carry
+
+    # a second-pass answer written for another commit's request of the same run is found by trace too
+    key, record = sorted(second.items())[0]
+    (two / f"{key}.request.json").unlink()
+    (two / f"{key}.answer.json").rename(two / "fedcba9876543210fedc.answer.json")
+    record["hash"] = "fedcba9876543210fedc"
+    (two / "fedcba9876543210fedc.request.json").write_text(json.dumps(record), encoding="utf-8")
+    done = _run("--answers", str(two), "--variant", "modes-localize", "--also-answers", str(one), *common, "--json")
+    out = json.loads(done.stdout)
+    assert out["errors"] == 0 and out["matched_by_trace"] == 1
 
     # an answer written for another commit's request of the same trace window is found with --match trace
     key = sorted(first)[0]
@@ -149,7 +160,7 @@ def test_two_pass_variant_and_answers_found_by_trace(shared: Path, tmp_path: Pat
     (one / f"{key}.answer.json").rename(one / "0123456789abcdef0123.answer.json")
     record["hash"] = "0123456789abcdef0123"
     (one / "0123456789abcdef0123.request.json").write_text(json.dumps(record), encoding="utf-8")
-    exact = json.loads(_run("--answers", str(one), "--variant", "modes", *common, "--json").stdout)
+    exact = json.loads(_run("--answers", str(one), "--variant", "modes", "--match", "exact", *common, "--json").stdout)
     assert exact["errors"] == 1 and exact["matched_by_trace"] == 0
     done = _run("--answers", str(one), "--variant", "modes", "--match", "trace", *common, "--json")
     by_trace = json.loads(done.stdout)
