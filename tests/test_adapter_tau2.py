@@ -173,3 +173,21 @@ def test_a_folder_of_results_files(tmp_path, results_files):
     assert all(r.format == "tau2" and not r.failures for r in results)
     traces = [t for r in results for t in r.traces]
     assert len(traces) == 61 and {t.model for t in traces} == {"xai/grok-3"}
+
+
+def test_ingest_says_what_failed_and_the_exit_code_says_so(tmp_path):
+    from typer.testing import CliRunner
+
+    from mastlens.cli.app import app
+
+    broken = _simulation("dead0000", "9", 1.0)
+    del broken["messages"]
+    bad, empty = tmp_path / "bad.json", tmp_path / "empty.json"
+    bad.write_text(json.dumps(_results([_simulation("a1", "1", 1.0), broken])), encoding="utf-8")
+    empty.write_text(json.dumps(_results([])), encoding="utf-8")
+    result = CliRunner().invoke(app, ["ingest", str(bad), str(empty), "--db", str(tmp_path / "m.db")])
+    assert result.exit_code == 1
+    output = " ".join(result.output.split())
+    assert "1 new or changed" in output and "1 failed" in output
+    assert f"{bad} (record 1) [read as tau2]: simulation 1 (id dead0000, task_id 9): has no messages list" in output
+    assert f"{empty}: tau2-bench Results file with no simulations (0 traces)" in output

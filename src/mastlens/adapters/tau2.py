@@ -135,7 +135,7 @@ class Tau2BenchAdapter(Adapter):
         if not isinstance(simulations, list):
             raise AdapterError("not a tau2-bench Results file: simulations is not a list")
         if not simulations:
-            ctx.notes.append(f"{path.name}: tau2-bench Results file with no simulations (0 traces)")
+            ctx.notes.append("tau2-bench Results file with no simulations (0 traces)")
             return
         info = results["info"]
         tasks = {str(t.get("id")): t for t in results.get("tasks") or [] if isinstance(t, dict)}

@@ -12,13 +12,10 @@ from mastlens.judges.limits import CallEstimate, RateLimiter
 from mastlens.judges.llm.client import (
     ChatClient, EndpointError, FormatRejected, NotSent, Reply, ResponseFormat, endpoint_host,
 )
-from mastlens.judges.llm.localize import (
-    LOCALIZE_SYSTEM, apply_localization, localization_correction, localization_messages, localization_schema,
-    needs_localization, parse_localization,
-)
+from mastlens.judges.llm.localize import LOCALIZE_SYSTEM, LocalizationPass, needs_localization
 from mastlens.judges.llm.memo import memo_key, memo_key_base
 from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, check_decisive_step, parse_reply
-from mastlens.judges.llm.prices import Price, resolve_price
+from mastlens.judges.llm.prices import Price, cacheable_prefix_tokens, resolve_price
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
 from mastlens.judges.llm.segments import merge_windows
@@ -32,7 +29,7 @@ DEFAULT_OUTPUT_ESTIMATE = 1500  # tokens a full 14-mode verdict usually takes
 LOCALIZE_OUTPUT_ESTIMATE = 120  # the localization pass's three fields
 
 
-class LLMJudge(Judge):
+class LLMJudge(LocalizationPass, Judge):
     """MAST judge on any OpenAI-compatible Chat Completions endpoint."""
 
     supports_samples = True
@@ -73,6 +70,9 @@ class LLMJudge(Judge):
         self._store: Any = None
         self._work: Any = None  # the runner's helper thread and write buffer, while a run lasts
         self._key_bases: dict[tuple[Any, ...], Any] = {}
+        # whether the endpoint serves a repeated prompt prefix from its cache (OpenAI's does; others once
+        # seen reporting cached tokens): the estimate prices the system prompt as cached only then
+        self._caches_prompts = endpoint_host(self.base_url) == "api.openai.com"
 
     # -- hooks the runner uses ----------------------------------------------------------------
 
@@ -98,6 +98,7 @@ class LLMJudge(Judge):
         """Use ``store`` for the reply cache and to remember the endpoint's response format."""
         self._store = store
         if self._fmt is None:
+            self._caches_prompts = self._caches_prompts or store.cache_get(self._caching_key()) == "yes"
             known = store.cache_get(self._format_key())
             if known in {f.value for f in ResponseFormat}:
                 self._fmt = ResponseFormat(known)
@@ -133,17 +134,19 @@ class LLMJudge(Judge):
         fmt = self._fmt or ResponseFormat.JSON_SCHEMA
         est = CallEstimate(segments=len(rendering.windows), calls=len(rendering.windows))
         cached = self._store is not None
+        cached_in = 0  # the system prompt is the same in every request: a caching endpoint serves it
         for window in rendering.windows:
             messages = self._messages(window, fmt)
             if cached and self._store.cache_get(self._cache_key(messages, fmt, sample)) is None:
                 cached = False
             est.input_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
+            cached_in += cacheable_prefix_tokens(messages, CHARS_PER_TOKEN) if self._caches_prompts else 0
             est.output_tokens += min(self.max_output_tokens or DEFAULT_OUTPUT_ESTIMATE, DEFAULT_OUTPUT_ESTIMATE)
         if self.localize and len(rendering.windows) == 1:  # at most: asked only when the run went wrong
             est.calls += 1
             est.input_tokens += (len(LOCALIZE_SYSTEM) + len(rendering.windows[0].text)) // CHARS_PER_TOKEN + 500
             est.output_tokens += LOCALIZE_OUTPUT_ESTIMATE
-        est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens) if self.price else 0.0
+        est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens, cached_in) if self.price else 0.0
         if cached:
             est.cached, est.cost_usd, est.calls = True, 0.0, 0
         return est
@@ -206,14 +209,23 @@ class LLMJudge(Judge):
         ident = f"{self.base_url or 'https://api.openai.com/v1'}|{self.model}"
         return "response-format:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
 
+    def _caching_key(self) -> str:
+        return "prompt-cache:" + self._format_key().split(":", 1)[1]
+
+    def _remember_caching(self, reply: Reply) -> None:
+        if reply.cached_tokens > 0 and not self._caches_prompts:
+            self._caches_prompts = True
+            if self._store is not None:
+                self._w().cache_put(self._caching_key(), "yes")
+
     def _remember_format(self, fmt: ResponseFormat) -> None:
         if self._fmt is not fmt:
             self._fmt = fmt
             if self._store is not None:
                 self._w().cache_put(self._format_key(), fmt.value)
 
-    def _cost(self, input_tokens: int, output_tokens: int) -> float:
-        return self.price.cost(input_tokens, output_tokens) if self.price else 0.0
+    def _cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        return self.price.cost(input_tokens, output_tokens, cached_tokens) if self.price else 0.0
 
     def _prepare(self, trace: Trace, sample: int, work: Any) -> tuple[Any, list[tuple[Any, ...]], Any]:
         """The blocking part before any request (done through the run's work: on its helper thread while
@@ -247,7 +259,7 @@ class LLMJudge(Judge):
         except JudgeError as exc:
             exc.calls = tally.calls  # type: ignore[attr-defined]
             exc.input_tokens, exc.output_tokens = tally.input_tokens, tally.output_tokens  # type: ignore[attr-defined]
-            exc.cost_usd = self._cost(tally.input_tokens, tally.output_tokens)  # type: ignore[attr-defined]
+            exc.cost_usd = self._cost(tally.input_tokens, tally.output_tokens, tally.cached_tokens)  # type: ignore[attr-defined]
             exc.attempts = max(exc.attempts, tally.attempts)
             if len(rendering.windows) > 1:
                 exc.reason = f"segment {len(results) + 1} of {len(rendering.windows)}: {exc.reason}"
@@ -258,49 +270,11 @@ class LLMJudge(Judge):
         })
         return JudgeResult(
             verdict=verdict, input_tokens=tally.input_tokens, output_tokens=tally.output_tokens,
-            cost_usd=self._cost(tally.input_tokens, tally.output_tokens), latency_s=tally.latency_s,
+            cost_usd=self._cost(tally.input_tokens, tally.output_tokens, tally.cached_tokens), latency_s=tally.latency_s,
             attempts=max(tally.attempts, 1), calls=tally.calls,
             cache_hits=sum(r.cache_hits for r in results) + localized_hits,
             raw_reply=results[-1].raw if len(results) == 1 else None,
         )
-
-    async def _localize(self, trace: Trace, windows: list[Window], verdict: Any, sample: int, tally: Tally,
-                        work: Any) -> int:
-        """The second pass (see :mod:`mastlens.judges.llm.localize`): its attribution replaces the first pass's.
-        Returns 1 when its reply came from the cache. A run judged in several parts keeps the first pass's."""
-        if len(windows) > 1:
-            verdict.metadata["localization"] = f"skipped: the run was judged in {len(windows)} parts"
-            return 0
-        fmt = self._fmt or self._first_untried()
-        messages = localization_messages(trace, windows[0], verdict)
-        key = self._cache_key(messages, fmt, sample)
-        cached = await work.run(work.cache_get, key) if self._store is not None else None
-        if cached is not None:
-            try:
-                apply_localization(verdict, parse_localization(json.loads(cached)["content"], trace))
-                return 1
-            except (ReplyError, ValueError, KeyError, TypeError):
-                pass  # an unreadable cache entry is simply a miss
-        schema = localization_schema()
-        reply = await self._send(messages, fmt, tally, schema=schema, what="localization pass")
-        raw = reply.content
-        try:
-            parsed = parse_localization(raw, trace)
-        except ReplyError as first:
-            retry = [*messages, {"role": "assistant", "content": raw},
-                     {"role": "user", "content": localization_correction(str(first))}]
-            second = await self._send(retry, fmt, tally, schema=schema, what="localization pass's corrective retry")
-            try:
-                parsed = parse_localization(second.content, trace)
-                raw = second.content
-            except ReplyError as again:
-                raise JudgeError(f"invalid localization after a corrective retry: {again}",
-                                 raw_reply=f"{raw}\n\n--- reply after correction ---\n{second.content}",
-                                 attempts=tally.attempts) from None
-        apply_localization(verdict, parsed)
-        if self._store is not None:
-            work.cache_put(key, json.dumps({"content": raw, "format": fmt.value}))
-        return 0
 
     async def _judge_window(self, window: Window, sample: int, tally: Tally, prepared: tuple[Any, ...],
                             work: Any) -> WindowResult:
@@ -391,6 +365,7 @@ class LLMJudge(Judge):
                 raise error from None
             tally.add(reply)
             self._remember_format(fmt)
+            self._remember_caching(reply)
             return reply, fmt, messages, key
 
     def _first_untried(self) -> ResponseFormat:

@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from mastlens.judges.base import JudgeError
 from mastlens.judges.llm.parse import ReplyError
 from mastlens.judges.llm.render import Window
+from mastlens.judges.llm.tally import Tally
 from mastlens.trace import StepKind, Trace, Verdict
 
 LOCALIZE_VERSION = "mastlens-localize-1"
@@ -178,3 +180,44 @@ def apply_localization(verdict: Verdict, reply: LocalizationReply) -> None:
     verdict.decisive_reason = reply.decisive_reason or ""
     verdict.metadata["localization"] = LOCALIZE_VERSION
 
+
+class LocalizationPass:
+    """The second pass as part of :class:`~mastlens.judges.llm.judge.LLMJudge` (its format, cache and client)."""
+
+    async def _localize(self, trace: Trace, windows: list[Window], verdict: Verdict, sample: int, tally: Tally,
+                        work: Any) -> int:
+        """The second pass (see :mod:`mastlens.judges.llm.localize`): its attribution replaces the first pass's.
+        Returns 1 when its reply came from the cache. A run judged in several parts keeps the first pass's."""
+        if len(windows) > 1:
+            verdict.metadata["localization"] = f"skipped: the run was judged in {len(windows)} parts"
+            return 0
+        fmt = self._fmt or self._first_untried()
+        messages = localization_messages(trace, windows[0], verdict)
+        key = self._cache_key(messages, fmt, sample)
+        cached = await work.run(work.cache_get, key) if self._store is not None else None
+        if cached is not None:
+            try:
+                apply_localization(verdict, parse_localization(json.loads(cached)["content"], trace))
+                return 1
+            except (ReplyError, ValueError, KeyError, TypeError):
+                pass  # an unreadable cache entry is simply a miss
+        schema = localization_schema()
+        reply = await self._send(messages, fmt, tally, schema=schema, what="localization pass")
+        raw = reply.content
+        try:
+            parsed = parse_localization(raw, trace)
+        except ReplyError as first:
+            retry = [*messages, {"role": "assistant", "content": raw},
+                     {"role": "user", "content": localization_correction(str(first))}]
+            second = await self._send(retry, fmt, tally, schema=schema, what="localization pass's corrective retry")
+            try:
+                parsed = parse_localization(second.content, trace)
+                raw = second.content
+            except ReplyError as again:
+                raise JudgeError(f"invalid localization after a corrective retry: {again}",
+                                 raw_reply=f"{raw}\n\n--- reply after correction ---\n{second.content}",
+                                 attempts=tally.attempts) from None
+        apply_localization(verdict, parsed)
+        if self._store is not None:
+            work.cache_put(key, json.dumps({"content": raw, "format": fmt.value}))
+        return 0

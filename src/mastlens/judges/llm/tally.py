@@ -25,6 +25,7 @@ class Tally:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
     calls: int = 0
     attempts: int = 0
     latency_s: float = 0.0
@@ -33,6 +34,7 @@ class Tally:
     def add(self, reply: Reply) -> None:
         self.input_tokens += reply.input_tokens
         self.output_tokens += reply.output_tokens
+        self.cached_tokens += reply.cached_tokens
         self.calls += reply.attempts  # every request sent, retries included
         self.attempts += reply.attempts
         self.latency_s += reply.latency_s
