@@ -232,9 +232,13 @@ def dump(args: argparse.Namespace, store: Store, chosen: dict[str, list[str]]) -
                 continue  # today's first pass of a run with no answer yet: not this variant's request
             records.setdefault(key, request_record(request["messages"], request.get("response_format"),
                                                    server.keys.get(key)))
-    # a request another folder holds (a one-pass variant's first requests) is answered there, never twice
+    # a request another folder holds (a one-pass variant's first requests) is answered there, never twice; nor is
+    # a trace window and pass already dumped under another text (before a change of the prompt or the rendering)
     elsewhere = {p.name.split(".")[0] for f in args.also_answers for p in Path(f).glob("*.request.json")}
-    records = {key: record for key, record in records.items() if key not in elsewhere}
+    placed = {key for f in [folder, *args.also_answers] for key in dumped_trace_keys(Path(f))}
+    mine = {p.name.split(".")[0] for p in folder.glob("*.request.json")}
+    records = {key: record for key, record in records.items()
+               if key not in elsewhere and (key in mine or record.get("trace_key") not in placed)}
     if not records and variant.by_trace:
         sys.exit(f"bench_judge_replay: variant {args.variant} asks nothing new before its first-pass answers are "
                  "found (give the folder holding them with --also-answers)")
