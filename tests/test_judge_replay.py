@@ -165,3 +165,12 @@ def test_two_pass_variant_and_answers_found_by_trace(shared: Path, tmp_path: Pat
     done = _run("--answers", str(one), "--variant", "modes", "--match", "trace", *common, "--json")
     by_trace = json.loads(done.stdout)
     assert by_trace["errors"] == 0 and by_trace["matched_by_trace"] == 1
+
+
+def test_system_from_writes_a_dumps_requests_again_byte_for_byte(shared: Path, tmp_path: Path) -> None:
+    common = ["--shared", str(shared), "--split", "all", "--sample", "all", "--sources", "tau-bench"]
+    assert _run("--dump", str(tmp_path / "a"), "--variant", "modes", *common).returncode == 0
+    done = _run("--dump", str(tmp_path / "b"), "--variant", "baseline", "--system-from", str(tmp_path / "a"), *common)
+    assert done.returncode == 0, done.stderr
+    a, b = _requests(tmp_path / "a"), _requests(tmp_path / "b")
+    assert len(a) == 4 and a == b
