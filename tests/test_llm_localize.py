@@ -6,7 +6,7 @@ import json
 
 from fake_openai import FakeOpenAI, reply, verdict
 from judge_helpers import judge
-from mastlens.judges.llm.localize import LOCALIZE_SYSTEM, run_agents
+from mastlens.judges.llm.localize import LOCALIZE_SYSTEM, parse_localization, run_agents
 from mastlens.judges.runner import annotate_traces
 from mastlens.trace import Source, Step, StepKind, Trace
 
@@ -116,6 +116,20 @@ def test_the_option_changes_the_recorded_prompt_hash(store):
 def test_a_single_agent_run_is_attributed_to_the_assistant():
     steps = [Step(index=0, kind=StepKind.USER, content="hi"), Step(index=1, kind=StepKind.ASSISTANT, content="ok")]
     assert run_agents(Trace(id="t", source=Source(format="native"), steps=steps)) == ["assistant"]
+
+
+def test_unnamed_acting_steps_are_the_assistant_beside_a_named_harness():
+    """A coding agent's steps name no agent while the harness's events do: the agent is "assistant", the
+    harness is no agent of the run, and a reply blaming the unnamed user is read as such."""
+    steps = [Step(index=0, kind=StepKind.USER, content="fix the bug"),
+             Step(index=1, kind=StepKind.TOOL_CALL, tool="bash", arguments={"command": "ls"}),
+             Step(index=2, kind=StepKind.EVENT, agent="harness", content="format error"),
+             Step(index=3, kind=StepKind.ASSISTANT, content="done")]
+    trace = Trace(id="t", source=Source(format="native"), steps=steps)
+    assert run_agents(trace) == ["assistant"]
+    for said, read in (("Assistant", "assistant"), ("user", "user"), ("harness", "harness")):
+        answer = json.dumps({"decisive_step": 1, "decisive_agent": said, "decisive_reason": "x"})
+        assert parse_localization(answer, trace).decisive_agent == read
 
 
 def test_annotate_localize_on_the_command_line(tmp_path):

@@ -90,14 +90,30 @@ def needs_localization(verdict: Verdict) -> bool:
     return verdict.task_completed is False or verdict.decisive_step is not None or bool(verdict.present())
 
 
+_ACTING = (StepKind.ASSISTANT, StepKind.TOOL_CALL, StepKind.REASONING)
+
+
 def run_agents(trace: Trace) -> list[str]:
-    """The agents the step labels name, in order of first appearance ("assistant" when none is named); the user
-    (who asks, and is never the system's agent at fault) and system prompts are left out."""
+    """The agents that act in the run, in order of first appearance: the names the labels give, and "assistant"
+    for acting steps whose label names no agent. The user and the harness's events are left out (they are not
+    the system's agents), as are system prompts."""
     seen: dict[str, None] = {}
     for step in trace.steps:
-        if step.agent and step.kind not in (StepKind.SYSTEM, StepKind.USER):
+        if step.kind in (StepKind.SYSTEM, StepKind.USER, StepKind.EVENT):
+            continue
+        if step.agent:
             seen.setdefault(step.agent, None)
+        elif step.kind in _ACTING:
+            seen.setdefault(SINGLE_AGENT, None)
     return list(seen) or [SINGLE_AGENT]
+
+
+def _named(trace: Trace) -> dict[str, str]:
+    """Every name a reply may give for the responsible agent (casefolded -> as written): the run's agents, any
+    agent a label names, and the generic role of an unnamed step ("assistant", "user")."""
+    names = [*run_agents(trace), *(s.agent for s in trace.steps if s.agent)]
+    names += [s.kind.value for s in trace.steps if not s.agent and s.kind in (StepKind.ASSISTANT, StepKind.USER)]
+    return {n.casefold(): n for n in names}
 
 
 def _findings(verdict: Verdict) -> str:
@@ -159,13 +175,11 @@ def parse_localization(text: str, trace: Trace) -> LocalizationReply:
     if reply.decisive_step is not None and reply.decisive_step not in indices:
         low, high = min(indices, default=0), max(indices, default=0)
         raise ReplyError(f"decisive_step {reply.decisive_step} is not a step of the record (steps {low} to {high})")
-    agents = run_agents(trace)
     if reply.decisive_agent is not None:
-        named = {a.casefold(): a for a in [*agents, *(s.agent for s in trace.steps if s.agent)]}
-        match = named.get(reply.decisive_agent.strip().casefold())
+        match = _named(trace).get(reply.decisive_agent.strip().casefold())
         if match is None:
             raise ReplyError(f"decisive_agent {reply.decisive_agent!r} is not an agent of the record "
-                             f"({', '.join(agents)})")
+                             f"({', '.join(run_agents(trace))})")
         reply.decisive_agent = match
     return reply
 
