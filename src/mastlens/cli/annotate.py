@@ -179,6 +179,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("auto", "--format", "-f", help="Input format of PATHs (default: sniff)."),
         replace: bool = typer.Option(False, "--replace", help="Drop the set's annotations and judge every trace again."),
         rules_config: Path = typer.Option(None, "--rules-config", help="TOML file of rules-judge thresholds."),
+        localize: bool = typer.Option(False, "--localize", help="LLM judge: a second, focused request for each run "
+                                      "that went wrong, naming the agent and step of the decisive mistake."),
         batch: bool = typer.Option(False, "--batch", help="Send the requests through the provider's Batch API "
                                    "(results within 24 h, at the batch price); rerun to resume."),
         db: Path = DbOption,
@@ -192,7 +194,7 @@ def register(app: typer.Typer) -> None:
         options: dict[str, Any] = {
             "base_url": base_url, "timeout": timeout, "max_retries": max_retries, "temperature": temperature,
             "max_trace_tokens": max_trace_tokens, "max_output_tokens": max_output_tokens,
-            "price_in": price_in, "price_out": price_out, "require_key": not dry_run,
+            "price_in": price_in, "price_out": price_out, "require_key": not dry_run, "localize": localize,
         }
         judge = _build_judge(judge_name, options, rules_config=rules_config)
         if batch and not hasattr(judge, "client"):

@@ -33,6 +33,8 @@ class Mode(BaseModel):
     counts: str = Field(min_length=1)
     does_not_count: str = Field(min_length=1)
     single_agent: str = Field(min_length=1)
+    # short worked cases where the boundary is easy to miss, each "Present: ..." or "Absent: ..."
+    examples: list[str] = []
     aliases: list[str] = []
 
     @model_validator(mode="after")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,57 +12,24 @@ from mastlens.judges.limits import CallEstimate, RateLimiter
 from mastlens.judges.llm.client import (
     ChatClient, EndpointError, FormatRejected, NotSent, Reply, ResponseFormat, endpoint_host,
 )
+from mastlens.judges.llm.localize import LOCALIZE_SYSTEM, LocalizationPass, needs_localization
 from mastlens.judges.llm.memo import memo_key, memo_key_base
 from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, check_decisive_step, parse_reply
 from mastlens.judges.llm.prices import Price, cacheable_prefix_tokens, resolve_price
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
 from mastlens.judges.llm.segments import merge_windows
+from mastlens.judges.llm.tally import Tally, WindowResult, hash_parts
 from mastlens.judges.endpoint import configured_api_key, configured_base_url
 from mastlens.judges.offload import InlineWork
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Trace
 
 DEFAULT_OUTPUT_ESTIMATE = 1500  # tokens a full 14-mode verdict usually takes
+LOCALIZE_OUTPUT_ESTIMATE = 120  # the localization pass's three fields
 
 
-@dataclass
-class WindowResult:
-    """One window's verdict (costs are counted in the trace's tally)."""
-
-    parsed: ParsedVerdict
-    raw: str
-    fmt: ResponseFormat
-    cache_hits: int = 0
-
-
-@dataclass
-class _Tally:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    calls: int = 0
-    attempts: int = 0
-    latency_s: float = 0.0
-    raws: list[str] = field(default_factory=list)
-
-    def add(self, reply: Reply) -> None:
-        self.input_tokens += reply.input_tokens
-        self.output_tokens += reply.output_tokens
-        self.cached_tokens += reply.cached_tokens
-        self.calls += reply.attempts  # every request sent, retries included
-        self.attempts += reply.attempts
-        self.latency_s += reply.latency_s
-
-
-def _hash_parts(digest: Any, parts: tuple[str, str]) -> None:
-    for part in parts:  # length-prefixed parts: no two message lists hash alike
-        raw = part.encode("utf-8")
-        digest.update(len(raw).to_bytes(8, "big"))
-        digest.update(raw)
-
-
-class LLMJudge(Judge):
+class LLMJudge(LocalizationPass, Judge):
     """MAST judge on any OpenAI-compatible Chat Completions endpoint."""
 
     supports_samples = True
@@ -74,8 +40,9 @@ class LLMJudge(Judge):
                  max_output_tokens: int | None = None, price_in: float | None = None,
                  price_out: float | None = None, require_key: bool = True, taxonomy: Taxonomy | None = None,
                  backoff_base: float = 1.0, tool_output_chars: int = TOOL_OUTPUT_CHARS,
-                 response_format: str | None = None):
+                 response_format: str | None = None, localize: bool = False):
         self.model = model
+        self.localize = localize  # a second, focused pass naming the decisive agent and step of a failed run
         self.provider = provider
         self.name = f"{provider}:{model}"
         self.base_url = base_url or configured_base_url()
@@ -97,6 +64,7 @@ class LLMJudge(Judge):
                                  max_retries=max_retries, backoff_base=backoff_base)
         self.timeout, self.max_retries = timeout, max_retries
         self._schema = verdict_schema(self.taxonomy)
+        self._prompt_hash = prompt_hash(self.taxonomy, extra=LOCALIZE_SYSTEM if localize else "")
         self._fmt: ResponseFormat | None = ResponseFormat(response_format) if response_format else None
         self._refused: set[ResponseFormat] = set()
         self._store: Any = None
@@ -115,12 +83,12 @@ class LLMJudge(Judge):
     def info(self) -> JudgeInfo:
         return JudgeInfo(
             judge=self.name, model=self.model, endpoint_host=endpoint_host(self.base_url),
-            prompt_hash=prompt_hash(self.taxonomy), taxonomy_version=self.taxonomy.version,
+            prompt_hash=self._prompt_hash, taxonomy_version=self.taxonomy.version,
             params={
                 "provider": self.provider, "temperature": self.temperature,
                 "max_trace_tokens": self.max_trace_tokens, "max_output_tokens": self.max_output_tokens,
                 "tool_output_chars": self.tool_output_chars, "timeout": self.timeout,
-                "max_retries": self.max_retries,
+                "max_retries": self.max_retries, "localize": self.localize,
                 "price_in": self.price.input_per_m if self.price else None,
                 "price_out": self.price.output_per_m if self.price else None,
             },
@@ -174,10 +142,19 @@ class LLMJudge(Judge):
             est.input_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
             cached_in += cacheable_prefix_tokens(messages, CHARS_PER_TOKEN) if self._caches_prompts else 0
             est.output_tokens += min(self.max_output_tokens or DEFAULT_OUTPUT_ESTIMATE, DEFAULT_OUTPUT_ESTIMATE)
+        if self.localize and len(rendering.windows) == 1:  # at most: asked only when the run went wrong
+            est.calls += 1
+            est.input_tokens += (len(LOCALIZE_SYSTEM) + len(rendering.windows[0].text)) // CHARS_PER_TOKEN + 500
+            est.output_tokens += LOCALIZE_OUTPUT_ESTIMATE
         est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens, cached_in) if self.price else 0.0
         if cached:
             est.cached, est.cost_usd, est.calls = True, 0.0, 0
         return est
+
+    def first_requests(self, trace: Trace, fmt: ResponseFormat = ResponseFormat.JSON_SCHEMA) -> list[list[dict[str, str]]]:
+        """The messages of every first request the judge sends for ``trace`` in ``fmt`` (one per window),
+        before any reply is known: what a replay dumps for an answerer."""
+        return [self._messages(window, fmt) for window in self._render(trace).windows]
 
     # -- judging ------------------------------------------------------------------------------
 
@@ -198,11 +175,11 @@ class LLMJudge(Judge):
                 sort_keys=True, separators=(",", ":"),
             )
             base = hashlib.sha256(params.encode("utf-8"))
-            _hash_parts(base, first)
+            hash_parts(base, first)
             self._key_bases[(fmt, sample, first)] = base
         digest = base.copy()
         for message in messages[1:]:
-            _hash_parts(digest, (message["role"], message["content"]))
+            hash_parts(digest, (message["role"], message["content"]))
         return "verdict:" + digest.hexdigest()
 
     def verdict_memo_key(self, trace_hash: str, samples: int) -> str | None:
@@ -215,7 +192,7 @@ class LLMJudge(Judge):
             base = self._key_bases[("memo", self._fmt, samples)] = memo_key_base({
                 "model": self.model, "temperature": self.temperature, "format": self._fmt.value,
                 "max_tokens": self.max_output_tokens, "taxonomy": self.taxonomy.version,
-                "prompt": prompt_hash(self.taxonomy), "max_trace_tokens": self.max_trace_tokens,
+                "prompt": self._prompt_hash, "max_trace_tokens": self.max_trace_tokens,
                 "tool_output_chars": self.tool_output_chars, "samples": samples,
             })
         return memo_key(base, trace_hash)
@@ -270,10 +247,15 @@ class LLMJudge(Judge):
         work = self._w()
         rendering, looked, merged = await work.run(self._prepare, trace, sample, work)
         results: list[WindowResult] = []
-        tally = _Tally()
+        tally = Tally()
+        localized_hits = 0
         try:
             for window, prepared in zip(rendering.windows, looked):
                 results.append(await self._judge_window(window, sample, tally, prepared, work))
+            verdict = merged if merged is not None else \
+                await work.run(merge_windows, trace, rendering.windows, [r.parsed for r in results])
+            if self.localize and needs_localization(verdict):
+                localized_hits = await self._localize(trace, rendering.windows, verdict, sample, tally, work)
         except JudgeError as exc:
             exc.calls = tally.calls  # type: ignore[attr-defined]
             exc.input_tokens, exc.output_tokens = tally.input_tokens, tally.output_tokens  # type: ignore[attr-defined]
@@ -282,8 +264,6 @@ class LLMJudge(Judge):
             if len(rendering.windows) > 1:
                 exc.reason = f"segment {len(results) + 1} of {len(rendering.windows)}: {exc.reason}"
             raise
-        verdict = merged if merged is not None else \
-            await work.run(merge_windows, trace, rendering.windows, [r.parsed for r in results])
         verdict.metadata.update({
             "format": results[-1].fmt.value, "parser": sorted({r.parsed.parser for r in results}),
             "render_chars": rendering.chars, "raw_chars": rendering.raw_chars, "sample": sample,
@@ -291,11 +271,12 @@ class LLMJudge(Judge):
         return JudgeResult(
             verdict=verdict, input_tokens=tally.input_tokens, output_tokens=tally.output_tokens,
             cost_usd=self._cost(tally.input_tokens, tally.output_tokens, tally.cached_tokens), latency_s=tally.latency_s,
-            attempts=max(tally.attempts, 1), calls=tally.calls, cache_hits=sum(r.cache_hits for r in results),
+            attempts=max(tally.attempts, 1), calls=tally.calls,
+            cache_hits=sum(r.cache_hits for r in results) + localized_hits,
             raw_reply=results[-1].raw if len(results) == 1 else None,
         )
 
-    async def _judge_window(self, window: Window, sample: int, tally: _Tally, prepared: tuple[Any, ...],
+    async def _judge_window(self, window: Window, sample: int, tally: Tally, prepared: tuple[Any, ...],
                             work: Any) -> WindowResult:
         fmt, messages, key, hit = prepared
         if hit is None and self._fmt is not None and self._fmt is not fmt:  # learnt meanwhile: look up again
@@ -350,7 +331,7 @@ class LLMJudge(Judge):
             return None  # an unreadable cache entry is simply a miss
 
     async def _call(self, window: Window, messages: list[dict[str, str]], fmt: ResponseFormat, key: str,
-                    sample: int, tally: _Tally) -> tuple[Reply, ResponseFormat, list[dict[str, str]], str]:
+                    sample: int, tally: Tally) -> tuple[Reply, ResponseFormat, list[dict[str, str]], str]:
         """Send, falling back through response formats. The first refusal of a format is remembered at once,
         so only requests already in flight at that moment repeat the refused format; nobody waits for a probe."""
         if self._fmt is not None and self._fmt is not fmt:
@@ -360,7 +341,7 @@ class LLMJudge(Judge):
         return await self._send_with_fallback(window, messages, fmt, key, sample, tally)
 
     async def _send_with_fallback(self, window: Window, messages: list[dict[str, str]], fmt: ResponseFormat,
-                                  key: str, sample: int, tally: _Tally):
+                                  key: str, sample: int, tally: Tally):
         while True:
             try:
                 reply = await self.client.complete(messages, fmt=fmt, schema=self._schema,
@@ -399,13 +380,14 @@ class LLMJudge(Judge):
         nxt = next((f for f in order[order.index(fmt) + 1:] if f not in self._refused), None)
         return nxt
 
-    async def _send(self, messages: list[dict[str, str]], fmt: ResponseFormat, tally: _Tally) -> Reply:
+    async def _send(self, messages: list[dict[str, str]], fmt: ResponseFormat, tally: Tally, *,
+                    schema: dict[str, Any] | None = None, what: str = "corrective retry") -> Reply:
         try:
-            reply = await self.client.complete(messages, fmt=fmt, schema=self._schema,
+            reply = await self.client.complete(messages, fmt=fmt, schema=schema or self._schema,
                                                temperature=self.temperature, max_tokens=self.max_output_tokens)
         except (EndpointError, FormatRejected) as exc:
             tally.attempts += exc.attempts
             tally.calls += exc.attempts
-            raise JudgeError(f"corrective retry failed: {exc}", attempts=tally.attempts) from None
+            raise JudgeError(f"{what} failed: {exc}", attempts=tally.attempts) from None
         tally.add(reply)
         return reply
