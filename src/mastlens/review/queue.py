@@ -165,8 +165,8 @@ def open_queue(store: Store, *, human_set: str, judge_set: str, strategy: str, s
             if row is None:  # another process may have built it meanwhile
                 cur = store.conn.execute(
                     """INSERT INTO review_queues (human_set, judge_set, strategy, against_set, seed, sample)
-                       VALUES (?,?,?,?,?,?)""", key)
-                queue_id = cur.lastrowid
+                       VALUES (?,?,?,?,?,?) RETURNING id""", key)
+                queue_id = cur.fetchone()[0]
                 store.conn.executemany(
                     """INSERT INTO review_queue_items (queue_id, position, trace_id, why, grp, outcome, judge_present)
                        VALUES (?,?,?,?,?,?,?)""",
