@@ -31,7 +31,7 @@ class Dialect:
     now: str  # the current UTC time as ISO 8601 text (the store's timestamps)
     epoch: str  # the database's clock in seconds since 1970 (leases: never a worker's clock)
     begin_write: str  # start a transaction that takes the write lock at once
-    skip_locked: str  # appended to a SELECT that claims rows another worker may be claiming
+    skip_locked: str  # appended to a SELECT that claims rows (of the table aliased w) others may be claiming
     insert_order: str  # a column that orders a table's rows by insertion (ties of equal timestamps)
     ordered_join: str  # a join SQLite must walk left table first (its CROSS JOIN); a plain JOIN elsewhere
 
@@ -69,6 +69,6 @@ SQLITE = Dialect(
 )
 POSTGRESQL = Dialect(
     name="postgresql", now=PG_NOW, epoch="extract(epoch FROM clock_timestamp())::double precision",
-    begin_write="BEGIN", skip_locked=" FOR UPDATE SKIP LOCKED", insert_order="created_at",
+    begin_write="BEGIN", skip_locked=" FOR UPDATE OF w SKIP LOCKED", insert_order="created_at",
     ordered_join="JOIN",
 )

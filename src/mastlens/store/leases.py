@@ -22,40 +22,43 @@ class LeaseStore:
     dialect: Dialect
 
     def offer_work(self, set_name: str, trace_ids: list[str]) -> None:
-        """Put the traces in the set's pool: new ones free, finished ones free again (a new run asked for
-        them: an error to retry, a changed trace); a trace another worker holds now stays its own."""
-        if not trace_ids:
-            return
+        """Put the traces in the set's pool and make them this connection's selection (what its claims
+        choose from). New ones are free; finished ones are free again (a new run asked for them: an error
+        to retry, a changed trace) unless a current ok verdict is stored meanwhile; a trace another worker
+        holds now stays its own."""
         d = self.dialect
         with self.conn:
             self.conn.execute(d.begin_write)
+            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS lease_selection (trace_id TEXT PRIMARY KEY)")
+            self.conn.execute("DELETE FROM lease_selection")
+            if not trace_ids:
+                return
+            self.conn.execute(f"INSERT INTO lease_selection (trace_id) SELECT t.value FROM ({d.list_rows}) t",
+                              (d.list_param(trace_ids),))
             self.conn.execute(
-                f"""INSERT INTO work_leases (set_name, trace_id) SELECT ?, t.value FROM ({d.list_rows}) t
-                    ON CONFLICT (set_name, trace_id) DO UPDATE SET done = 0, worker = '', expires_at = 0
-                    WHERE work_leases.done = 1""",
-                (set_name, d.list_param(trace_ids)))
+                f"""INSERT INTO work_leases (set_name, trace_id) SELECT ?, trace_id FROM lease_selection
+                    WHERE true ON CONFLICT (set_name, trace_id) DO UPDATE SET done = 0, worker = '', expires_at = 0
+                    WHERE work_leases.done = 1 AND NOT EXISTS (SELECT 1 FROM trace_annotations a
+                        WHERE a.set_name = work_leases.set_name AND a.trace_id = work_leases.trace_id
+                        AND a.status = 'ok' AND a.stale = 0)""", (set_name,))
 
-    def claim_work(self, set_name: str, trace_ids: list[str], n: int, worker: str,
-                   ttl: float) -> tuple[list[str], int]:
-        """Lease up to ``n`` free traces of ``trace_ids`` (free: never leased, released, or a lease that
-        expired) to ``worker`` for ``ttl`` seconds. Returns the trace ids and how many of them were taken
-        over from another worker's expired lease."""
-        if not trace_ids or n <= 0:
-            return [], 0
+    def claim_work(self, set_name: str, n: int, worker: str, ttl: float) -> tuple[list[str], int]:
+        """Lease to ``worker`` for ``ttl`` seconds up to ``n`` free traces of the selection (free: never
+        leased, released, or a lease that expired), and take them out of the selection. Returns the trace
+        ids and how many of them were taken over from another worker's expired lease."""
         d = self.dialect
         with self.conn:
             self.conn.execute(d.begin_write)
             rows = self.conn.execute(
-                f"""SELECT trace_id, worker FROM work_leases WHERE set_name = ? AND done = 0
-                    AND expires_at < {d.epoch} AND {d.in_list('trace_id')}
-                    ORDER BY trace_id LIMIT ?{d.skip_locked}""",
-                (set_name, d.list_param(trace_ids), n)).fetchall()
+                f"""SELECT w.trace_id, w.worker FROM work_leases w JOIN lease_selection s ON s.trace_id = w.trace_id
+                    WHERE w.set_name = ? AND w.done = 0 AND w.expires_at < {d.epoch}
+                    ORDER BY w.trace_id LIMIT ?{d.skip_locked}""", (set_name, n)).fetchall()
             ids = [r[0] for r in rows]
             if ids:
                 self.conn.execute(
                     f"""UPDATE work_leases SET worker = ?, expires_at = {d.epoch} + ?
-                        WHERE set_name = ? AND {d.in_list('trace_id')}""",
-                    (worker, ttl, set_name, d.list_param(ids)))
+                        WHERE set_name = ? AND {d.in_list('trace_id')}""", (worker, ttl, set_name, d.list_param(ids)))
+                self.conn.execute(f"DELETE FROM lease_selection WHERE {d.in_list('trace_id')}", (d.list_param(ids),))
         return ids, sum(1 for r in rows if r[1] not in ("", worker))
 
     def renew_leases(self, set_name: str, worker: str, ttl: float) -> int:
@@ -79,12 +82,11 @@ class LeaseStore:
             (set_name, worker))
         return cur.rowcount
 
-    def pending_work(self, set_name: str, trace_ids: list[str]) -> tuple[int, float]:
-        """How many of the traces are not done yet, and the seconds until the next of their leases ends."""
-        if not trace_ids:
-            return 0, 0.0
-        d = self.dialect
+    def pending_work(self, set_name: str) -> tuple[int, float]:
+        """How many traces of the selection are not done yet, and the seconds until the next of their
+        leases ends."""
         row = self.conn.execute(
-            f"""SELECT COUNT(*), MIN(expires_at - {d.epoch}) FROM work_leases WHERE set_name = ? AND done = 0
-                AND {d.in_list('trace_id')}""", (set_name, d.list_param(trace_ids))).fetchone()
+            f"""SELECT COUNT(*), MIN(w.expires_at - {self.dialect.epoch}) FROM work_leases w
+                JOIN lease_selection s ON s.trace_id = w.trace_id WHERE w.set_name = ? AND w.done = 0""",
+            (set_name,)).fetchone()
         return int(row[0]), max(0.0, float(row[1] or 0.0))

@@ -87,7 +87,7 @@ class PgConnection:
         try:
             self._pg = psycopg.connect(url, autocommit=True, row_factory=_row_factory, connect_timeout=10)
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            reason = str(exc).strip().splitlines()[0].strip() if str(exc).strip() else type(exc).__name__
             raise StoreConnectionError(f"cannot open the store {redact(url)}: {reason.replace(url, redact(url))}") \
                 from None
         self._pg.adapters.register_loader("numeric", FloatLoader)  # SUM/AVG as floats, as SQLite gives them
