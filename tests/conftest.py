@@ -94,13 +94,15 @@ def db_path(tmp_path: Path) -> Path:
 
 
 # -- stores: every test that takes ``store`` (or ``store_location``) runs on SQLite and on PostgreSQL ------------
-# (a test that also takes ``db_path`` hands that file to the CLI, so it stays on SQLite)
+# (a test that also takes ``db_path`` hands that file to the CLI, so it stays on SQLite; so do the browser
+# tests, which check pages, not the store, and are the slowest of the suite)
 
 BACKENDS = ("sqlite", "postgresql")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames and "db_path" not in metafunc.fixturenames:
+    if ("backend" in metafunc.fixturenames and "db_path" not in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("chromium") is None):
         metafunc.parametrize("backend", BACKENDS, indirect=True)
 
 

@@ -21,6 +21,7 @@ class AnnotationStore:
 
     conn: Any
     dialect: Dialect
+    transaction: Any  # Store.transaction
 
     def save_annotation(self, ann: Annotation) -> None:
         """Write one trace's annotation (and its modes) atomically, replacing any earlier one."""
@@ -29,8 +30,7 @@ class AnnotationStore:
     def save_annotations(self, annotations: Iterable[Annotation], *, lease_worker: str | None = None) -> None:
         """Write many annotations in one transaction (label files, batches), each replacing any earlier one.
         With ``lease_worker``, the worker's leases on those traces are marked done in the same transaction."""
-        with self.conn:
-            self.conn.execute(self.dialect.begin_write)
+        with self.transaction():
             done: dict[str, list[str]] = {}
             for ann in annotations:
                 self._write_annotation(ann)
@@ -143,8 +143,7 @@ class AnnotationStore:
                   "decisive_step", "decisive_agent", "decisive_reason", "memo_key")
         m_cols = ("mode_id", "status", "confidence", "reason", "evidence", "has_verified_evidence", "flip_rate",
                   "onset_step")
-        with self.conn:
-            self.conn.execute(self.dialect.begin_write)
+        with self.transaction():
             self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS memo_wanted (trace_id TEXT PRIMARY KEY, memo_key TEXT, "
                               "src_set TEXT)")
             self.conn.execute("DELETE FROM memo_wanted")

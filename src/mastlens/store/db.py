@@ -9,6 +9,7 @@ import os
 import sqlite3
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,7 @@ class Store(AnnotationStore, LeaseStore):
     def __init__(self, location: str | Path | None = None):
         location = location if location is not None else default_location()
         self.location = location
+        self._depth = 0
         if is_server_url(location):
             self.dialect = POSTGRESQL
             self.path: Any = redact(str(location))
@@ -131,6 +133,25 @@ class Store(AnnotationStore, LeaseStore):
         except BaseException:
             self.close()
             raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, its write lock taken at once; a nested one joins the outer (ingest stores
+        a file's traces in one). Commits at the end, rolls back on an exception."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with self.conn:
+            self.conn.execute(self.dialect.begin_write)
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
 
     def close(self) -> None:
         self.conn.close()
@@ -193,8 +214,7 @@ class Store(AnnotationStore, LeaseStore):
         )
 
     def _replace(self, trace: Trace, digest: str, original: str) -> StoreResult:
-        with self.conn:
-            self.conn.execute(self.dialect.begin_write)
+        with self.transaction():
             self.conn.execute(
                 f"""UPDATE traces SET format=?, source_path=?, system=?, model=?, task=?, n_steps=?,
                    n_tool_calls=?, success=?, score=?, hash=?, version=version+1, data=?,
@@ -317,7 +337,6 @@ class Store(AnnotationStore, LeaseStore):
         return row["name"] if row else None
 
     def delete_set(self, name: str) -> None:
-        with self.conn:
-            self.conn.execute(self.dialect.begin_write)
+        with self.transaction():
             self.conn.execute("DELETE FROM annotation_sets WHERE name = ?", (name,))
             self.conn.execute("DELETE FROM work_leases WHERE set_name = ?", (name,))

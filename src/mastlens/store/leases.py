@@ -20,6 +20,7 @@ class LeaseStore:
 
     conn: Any
     dialect: Dialect
+    transaction: Any  # Store.transaction
 
     def offer_work(self, set_name: str, trace_ids: list[str]) -> None:
         """Put the traces in the set's pool and make them this connection's selection (what its claims
@@ -27,8 +28,7 @@ class LeaseStore:
         to retry, a changed trace) unless a current ok verdict is stored meanwhile; a trace another worker
         holds now stays its own."""
         d = self.dialect
-        with self.conn:
-            self.conn.execute(d.begin_write)
+        with self.transaction():
             self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS lease_selection (trace_id TEXT PRIMARY KEY)")
             self.conn.execute("DELETE FROM lease_selection")
             if not trace_ids:
@@ -47,8 +47,7 @@ class LeaseStore:
         leased, released, or a lease that expired), and take them out of the selection. Returns the trace
         ids and how many of them were taken over from another worker's expired lease."""
         d = self.dialect
-        with self.conn:
-            self.conn.execute(d.begin_write)
+        with self.transaction():
             rows = self.conn.execute(
                 f"""SELECT w.trace_id, w.worker FROM work_leases w JOIN lease_selection s ON s.trace_id = w.trace_id
                     WHERE w.set_name = ? AND w.done = 0 AND w.expires_at < {d.epoch}
