@@ -3,7 +3,8 @@
 For each backend (a throwaway PostgreSQL cluster started with tests/_postgres.py, or ``--pg URL``; a SQLite
 file in a temporary folder):
 
-1. ingest N small generated traces (``--ingest``, default 20,000) through ``Store.add_trace``: traces/s;
+1. ingest N small generated traces (``--ingest``, default 20,000) as ``mastlens ingest`` stores them
+   (``Store.add_trace``, a commit every 256): traces/s;
 2. annotate ``--traces`` of them (default 2,000) against the suite's scripted Chat Completions server
    (tests/fake_openai.py, in this process, latency L = 0.5 s) with 1 worker, then with K (``--workers``, 4)
    separate ``mastlens annotate`` processes at concurrency C (16) each: traces/s and the ratio K workers /
@@ -37,6 +38,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from fake_openai import FakeOpenAI, user_text  # noqa: E402
 
 from mastlens.store import Store  # noqa: E402
+from mastlens.store.ingest import INGEST_BATCH  # noqa: E402
 from mastlens.trace import Source, Step, StepKind, Trace  # noqa: E402
 
 MODEL = "openai:gpt-4.1-mini"
@@ -52,19 +54,15 @@ def small_trace(i: int) -> Trace:
     return Trace(id=f"t-{i:07d}", source=Source(format="native"), model="m", task="Diagnose", steps=steps)
 
 
-def ingest(location: str, n: int) -> float:
-    """traces/s of storing n new traces."""
+def fresh_store(location: str, n: int) -> float:
+    """Store n new traces as ``mastlens ingest`` does (a commit every INGEST_BATCH); returns traces/s."""
     with Store(location) as store:
         started = time.perf_counter()
-        for i in range(n):
-            store.add_trace(small_trace(i))
+        for start in range(0, n, INGEST_BATCH):
+            with store.transaction():
+                for i in range(start, min(n, start + INGEST_BATCH)):
+                    store.add_trace(small_trace(i))
         return n / (time.perf_counter() - started)
-
-
-def fresh_store(location: str, n: int) -> None:
-    with Store(location) as store:
-        for i in range(n):
-            store.add_trace(small_trace(i))
 
 
 def worker_cmd(url: str, location: str, concurrency: int, set_name: str) -> list[str]:
@@ -119,7 +117,7 @@ def annotate_run(srv: FakeOpenAI, location: str, n: int, workers: int, args: arg
 
 def bench_backend(name: str, location_for: callable, args: argparse.Namespace, srv: FakeOpenAI) -> list[str]:
     rows = []
-    rate = ingest(location_for("ingest"), args.ingest)
+    rate = fresh_store(location_for("ingest"), args.ingest)
     rows.append(f"{name:<11} ingest {args.ingest:>7,} traces: {rate:8.0f} traces/s")
     one_loc, many_loc, kill_loc = location_for("one"), location_for("many"), location_for("kill")
     for loc in (one_loc, many_loc, kill_loc):

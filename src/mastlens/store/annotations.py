@@ -144,8 +144,8 @@ class AnnotationStore:
         m_cols = ("mode_id", "status", "confidence", "reason", "evidence", "has_verified_evidence", "flip_rate",
                   "onset_step")
         with self.transaction():
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS memo_wanted (trace_id TEXT PRIMARY KEY, memo_key TEXT, "
-                              "src_set TEXT)")
+            self.conn.execute(self.dialect.ddl(
+                "CREATE TEMP TABLE IF NOT EXISTS memo_wanted (trace_id TEXT PRIMARY KEY, memo_key TEXT, src_set TEXT)"))
             self.conn.execute("DELETE FROM memo_wanted")
             self.conn.executemany("INSERT INTO memo_wanted (trace_id, memo_key) VALUES (?, ?)", wanted.items())
             self.conn.execute(

@@ -29,7 +29,7 @@ class LeaseStore:
         holds now stays its own."""
         d = self.dialect
         with self.transaction():
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS lease_selection (trace_id TEXT PRIMARY KEY)")
+            self.conn.execute(d.ddl("CREATE TEMP TABLE IF NOT EXISTS lease_selection (trace_id TEXT PRIMARY KEY)"))
             self.conn.execute("DELETE FROM lease_selection")
             if not trace_ids:
                 return
