@@ -107,3 +107,22 @@ def test_leases_are_claimed_once_expire_and_finish(store):
         other.finish_leases("s", taken + second, "worker-b")
         assert other.pending_work("s") == (0, 0.0)
     assert store.release_leases("s", "worker-a") == 0  # nothing of worker-a's is left unfinished
+
+
+def test_two_processes_ingesting_the_same_files_at_once_store_each_trace_once(store, store_location):
+    import subprocess
+    import sys
+
+    from conftest import EXAMPLES
+
+    cmd = [sys.executable, "-c", "from mastlens.cli.app import main; main()", "ingest", str(EXAMPLES / "itbench"),
+           "--json", "--db", store_location]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
+    reports = [json.loads(o[0]) for o in outs]
+    total = store.count_traces()
+    assert total > 0
+    # every trace was inserted by exactly one of the two; the other found it unchanged
+    assert sum(r["ingested"] for r in reports) == total
+    assert all(r["ingested"] + r["skipped_duplicates"] == total for r in reports)

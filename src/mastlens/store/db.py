@@ -113,6 +113,7 @@ class Store(AnnotationStore, LeaseStore):
         location = location if location is not None else default_location()
         self.location = location
         self._depth = 0
+        self._traces_locked = False
         if is_server_url(location):
             self.dialect = POSTGRESQL
             self.path: Any = redact(str(location))
@@ -152,6 +153,7 @@ class Store(AnnotationStore, LeaseStore):
                 yield
             finally:
                 self._depth = 0
+                self._traces_locked = False
 
     def close(self) -> None:
         self.conn.close()
@@ -169,8 +171,16 @@ class Store(AnnotationStore, LeaseStore):
         """Store a trace: identical content is a no-op; changed content from the same source
         replaces it (its annotations are kept and marked stale); a different trace that
         collides on id is stored as ``<id>@<file name>`` (then ``<id>@<file name>~2``, ``~3``...
-        while those too are taken by other sources), so no stored trace is ever overwritten."""
+        while those too are taken by other sources), so no stored trace is ever overwritten. Atomic, also
+        against another process storing the same trace at once (ingest from several machines)."""
         digest = trace.content_hash()
+        with self.transaction():
+            if self.dialect.lock_traces and not self._traces_locked:
+                self.conn.execute(self.dialect.lock_traces)
+                self._traces_locked = True
+            return self._add_trace(trace, digest)
+
+    def _add_trace(self, trace: Trace, digest: str) -> StoreResult:
         original = trace.id
         for candidate in self._candidate_ids(trace):
             row = self.conn.execute("SELECT hash, source_path FROM traces WHERE id = ?", (candidate,)).fetchone()

@@ -36,6 +36,7 @@ class Dialect:
     insert_order: str  # a column that orders a table's rows by insertion (ties of equal timestamps)
     ordered_join: str  # a join SQLite must walk left table first (its CROSS JOIN); a plain JOIN elsewhere
     lock_row: str  # appended to a SELECT whose rows the transaction goes on to decide on (SQLite: its write lock)
+    lock_traces: str  # serializes the transactions that store traces (SQLite: its write lock already does)
 
     def ddl(self, script: str) -> str:
         """A migration script written for SQLite, in this engine's DDL."""
@@ -67,10 +68,11 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite", now=SQLITE_NOW, epoch="((julianday('now') - 2440587.5) * 86400.0)",
     begin_write="BEGIN IMMEDIATE", skip_locked="", insert_order="rowid",
-    ordered_join="CROSS JOIN", lock_row="",
+    ordered_join="CROSS JOIN", lock_row="", lock_traces="",
 )
 POSTGRESQL = Dialect(
     name="postgresql", now=PG_NOW, epoch="extract(epoch FROM clock_timestamp())::double precision",
     begin_write="BEGIN", skip_locked=" FOR UPDATE OF w SKIP LOCKED", insert_order="created_at",
     ordered_join="JOIN", lock_row=" FOR UPDATE",
+    lock_traces="SELECT pg_advisory_xact_lock(7036710)",  # one key for every store on the server: "trace writes"
 )
