@@ -12,7 +12,10 @@ real ITBench runs (tests/codex_coding_run.py):
    whether an HTTP client was loaded (it must not be);
 3. start-up of a command that needs no LLM (``mastlens traces`` on a small store; goal < 0.3 s), beside the
    bare interpreter's (``python -c pass``) on the same machine at the same moment;
-4. prompt bytes / raw bytes of big generated rollouts, every call and agent message kept (goal <= 5%).
+4. prompt bytes / raw bytes of big generated rollouts, every call and agent message kept (goal <= 5%), among
+   them one shaped like the real gpt-oss-120b rollout (its instructions twice inside its system step); and
+   what the first request of each coding rollout holds (judge prompt, instructions, calls, results, the
+   rest) and how much of it is cacheable: the prefix it shares with a sibling run of the same family.
 
 Reproduce:  python bench/bench_cli.py [--traces 320] [--concurrency 32] [--latency 1.0] [--cached-traces 1000] [--first-runs 3]
 """
@@ -24,6 +27,7 @@ import compileall
 import json
 import math
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -37,13 +41,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from codex_coding_run import write_coding_run  # noqa: E402
+from codex_coding_run import write_coding_run, write_oss_coding_run  # noqa: E402
 from judge_helpers import sample_trace  # noqa: E402
 
 from mastlens.adapters.loader import read_file  # noqa: E402
+from mastlens.judges.llm.prompt import build_messages  # noqa: E402
 from mastlens.judges.llm.render import render_trace  # noqa: E402
 from mastlens.store import Store  # noqa: E402
-from mastlens.trace import StepKind  # noqa: E402
+from mastlens.taxonomy import load_taxonomy  # noqa: E402
+from mastlens.trace import StepKind, Trace  # noqa: E402
 
 MODEL = "openai:gpt-4.1-mini"
 CPU: list[float] = []  # CPU seconds of each mastlens subprocess, in order
@@ -97,16 +103,64 @@ def _heavy(importtime: str) -> set[str]:
     return heavy | (names & {"http.client", "mastlens.judges.llm.http"})
 
 
-def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool]]:
-    """(shape, raw bytes, prompt chars, calls, agent messages, nothing lost) for big generated rollouts."""
+_LABEL = re.compile(r"^\[step \d+ \| ([a-z_]+)[^\]]*\]\n", re.MULTILINE)
+_PARTS = ("judge prompt", "instructions", "calls", "results", "other")
+
+
+def composition(trace: Trace, sibling: Trace | None) -> dict[str, int]:
+    """Characters of the first request for ``trace`` by part: the judge's own text (system message and the
+    user message's frame), the agent's instructions (system steps), calls, results, the rest (requests,
+    reasoning, messages, the run's header); ``request``, and ``cacheable``: the prefix it shares with the
+    request for ``sibling``, a run of the same family (same instructions), or with the request for any
+    other run when there is none."""
+    taxonomy = load_taxonomy()
+
+    def request(t: Trace) -> tuple[list[dict[str, str]], str]:
+        window = render_trace(t).windows[0]
+        return build_messages(window, taxonomy), window.text
+
+    messages, trace_text = request(trace)
+    out = dict.fromkeys(_PARTS, 0)
+    out["judge prompt"] = len(messages[0]["content"]) + len(messages[1]["content"]) - len(trace_text)
+    marks = list(_LABEL.finditer(trace_text))
+    out["other"] = marks[0].start() if marks else len(trace_text)  # the run's header before the first step
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(trace_text)
+        kind = mark.group(1)
+        part = {"system": "instructions", "tool_call": "calls", "tool_result": "results"}.get(kind, "other")
+        out[part] += end - mark.start()
+    out["request"] = sum(len(m["content"]) for m in messages)
+    other_messages, _ = request(sibling if sibling is not None else sample_trace(0))
+    flat = messages[0]["content"] + "\x00" + messages[1]["content"]
+    other = other_messages[0]["content"] + "\x00" + other_messages[1]["content"]
+    out["cacheable"] = len(os.path.commonprefix([flat, other]))
+    return out
+
+
+def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool, dict[str, int] | None]]:
+    """(shape, raw bytes, prompt chars, calls, agent messages, nothing lost, composition) for big generated
+    rollouts; the composition for the coding rollouts, each beside a sibling of its family."""
     sys.path.insert(0, str(REPO / "examples"))
     from itbench_runs import write_run
     from make_examples import RUNS
 
-    rollouts = [("coding 3 MB, 60 calls", write_coding_run(tmp / "c3.jsonl", target_bytes=3_000_000, calls=60).path),
-                ("coding 1 MB, 25 calls", write_coding_run(tmp / "c1.jsonl", target_bytes=1_000_000, calls=25).path)]
+    c3 = write_coding_run(tmp / "c3.jsonl", target_bytes=3_000_000, calls=60)
+    c1 = write_coding_run(tmp / "c1.jsonl", target_bytes=1_000_000, calls=25)
+    oss = write_oss_coding_run(tmp / "oss.jsonl", target_bytes=1_000_000)
+    siblings = {
+        c3.path: write_coding_run(tmp / "c3b.jsonl", target_bytes=3_000_000, calls=60, seed=7,
+                                  instructions=c3.instructions).path,
+        c1.path: write_coding_run(tmp / "c1b.jsonl", target_bytes=1_000_000, calls=25, seed=7,
+                                  instructions=c1.instructions).path,
+        oss.path: write_oss_coding_run(tmp / "ossb.jsonl", target_bytes=1_000_000, seed=7,
+                                       instructions=oss.instructions).path,
+    }
+    rollouts = [("coding 3 MB, 60 calls", c3.path), ("coding 1 MB, 25 calls", c1.path),
+                ("gpt-oss-shaped 1 MB, 25 calls, instructions twice in one step", oss.path)]
+    shapes = set()
     for i, (folder, model, scenario, run, pattern) in enumerate(RUNS):
-        if pattern in ("loop", "task_reissued", "ignored_error"):
+        if pattern in ("loop", "task_reissued", "ignored_error") and (folder, pattern) not in shapes:
+            shapes.add((folder, pattern))  # one run of each model and pattern
             write_run(tmp / "ex" / str(i), model=model, scenario=scenario, pattern=pattern, seed=i, scale=300)
             rollouts.append((f"{folder} {pattern} x300", next((tmp / "ex" / str(i)).rglob("rollout-*.jsonl"))))
     out = []
@@ -116,7 +170,8 @@ def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool]]:
         calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
         said = [s for s in trace.steps if s.kind in (StepKind.ASSISTANT, StepKind.REASONING)]
         kept = all(f"[step {s.index} |" in text for s in calls) and all(s.content in text for s in said)
-        out.append((shape, path.stat().st_size, len(text), len(calls), len(said), kept))
+        parts = composition(trace, read_file(siblings[path]).traces[0]) if path in siblings else None
+        out.append((shape, path.stat().st_size, len(text), len(calls), len(said), kept, parts))
     return out
 
 
@@ -147,6 +202,21 @@ def byte_compile_sources() -> None:
     """Write mastlens's bytecode once, as ``pip install .`` or the first run of an editable install does; with
     PYTHONDONTWRITEBYTECODE set (as in some sandboxes) every timed run would otherwise recompile our modules."""
     compileall.compile_dir(str(REPO / "src"), quiet=1)
+
+
+def print_composition(ratios: list[tuple]) -> None:
+    """The first request of each coding rollout by part, and the prefix a run of its family shares."""
+    print("what the first request holds (characters; cacheable = the prefix shared with a sibling run of the same "
+          "family, which a provider's prompt cache serves):")
+    print()
+    print(f"| rollout | {' | '.join(_PARTS)} | request (/ raw) | cacheable |")
+    print("|---|" + "---|" * (len(_PARTS) + 2))
+    for shape, raw, _, _, _, _, parts in ratios:
+        if parts is None:
+            continue
+        cells = " | ".join(f"{parts[p]:,}" for p in _PARTS)
+        print(f"| {shape} | {cells} | {parts['request']:,} ({parts['request'] / raw:.2%}) | "
+              f"**{parts['cacheable']:,}** ({parts['cacheable'] / parts['request']:.0%}) |")
 
 
 def main() -> None:
@@ -208,9 +278,11 @@ def main() -> None:
           f"heavy imports: {', '.join(sorted(rerun_heavy)) or 'none'}) | < 1 s per 1,000, 0 calls, no HTTP client |")
     print(f"| start-up of `mastlens traces` (5 traces stored) | **{start_min * 1000:.0f} ms** fastest of 7, "
           f"median {start_median * 1000:.0f} ms (heavy imports: {', '.join(sorted(start_heavy)) or 'none'}) | < 300 ms |")
-    for shape, raw, chars, calls, said, kept in ratios:
+    for shape, raw, chars, calls, said, kept, _ in ratios:
         print(f"| prompt / raw, {shape} | **{chars / raw:.2%}** ({chars:,} of {raw:,} bytes; {calls} calls, {said} "
               f"agent messages {'all kept' if kept else 'NOT ALL KEPT'}) | <= 5% |")
+    print()
+    print_composition(ratios)
     print()
     run_wall = first["wall_s"]
     mean_wire = statistics.fmean(wire) if wire else float("nan")

@@ -22,7 +22,7 @@ from typing import Any
 from itbench_text import ALERTS, SCENARIOS, Scenario, big_log, pods_table
 
 PATTERNS = ("clean", "loop", "turn_limit", "no_output", "empty_entities", "ignored_error", "remediation",
-            "task_reissued")
+            "task_reissued", "recovered_error", "recheck")
 MCP = "mcp__offline_incident_analysis__"
 
 

@@ -88,6 +88,8 @@ def play(w: Any, sc: Scenario, pattern: str, *, cwd: str, scale: int = 1) -> dic
         "ignored_error": lambda: _ignored_error(p),
         "remediation": lambda: _remediation(p, diagnosis),
         "task_reissued": lambda: _reissued(p, diagnosis),
+        "recovered_error": lambda: _recovered(p, diagnosis),
+        "recheck": lambda: _recheck(p, diagnosis),
     }
     return endings[pattern]()
 
@@ -182,3 +184,29 @@ def _reissued(p: _Play, diagnosis) -> dict[str, Any]:
            big_log(p.w.rng, "frontend", p.sc, 20 * p.scale))
     root = "otel-demo/Deployment/frontend"
     return p.write(diagnosis(p.sc, root), f"Diagnosis written: {root} is the root cause.")
+
+
+def _recovered(p: _Play, diagnosis) -> dict[str, Any]:
+    """A wrong ConfigMap name fails (NotFound); the agent says so, lists the ConfigMaps and reads the right one."""
+    p.victim_logs()
+    p.step("Read the flag configuration.", "kubectl describe configmap flagd-cfg -n otel-demo",
+           'Error from server (NotFound): configmaps "flagd-cfg" not found', 1)
+    p.step("That ConfigMap name was wrong (NotFound); list the ConfigMaps to find the flag configuration.",
+           "kubectl get configmaps -n otel-demo",
+           "NAME               DATA   AGE\nflagd-config       1      3h\nkube-root-ca.crt   1      3h\n"
+           "otel-collector     1      3h")
+    p.flag_check()
+    return p.write(diagnosis(p.sc, ROOT), f"Diagnosis written to agent_output.json. Root cause: {ROOT} "
+                   f"({p.sc.flag} switched on). The first ConfigMap lookup used a wrong name and failed; the "
+                   "right one was read afterwards.")
+
+
+def _recheck(p: _Play, diagnosis) -> dict[str, Any]:
+    """The right diagnosis, after reading the same logs three times over (wasted turns, no harm)."""
+    logs = big_log(p.w.rng, p.sc.victim, p.sc, 20 * p.scale)
+    for thought in (f"Read the {p.sc.victim} logs.", f"Read the {p.sc.victim} logs again to be sure.",
+                    f"One more look at the {p.sc.victim} logs."):
+        p.step(thought, f"kubectl logs -n otel-demo deploy/{p.sc.victim} --tail=40", logs)
+    p.flag_check()
+    return p.write(diagnosis(p.sc, ROOT), f"Diagnosis written to agent_output.json. Root cause: {ROOT} "
+                   f"({p.sc.flag} switched on), which breaks {p.sc.victim}.")

@@ -3,12 +3,17 @@
 Writes ``examples/itbench/<model>/<scenario>/<run>/`` run folders: a Codex rollout under ``sessions/``,
 ``agent_output.json`` (unless the run never wrote one) and ``judge_output.json``. See README.md here for
 what each run contains. It also writes the chat-format examples (``examples/chat/``, see chat_runs.py).
+
+Each model gets 12 runs, at least 5 successes and 5 failures, in its own mix of patterns (``MIXES``), so
+``mastlens analyze examples/`` shows a prevalence in each assessed cell and a different failure signature
+per model. The nine first runs are the hand-picked ones the README's table describes.
 """
 
 from __future__ import annotations
 
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -29,6 +34,30 @@ RUNS = [
     ("gpt-oss-120b", "gpt-oss-120b", "scenario_3", "1", "empty_entities"),
     ("gpt-oss-120b", "gpt-oss-120b", "scenario_2", "2", "task_reissued"),
 ]
+MODEL_IDS = {"gemini-3-flash": "gemini-3-flash-preview", "kimi-k2": "kimi-k2-thinking", "gpt-oss-120b": "gpt-oss-120b"}
+# model folder -> the patterns of its runs after the hand-picked ones (scenarios alternate, runs numbered on)
+MIXES = {
+    "gemini-3-flash": ["clean", "recovered_error", "ignored_error", "recovered_error", "no_output",
+                       "recovered_error", "ignored_error", "no_output", "ignored_error"],
+    "kimi-k2": ["remediation", "recovered_error", "turn_limit", "recovered_error", "ignored_error",
+                "remediation", "turn_limit", "recovered_error", "ignored_error"],
+    "gpt-oss-120b": ["recheck", "empty_entities", "recovered_error", "loop", "clean", "empty_entities",
+                     "recheck", "task_reissued", "recovered_error"],
+}
+
+
+def _mixed_runs() -> list[tuple[str, str, str, str, str]]:
+    runs = []
+    for folder, patterns in MIXES.items():
+        numbers = Counter(scenario for f, _, scenario, _, _ in RUNS if f == folder)
+        for i, pattern in enumerate(patterns):
+            scenario = ("scenario_2", "scenario_3")[i % 2]
+            numbers[scenario] += 1
+            runs.append((folder, MODEL_IDS[folder], scenario, str(numbers[scenario]), pattern))
+    return runs
+
+
+RUNS += _mixed_runs()
 
 
 def main(out: Path = HERE / "itbench") -> None:

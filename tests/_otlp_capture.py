@@ -122,8 +122,9 @@ def hex_ids(node: Any) -> Any:
     return node
 
 
-def record(library: str, content: str, out: Path) -> Recording:
-    """Run the agent under ``library`` with ``content`` capture and write its export to files in ``out``."""
+def record(library: str, content: str, out: Path, *script_args: str) -> Recording:
+    """Run the agent under ``library`` with ``content`` capture and write its export to files in ``out``
+    (``script_args``: more options of tests/otel_agent_script.py, e.g. ``--tool-error text``)."""
     from google.protobuf.json_format import MessageToDict, MessageToJson
 
     out.mkdir(parents=True, exist_ok=True)
@@ -132,7 +133,7 @@ def record(library: str, content: str, out: Path) -> Recording:
                if not k.startswith(("OTEL_", "OPENINFERENCE_", "TRACELOOP_", "OPENAI_"))}
         env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
         done = subprocess.run([sys.executable, str(SCRIPT), library, content, "--openai", server.url,
-                               "--otlp", receiver.url], env=env, capture_output=True, text=True, timeout=300)
+                               "--otlp", receiver.url, *script_args], env=env, capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"{library} {content} agent run failed:\n{done.stdout}\n{done.stderr}")
         traces, logs = receiver.traces, receiver.logs

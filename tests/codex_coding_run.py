@@ -62,12 +62,15 @@ def _patch(rng: random.Random, lines: int) -> str:
     return f"*** Begin Patch\n*** Update File: {CWD}/notes.py\n@@ def findings():\n-    return {{}}\n{added}\n*** End Patch"
 
 
-def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 60, seed: int = 0) -> CodingRun:
-    """Write the rollout to ``path``; tool outputs are sized so that the file is about ``target_bytes``."""
+def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 60, seed: int = 0,
+                     instructions: str | None = None) -> CodingRun:
+    """Write the rollout to ``path``; tool outputs are sized so that the file is about ``target_bytes``.
+    ``instructions`` replaces the generated AGENTS.md text (runs of one family share it)."""
     rng = random.Random(seed)
     sc = SCENARIOS["scenario_2"]
     w = RolloutWriter(rng, "gpt-5.1-codex-max", datetime(2026, 1, 15, 18, 0, tzinfo=timezone.utc), "text")
-    run = CodingRun(path=path, instructions=agents_md(rng))
+    generated = agents_md(rng)
+    run = CodingRun(path=path, instructions=generated if instructions is None else instructions)
     w.session_meta(CWD, run.instructions)
     w.user(f"# AGENTS.md instructions for {CWD}\n\n<INSTRUCTIONS>\n{run.instructions}\n</INSTRUCTIONS>", echo=False)
     env = (f"<environment_context>\n  <cwd>{CWD}</cwd>\n  <approval_policy>never</approval_policy>\n"
@@ -110,5 +113,54 @@ def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 
     final = "The root cause is otel-demo/ConfigMap/flagd-config; the diagnosis is written and validated."
     w.say(final, final=True)
     run.agent_messages.append(final)
+    w.write(path)
+    return run
+
+
+def write_oss_coding_run(path: Path, *, target_bytes: int = 1_000_000, seed: int = 0,
+                         instructions: str | None = None) -> CodingRun:
+    """A rollout shaped like the real 1 MB ITBench run of gpt-oss-120b: the session's instructions hold the
+    task document twice (the rollout's own instructions and the AGENTS.md text carry the same ~12 KB), the
+    first user message wraps it again; 25 calls (17 shell, 6 apply_patch, 2 MCP), six user messages (the
+    harness asking again), raw reasoning and no agent message. ``instructions`` fixes the document, so
+    runs of one family share it."""
+    rng = random.Random(seed)
+    sc = SCENARIOS["scenario_2"]
+    w = RolloutWriter(rng, "gpt-oss-120b", datetime(2026, 1, 16, 9, 0, tzinfo=timezone.utc), "text")
+    doc = instructions if instructions is not None else agents_md(random.Random(seed + 1000), 12_255)
+    run = CodingRun(path=path, instructions=doc)
+    w.session_meta(CWD, f"You are an SRE support agent working offline.\n\n{doc}\n\n"
+                        f"## Project instructions (AGENTS.md)\n\n{doc}\n\nFollow both; they agree.")
+    w.user(f"# AGENTS.md instructions for {CWD}\n\n<INSTRUCTIONS>\n{doc}\n</INSTRUCTIONS>", echo=False)
+    task = ("Diagnose the incident captured in /work/ITBench-Lite/snapshots/sre/v0.2/scenario_2 (namespace "
+            f"otel-demo, run {seed}). Write the diagnosis to agent_output.json in your working directory.")
+    w.user(task)
+    kinds = ["shell"] * 17 + ["patch"] * 6 + ["mcp"] * 2
+    random.Random(seed).shuffle(kinds)
+    shells = kinds.count("shell")
+    per_log_lines = max(40, (target_bytes - 80_000) // (shells * 110))
+    asks = 0
+    for i, kind in enumerate(kinds):
+        thought = f"Step {i}: check whether {rng.choice(sc.impacted)} errors start upstream of {sc.victim}."
+        w.think(thought)
+        run.reasoning.append(thought)
+        if kind == "shell":
+            w.shell(CWD, f"grep -n error /work/ITBench-Lite/snapshots/sre/v0.2/scenario_2/logs/{sc.victim}.log "
+                         f"| head -n {i + 200}", big_log(rng, sc.victim, sc, per_log_lines))
+        elif kind == "patch":
+            call_id = f"call_patch_{i}"
+            w.emit("response_item", {"type": "custom_tool_call", "name": "apply_patch", "status": "completed",
+                                     "call_id": call_id, "input": _patch(rng, rng.randint(30, 80))}, 0.8)
+            w.emit("response_item", {"type": "custom_tool_call_output", "call_id": call_id,
+                                     "output": f"Success. Updated the following files:\nM {CWD}/notes.py"}, 0.2)
+            w.facts.tool_calls += 1
+        else:
+            w.mcp("get_alerts", {"namespace": "otel-demo", "window_minutes": 30 + i},
+                  big_log(rng, "alertmanager", sc, 60))
+        run.calls += 1
+        if i % 6 == 5 and asks < 4:  # the harness asks again: six user messages in all
+            w.user(f"The file agent_output.json is not written yet. Continue the diagnosis ({asks + 1}).")
+            asks += 1
+        w.tokens(30_000 + 500 * i, 600)
     w.write(path)
     return run

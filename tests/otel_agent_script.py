@@ -32,12 +32,15 @@ REFUND_TASK = "Please refund order 42."
 REFUND_ARGS = {"order_id": 42}
 REFUND_ERROR = "payment gateway unavailable"
 REFUND_RESULT = {"ok": False, "error": REFUND_ERROR}  # what the loop hands back to the model
+# other agent loops hand a failure back in other shapes (--tool-error): only the content says it failed
+TOOL_ERROR_CONTENT = {"json": json.dumps(REFUND_RESULT), "error-object": json.dumps({"error": REFUND_ERROR}),
+                      "text": f"Error: {REFUND_ERROR}"}
 REFUND_ANSWER = "Your refund for order 42 has been processed successfully."
 FLIGHT_TASK = "Find me a flight from SFO to JFK on 2025-05-03."
 FLIGHT_ARGS = {"origin": "SFO", "destination": "JFK", "date": "2025-05-03"}
 FLIGHT_RESULT = [{"flight": "UA 100", "price": 320}]
 FLIGHT_ANSWER = "The cheapest flight from SFO to JFK on May 3 is UA 100 at $320."
-# (run name, agent name, session id, task); the lone layout records the first run only
+# (run name, agent name, session id, task)
 RUNS = [("refund", "support-agent", "sess-refund", REFUND_TASK),
         ("flights", "travel-agent", "sess-flights", FLIGHT_TASK)]
 LAYOUTS = ("agent", "bare", "lone")
@@ -72,8 +75,9 @@ AgentWrap = Callable[[str, str, str, Callable[[], str]], str]
 ToolWrap = Callable[[str, str, dict[str, Any]], Any]
 
 
-def agent_loop(client: Any, task: str, run_tool: ToolWrap) -> str:
-    """Chat until the model answers without a tool call; a failing tool's error goes back as a JSON result."""
+def agent_loop(client: Any, task: str, run_tool: ToolWrap, tool_error: str = "json") -> str:
+    """Chat until the model answers without a tool call; a failing tool's error goes back as its content
+    (``TOOL_ERROR_CONTENT[tool_error]``)."""
     messages: list[dict[str, Any]] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": task}]
     for _ in range(10):
         response = client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
@@ -84,10 +88,10 @@ def agent_loop(client: Any, task: str, run_tool: ToolWrap) -> str:
         for call in message.tool_calls:
             arguments = json.loads(call.function.arguments)
             try:
-                result = run_tool(call.function.name, call.id, arguments)
-            except ToolFailed as exc:
-                result = {"ok": False, "error": str(exc)}
-            messages.append({"role": "tool", "tool_call_id": call.id, "content": json.dumps(result)})
+                content = json.dumps(run_tool(call.function.name, call.id, arguments))
+            except ToolFailed:
+                content = TOOL_ERROR_CONTENT[tool_error]
+            messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
     raise RuntimeError("the agent did not finish in 10 turns")
 
 
@@ -239,21 +243,22 @@ def main() -> None:
     parser.add_argument("--openai", required=True, help="base URL of the Chat Completions server")
     parser.add_argument("--otlp", required=True, help="base URL of the OTLP/HTTP receiver")
     parser.add_argument("--layouts", default=",".join(LAYOUTS))
+    parser.add_argument("--tool-error", choices=sorted(TOOL_ERROR_CONTENT), default="json")
     args = parser.parse_args()
     agent, tool, session, providers = SETUPS[args.library](args.content, args.otlp)
     from openai import OpenAI
 
     client = OpenAI(base_url=args.openai, api_key="test-key", max_retries=0)
     for layout in args.layouts.split(","):
-        for run, agent_name, session_id, task in RUNS[:1] if layout == "lone" else RUNS:
+        for run, agent_name, session_id, task in RUNS:
             session_id = f"{session_id}-{layout}"
             if layout == "agent":
-                agent(agent_name, session_id, task, lambda: agent_loop(client, task, tool))
+                agent(agent_name, session_id, task, lambda: agent_loop(client, task, tool, args.tool_error))
             elif layout == "bare":
                 with session(session_id):
-                    agent_loop(client, task, plain_tool)
+                    agent_loop(client, task, plain_tool, args.tool_error)
             else:
-                agent_loop(client, task, plain_tool)
+                agent_loop(client, task, plain_tool, args.tool_error)
     for provider in providers:
         provider.force_flush()
         provider.shutdown()

@@ -116,7 +116,7 @@ def test_bundled_chat_examples(tmp_path):
     from conftest import EXAMPLES
 
     sys.path.insert(0, str(EXAMPLES))
-    from chat_runs import write_chat_examples
+    from chat_runs import story_of, write_chat_examples
 
     made = write_chat_examples(tmp_path)
     bundled = EXAMPLES / "chat" / "support_runs.jsonl"
@@ -124,11 +124,16 @@ def test_bundled_chat_examples(tmp_path):
     result = read_file(bundled)
     assert result.format == "openai" and result.failures == []
     runs = {t.id: t for t in result.traces}
-    assert {i: (t.model, t.outcome.success) for i, t in runs.items()} == {
-        "support-clean": ("gpt-4.1-mini", True), "support-loop": ("qwen3-32b", False),
-        "support-false-success": ("qwen3-32b", False), "support-unfinished": ("gpt-4.1-mini", False),
-        "support-reissued": ("qwen3-32b", False),
-    }
+    originals = {"support-clean": ("gpt-4.1-mini", True), "support-loop": ("qwen3-32b", False),
+                 "support-false-success": ("qwen3-32b", False), "support-unfinished": ("gpt-4.1-mini", False),
+                 "support-reissued": ("qwen3-32b", False)}
+    assert {i: (t.model, t.outcome.success) for i, t in runs.items() if i in originals} == originals
+    succeeding = {"clean", "recovered", "repeat-lookup"}  # the stories that end well
+    for run_id, trace in runs.items():
+        assert trace.outcome.success is (story_of(run_id) in succeeding), run_id
+    for model in ("gpt-4.1-mini", "qwen3-32b"):  # enough runs per model for a signature
+        outcomes = [t.outcome.success for t in runs.values() if t.model == model]
+        assert len(outcomes) >= 8 and outcomes.count(True) >= 5 and outcomes.count(False) >= 5, model
     # the failure shapes the runs were written to contain
     loop = [(s.tool, json.dumps(s.arguments)) for s in runs["support-loop"].steps if s.kind is StepKind.TOOL_CALL]
     assert len(loop) == 5 and len(set(loop)) == 1

@@ -19,7 +19,8 @@ import pytest
 from _otlp_capture import CONTENT_MODES, LIBRARIES, LIBRARY_MODULES, Recording, record
 from conftest import IN_CI
 from otel_agent_script import (
-    FLIGHT_ANSWER, FLIGHT_ARGS, FLIGHT_RESULT, MODEL, REFUND_ANSWER, REFUND_ARGS, REFUND_RESULT, REFUND_TASK,
+    FLIGHT_ANSWER, FLIGHT_ARGS, FLIGHT_RESULT, FLIGHT_TASK, MODEL, REFUND_ANSWER, REFUND_ARGS, REFUND_ERROR,
+    REFUND_RESULT, REFUND_TASK,
 )
 from typer.testing import CliRunner
 
@@ -95,8 +96,8 @@ def status(trace: Trace, mode: str) -> ModeStatus:
 
 
 def test_the_model_server_saw_the_agent_loop(recording: Recording):
-    """The runs really happened: 2 + 4 model calls per layout with tools, 2 for the lone run."""
-    assert len(recording.requests) == 6 + 6 + 2
+    """The runs really happened: 2 + 4 model calls per layout."""
+    assert len(recording.requests) == 6 + 6 + 6
     assert recording.spans > 0
     assert (recording.log_records > 0) == (recording.library != "openinference" and recording.content == "event_only")
 
@@ -179,26 +180,41 @@ def test_logs_joined_from_two_files_or_one(recording: Recording):
     assert all(t.metadata.get("content_captured") is False for t in alone)  # content is in the logs
     two = read_all(recording.traces_hex, recording.logs)
     one = read_all(recording.combined)
-    assert [t.id for t in one] == [t.id for t in two] == [t.id for t in alone]
+    assert [t.id for t in one] == [t.id for t in two]
+    # without the logs there is no content to chain lone calls by: the runs with a root or a session are the same
+    assert [t.id for t in two if "session_id" in t.metadata] == [t.id for t in alone if "session_id" in t.metadata]
     assert [[(s.kind, s.content) for s in t.steps] for t in one] == [[(s.kind, s.content) for s in t.steps] for t in two]
     assert status(by_session(two, "sess-refund-agent"), "FM-3.3") is ModeStatus.PRESENT
 
 
 def test_lone_model_calls(recording: Recording):
-    """The lone layout: model calls with no parent span and no session: one trace each, with a note, and the
-    call that asked for a tool is no finished run."""
+    """The lone layout: model calls with no parent span and no session. With content, the calls of one run are
+    chained by their continuing messages (call k+1's input is call k's input and output, then the tool
+    results): two runs, not six traces, and each judged as a whole. Without content nothing chains them: one
+    trace each, with a note, and a call that asked for a tool is no finished run."""
     results = [r for r in walk(list(exported(recording))) if isinstance(r, FileResult)]
     notes = [n for r in results for n in r.notes]
-    assert any("stand alone" in n for n in notes)
     traces = [t for r in results for t in r.traces if "session_id" not in t.metadata]
-    lone = [t for t in traces if t.metadata["otel"]["spans"] == 1]
     if (recording.library, recording.content) not in WITH_CONTENT:
-        return  # nothing to say about how a call without content ended
-    first = [t for t in lone if t.metadata.get("incomplete_run")]
-    assert first and all(s.kind is not StepKind.ASSISTANT for t in first for s in t.steps)
-    for trace in first:
-        assert status(trace, "FM-1.5") is ModeStatus.NOT_ASSESSED
-        assert status(trace, "FM-3.1") is ModeStatus.NOT_ASSESSED
+        assert any("stand alone" in n for n in notes)
+        assert all(t.metadata["otel"]["spans"] == 1 for t in traces)
+        return
+    assert any("chained into" in n for n in notes), notes
+    chained = [t for t in traces if len(t.metadata["otel"].get("trace_ids", [])) > 1]
+    # the GenAI app's bare layout has no session attribute the reader knows (app.session): it chains too
+    assert len(chained) == (4 if recording.library == "genai" else 2)
+    refund = [t for t in chained if len(t.metadata["otel"]["trace_ids"]) == 2]
+    flights = [t for t in chained if len(t.metadata["otel"]["trace_ids"]) == 4]
+    assert len(refund) == len(flights) == len(chained) // 2
+    for trace in flights:
+        assert [s.tool for s in trace.steps if s.kind is StepKind.TOOL_CALL] == ["search_flights"] * 3
+        assert [s.content for s in trace.steps if s.kind is StepKind.USER] == [FLIGHT_TASK]
+        assert "incomplete_run" not in trace.metadata
+        assert status(trace, "FM-1.3") is ModeStatus.PRESENT
+    for trace in refund:
+        assert [s.content for s in trace.steps if s.kind is StepKind.ASSISTANT][-1] == REFUND_ANSWER
+        assert status(trace, "FM-2.5") is ModeStatus.PRESENT and status(trace, "FM-3.3") is ModeStatus.PRESENT
+    assert not any(t.metadata.get("incomplete_run") for t in traces)
 
 
 def test_runs_grouped_by_session(recording: Recording):
@@ -254,3 +270,36 @@ def test_one_real_execute_tool_span_as_an_attribute_map(tmp_path: Path, tmp_path
     call, answer = trace.steps
     assert (call.kind, call.tool, call.arguments) == (StepKind.TOOL_CALL, "search_flights", FLIGHT_ARGS)
     assert answer.kind is StepKind.TOOL_RESULT and json.loads(answer.content) == FLIGHT_RESULT
+
+
+@pytest.mark.parametrize("library, content", [("genai", "event_only"), ("openinference", "span_only")])
+@pytest.mark.parametrize("shape", ["error-object", "text"])
+def test_tool_error_in_content_only(library: str, content: str, shape: str, tmp_path: Path):
+    """Issue 25 item 3: a failed call whose result says so only in its content (``{"error": ...}``, ``Error:
+    ...``) is marked failed in every layout, as the same result from a tool span with status ERROR is: the
+    GenAI event-only export and the bare OpenInference export carry no tool span at all."""
+    rec = record(library, content, tmp_path, "--layouts", "agent,bare", "--tool-error", shape)
+    key = "app.session" if library == "genai" else None
+    traces = read_all(*exported(rec), group_spans_by=key)
+    for session in ("sess-refund-agent", "sess-refund-bare"):
+        trace = by_session(traces, session) if session.endswith("agent") else \
+            next(t for t in traces if t.id == session)
+        [result] = [s for s in trace.steps if s.kind is StepKind.TOOL_RESULT]
+        assert REFUND_ERROR in result.content
+        assert result.metadata.get("is_error") is True, (session, result.content)
+        assert status(trace, "FM-2.5") is ModeStatus.PRESENT
+    flights = next(t for t in traces if t.id == "sess-flights-bare")
+    assert not any(s.metadata.get("is_error") for s in flights.steps if s.kind is StepKind.TOOL_RESULT)
+
+
+def test_error_text_in_a_result_is_read_narrowly():
+    """What counts as an error line: a leading ``Error:`` / ``Exception:`` / traceback, error-shaped JSON (also
+    JSON-encoded once); not a result that merely mentions errors."""
+    from mastlens.adapters.tool_results import reports_error
+
+    for failed in ("Error: payment gateway unavailable", "ERROR - disk full", "Traceback (most recent call last):\n",
+                   '{"error": "timeout"}', '"{\\"ok\\": false}"', '{"error": {"code": 5}, "status": 500}'):
+        assert reports_error(failed), failed
+    for fine in ("errors found: 0", "No error.", '{"error": null, "data": [1]}', '{"result": "Error: quoted"}',
+                 "The error rate is 2%", '[{"error": "x"}]'):
+        assert not reports_error(fine), fine

@@ -40,7 +40,8 @@ def test_every_format_says_where_its_outcome_goes():
     rows = json.loads(runner.invoke(app, ["formats", "--json"], catch_exceptions=False).stdout)
     by_name = {r["name"]: r["outcome"] for r in rows}
     assert all(by_name.values())
-    carrying = {"native", "itbench", "atif", "inspect", "mad", "tau", "whowhen", "openai"}
+    carrying = {"native", "itbench", "atif", "inspect", "mad", "tau", "tau2", "whowhen", "openai"}
+    carrying |= {"mini-swe-agent", "mini-swe-agent-run", "swe-agent"}  # the SWE-bench evaluation report
     assert {n for n, o in by_name.items() if not o.startswith("none")} == carrying
     assert '"outcome"' in by_name["openai"] and "score" in by_name["openai"] and "metrics" in by_name["openai"]
     helped = runner.invoke(app, ["formats", "--help"], catch_exceptions=False, env={"COLUMNS": "2000"})

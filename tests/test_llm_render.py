@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
 
 import pytest
-from codex_coding_run import write_coding_run
+from codex_coding_run import write_coding_run, write_oss_coding_run
 from conftest import EXAMPLES
 
 from mastlens.adapters.loader import read_file
-from mastlens.judges.llm.render import arguments_text, estimate_tokens, render_trace
+from mastlens.judges.llm.render import arguments_text, collapse_inner_repeats, estimate_tokens, render_trace
 from mastlens.judges.llm.verify import verify_evidence
 from mastlens.trace import Source, Step, StepKind, Trace
 
@@ -235,3 +236,57 @@ def test_evidence_is_verified_against_the_full_steps_not_the_cut_prompt(tmp_path
     quotes = [(patch.index, middle), (wrapped.index, run.instructions.splitlines()[5]),
               (patch.index, "*** Begin Patch")]
     assert all(e.verified for e in verify_evidence(trace, quotes))  # ... but the quote checks out
+
+
+_INNER = re.compile(r"\[same as above: ([\d,]+) characters\]")
+
+
+def test_a_long_block_repeated_inside_one_step_is_shown_once():
+    block = "\n".join(f"- Rule {k}: read the alerts of the same window and name the entity each finding names."
+                      for k in range(40))
+    text = f"Preamble of the task.\n{block}\n\nAGENTS.md\n{block}\nEnd.\n" + "short line\n" * 5
+    collapsed = collapse_inner_repeats(text)
+    (count,) = _INNER.findall(collapsed)
+    assert int(count.replace(",", "")) == len(block) and collapsed.count(block) == 1
+    assert collapsed.replace(_INNER.search(collapsed).group(0), block) == text  # nothing else changed
+    assert collapse_inner_repeats(text.replace(block, block[:900], 1).replace(block, block[:900])) == \
+        text.replace(block, block[:900], 1).replace(block, block[:900])  # under 1,000 characters: verbatim
+    assert collapse_inner_repeats("same line here again\n" * 30) == "same line here again\n" * 30
+
+
+def test_real_shaped_oss_rollout_with_instructions_twice_in_its_system_step(tmp_path):
+    run = write_oss_coding_run(tmp_path / "rollout-oss.jsonl", target_bytes=1_000_000)
+    raw = run.path.stat().st_size
+    trace = read_file(run.path).traces[0]
+    rendering = render_trace(trace)
+    text = rendering.windows[0].text
+    assert not rendering.segmented and rendering.chars <= 0.05 * raw, f"prompt is {rendering.chars / raw:.2%} of raw"
+    calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
+    assert len(calls) == run.calls == 25 and sorted({s.tool for s in calls}) == \
+        ["apply_patch", "mcp__offline_incident_analysis__get_alerts", "shell"]
+    assert not any(s.kind is StepKind.ASSISTANT for s in trace.steps)
+    bodies = _bodies(text)
+    assert sorted(bodies) == [s.index for s in trace.steps]
+    for message in run.reasoning:
+        assert message in text
+    # the system step holds the document twice: the second copy is one marker, and the judge is told so
+    system = trace.steps[0]
+    assert system.content.count(run.instructions) == 2
+    (count,) = _INNER.findall(bodies[0])
+    assert int(count.replace(",", "")) >= len(run.instructions) - 200
+    assert "[same as above: K characters]" in text.split("[step 1 ", 1)[1]  # the header's note
+    assert text.count(run.instructions.splitlines()[3]) == 1
+    # a quote from the folded copy still checks out against the full step
+    assert verify_evidence(trace, [(0, run.instructions.splitlines()[-1])])[0].verified
+
+
+def test_the_instructions_lead_so_runs_of_one_family_share_a_cacheable_prefix(tmp_path):
+    doc = write_oss_coding_run(tmp_path / "a.jsonl", target_bytes=300_000, seed=1).instructions
+    texts = []
+    for seed in (1, 2):
+        run = write_oss_coding_run(tmp_path / f"r{seed}.jsonl", target_bytes=300_000, seed=seed, instructions=doc)
+        texts.append(render_trace(read_file(run.path).traces[0]).windows[0].text)
+    shared = len(os.path.commonprefix(texts))
+    assert texts[0] != texts[1] and texts[0].startswith("[step 0 | system]")
+    assert shared >= len(doc)  # the instructions (steps 0 and 1) before anything that differs
+    assert shared > texts[0].index("\n\nAgent system: ")  # steps 0 and 1, whole, then the run's own header

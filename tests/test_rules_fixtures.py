@@ -114,20 +114,28 @@ def test_clean_runs_get_no_failure_at_all():
 
 # What each chat example was written to contain, less the modes rules never assess (FM-1.4, FM-2.6):
 # the rules find exactly these, and nothing else.
+# (by story: chat_runs.py retells each story with other orders; ``support-loop-21`` tells ``loop``)
 CHAT_WRITTEN_FOR = {
-    "support-clean": set(),
-    "support-loop": {"FM-1.3", "FM-1.5"},
-    "support-false-success": {"FM-2.5", "FM-3.3", "FM-3.1"},  # v4: it also stops right after the failed call
-    "support-unfinished": {"FM-3.1"},
-    "support-reissued": {"FM-2.1"},
+    "clean": set(),
+    "recovered": set(),  # the failed refund is owned, the order re-read, the retry read back
+    "repeat-lookup": {"FM-1.3"},  # the same lookup three times, then the refund done right
+    "loop": {"FM-1.3", "FM-1.5"},
+    "false-success": {"FM-2.5", "FM-3.3", "FM-3.1"},  # v4: it also stops right after the failed call
+    "unfinished": {"FM-3.1"},
+    "reissued": {"FM-2.1"},
 }
 
 
 def test_chat_examples_show_what_they_were_written_to_contain():
+    import sys
+
+    sys.path.insert(0, str(EXAMPLES))
+    from chat_runs import story_of
+
     ids = {t.id for t in mastlens.load_traces(str(EXAMPLES / "chat"))}
-    assert ids == set(CHAT_WRITTEN_FOR)
-    for run, modes in CHAT_WRITTEN_FOR.items():
-        assert set(_judged(CHAT + run)[1].present()) == modes, run
+    assert {story_of(i) for i in ids} == set(CHAT_WRITTEN_FOR) and len(ids) >= 16
+    for run in sorted(ids):
+        assert set(_judged(CHAT + run)[1].present()) == CHAT_WRITTEN_FOR[story_of(run)], run
 
 
 def test_every_quote_is_found_in_its_step_by_the_llm_judges_verifier():
@@ -156,6 +164,8 @@ PATTERN_MODES = {
     "ignored_error": {"FM-2.5", "FM-3.1", "FM-3.3"},
     "remediation": {"FM-1.2", "FM-3.2"},
     "task_reissued": {"FM-2.1"},
+    "recovered_error": set(),  # the failed lookup is owned and followed by the right one
+    "recheck": {"FM-1.3"},  # the same log read three times, then the right diagnosis
 }
 
 

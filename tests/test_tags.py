@@ -19,6 +19,11 @@ GEMINI = EXAMPLES / "itbench" / "gemini-3-flash"
 KIMI = EXAMPLES / "itbench" / "kimi-k2"
 
 
+def _runs(model_folder) -> int:  # noqa: ANN001
+    """How many run folders (= traces) a bundled model folder holds."""
+    return len(list(model_folder.glob("scenario_*/*")))
+
+
 def _run(*args: str):  # noqa: ANN202
     return runner.invoke(app, list(args), catch_exceptions=False)
 
@@ -56,7 +61,7 @@ def test_tags_are_group_keys(tmp_path):
     with Store(db) as store:
         stats = compute_stats(store, group_by="run")
         groups = {g.name: g.n for g in stats.groups}
-        assert groups == {"baseline": 3, "candidate": 3}
+        assert groups == {"baseline": _runs(GEMINI), "candidate": _runs(KIMI)}
         with pytest.raises(ValueError, match="run"):  # the error lists the keys there are
             compute_stats(store, group_by="nope")
     result = _run("stats", "--group-by", "run", "--json", "--db", db)
@@ -78,4 +83,4 @@ def test_cli_tag_errors_and_analyze_passes_tags(tmp_path):
     with Store(db) as store:
         assert {tuple(store.get_tags(r.id).items()) for r in store.trace_rows()} == {(("run", "pr-42"),)}
     ingested = _run("ingest", str(KIMI), "--tag", "run=pr-43", "--db", db, "--json")
-    assert json.loads(ingested.stdout)["retagged"] == 3
+    assert json.loads(ingested.stdout)["retagged"] == _runs(KIMI)

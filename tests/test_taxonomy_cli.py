@@ -44,7 +44,8 @@ def test_a_users_taxonomy_reaches_the_judge_and_is_recorded(tmp_path: Path):
         assert store.get_set("openai:gpt-4.1-mini").taxonomy_version == "team-2026.1"
     # the next invocation without --taxonomy is back on the packaged MAST taxonomy
     listed = runner.invoke(app, ["annotations", "--json", "--db", db], catch_exceptions=False)
-    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == 5
+    runs = len((EXAMPLES / "chat" / "support_runs.jsonl").read_text(encoding="utf-8").splitlines())
+    assert listed.exit_code == 0 and len(json.loads(listed.stdout)) == runs
     assert load_taxonomy().version == "mast-2025.1"
 
 

@@ -34,7 +34,8 @@ def test_parseable_non_trace_json_is_skipped_and_the_exit_code_stays_0(tmp_path)
     result = _ingest(str(folder), "--db", str(tmp_path / "m.db"), "--json")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
-    assert payload["failed"] == [] and payload["ingested"] == 5
+    runs = len((EXAMPLES / "chat" / "support_runs.jsonl").read_text(encoding="utf-8").splitlines())
+    assert payload["failed"] == [] and payload["ingested"] == runs
     assert {"path": str(folder / "ground_truths.json"), "reason": "no trace format recognised"} in payload["skipped"]
     assert {"path": str(folder / "settings.jsonl"), "reason": "no trace format recognised"} in payload["skipped"]
     human = _ingest(str(folder), "--db", str(tmp_path / "m2.db"))

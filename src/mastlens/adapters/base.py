@@ -73,6 +73,9 @@ class ReadContext:
     labels: list[TraceLabels] = field(default_factory=list)
     #: the span attribute that joins spans into runs (``ingest --group-spans-by``), for span formats
     group_spans_by: str | None = None
+    #: files given in the same ingest that an adapter reads beside its traces (e.g. a SWE-bench
+    #: evaluation report for a folder of trajectories); see ``Adapter.companion_reason``
+    companions: list[Path] = field(default_factory=list)
 
     def record_issue(self, reason: str, *, line: int | None = None, record: int | None = None) -> None:
         self.issues.append(RecordIssue(reason, line, record))
@@ -102,6 +105,11 @@ class Adapter:
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
         raise NotImplementedError
+
+    def companion_reason(self, path: Path) -> str | None:
+        """Why a file given to ingest is no trace but read beside the traces of the other inputs (then it is
+        passed to every read as ``ReadContext.companions``), or None. Only asked of files named explicitly."""
+        return None
 
 
 @contextmanager

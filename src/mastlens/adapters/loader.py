@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mastlens.adapters.base import AdapterError, ReadContext, TraceLabels, one_line, read_head, trace_suffix
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext, TraceLabels, one_line, read_head, trace_suffix
 from mastlens.adapters.jsonstream import BadLine, iter_records
 from mastlens.adapters.registry import all_adapters, detect_dir, detect_file, get_adapter
 from mastlens.trace import SuccessRule, Trace
@@ -146,19 +146,46 @@ def walk(
     rule = success_rule or SuccessRule.parse(None)
     seen: set[Path] = set()  # folders already walked (a symlinked folder, or a loop, is read once)
     joined: list[tuple[Path, object]] = []  # (file, adapter) read together at the end
+    companions = _companions(paths)
     for top in paths:
         if not top.exists():
             yield FileResult(str(top), None, failures=[FileFailure(str(top), "no such file or folder")])
             continue
+        if top in companions:
+            yield FileSkip(str(top), companions[top])
+            continue
         root = top if top.is_dir() else top.parent
-        ctx = ReadContext(success_rule=rule, root=root, group_spans_by=group_spans_by)
+        ctx = ReadContext(success_rule=rule, root=root, group_spans_by=group_spans_by, companions=list(companions))
         if top.is_file():
             if not _joins(top, fmt, joined):
                 yield read_file(top, fmt, ctx)
             continue
         yield from _walk_dir(top, fmt, ctx, seen, joined)
     if joined:
-        yield from _read_joined(joined, ReadContext(success_rule=rule, group_spans_by=group_spans_by))
+        yield from _read_joined(joined, ReadContext(success_rule=rule, group_spans_by=group_spans_by,
+                                                    companions=list(companions)))
+
+
+def _companions(paths: list[Path]) -> dict[Path, str]:
+    """Files named explicitly that an adapter reads beside the other inputs' traces, with why."""
+    askers = [a for a in all_adapters() if type(a).companion_reason is not Adapter.companion_reason]
+    found: dict[Path, str] = {}
+    for path in paths:
+        if not askers or not path.is_file():
+            continue
+        for adapter in askers:
+            reason = _safe_reason(adapter, path)
+            if reason:
+                found[path] = reason
+                break
+    return found
+
+
+def _safe_reason(adapter: Adapter, path: Path) -> str | None:
+    try:
+        return adapter.companion_reason(path)
+    except (OSError, ValueError, AdapterError):
+        return None
 
 
 def _joins(path: Path, fmt: str, joined: list[tuple[Path, object]]) -> bool:
@@ -225,7 +252,7 @@ def _walk_dir(folder: Path, fmt: str, ctx: ReadContext, seen: set[Path],
             yield from _walk_dir(entry, fmt, ctx, seen, joined)
             continue
         suffix = trace_suffix(entry)
-        if suffix in WALKED_SUFFIXES or (fmt == "text" and suffix in TEXT_SUFFIXES):
+        if suffix in _walked_suffixes() or (fmt == "text" and suffix in TEXT_SUFFIXES):
             side = _side_file_reason(entry) if fmt == "auto" or fmt in _folder_formats() else None
             if side:
                 yield FileSkip(str(entry), side)
@@ -234,6 +261,11 @@ def _walk_dir(folder: Path, fmt: str, ctx: ReadContext, seen: set[Path],
         else:
             shown = "".join(entry.suffixes[-2:]).lower() if entry.suffix.lower() == ".gz" else suffix
             yield FileSkip(str(entry), f"not a trace file type ({shown or 'no extension'})")
+
+
+def _walked_suffixes() -> set[str]:
+    """What a folder walk reads: the usual trace files and every file type an adapter names (``.traj``)."""
+    return WALKED_SUFFIXES | {ext for a in all_adapters() if a.name != "text" for ext in a.extensions}
 
 
 def _folder_formats() -> set[str]:

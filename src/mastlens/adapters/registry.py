@@ -15,12 +15,16 @@ ADAPTER_MODULES = [
     "text",
     "openai_chat",
     "tau",
+    "tau2",
     "mad",
     "otel",
     "inspect_ai",
     "atif",
     "whowhen",
     "claude_code",
+    "swe.mini_traj",
+    "swe.mini_folder",
+    "swe.swe_agent",
 ]
 
 _cache: list[Adapter] | None = None

@@ -137,6 +137,23 @@ def _print_dry_run(summary: RunSummary, as_json: bool) -> None:
                   f"{totals['input_tokens']} input + {totals['output_tokens']} output tokens, ${totals['cost_usd']:.4f}")
 
 
+def _run_batch(store: Any, judge: Judge, ids: list[str] | None, set_name: str | None, samples: int, replace: bool,
+               concurrency: int, bar: _Bar) -> RunSummary:
+    from mastlens.judges.llm.batch import BatchAPIError, BatchOptions, annotate_batch
+
+    try:
+        options = BatchOptions.from_env(concurrency=concurrency)
+        summary, report = annotate_batch(store, judge, trace_ids=ids, set_name=set_name, samples=samples,
+                                         replace=replace, options=options, progress=bar,
+                                         notify=lambda message: note(escape(message)))
+    except (BatchAPIError, ValueError) as exc:
+        fail(f"batch: {exc}; the batches submitted so far are recorded: rerun the same command to resume")
+    note(f"batches: {len(report.submitted)} submitted, {len(report.resumed)} resumed; {report.answered} of "
+         f"{report.lines} requests answered, {report.failed} failed or expired; {report.sync_traces} traces "
+         f"finished synchronously; ${report.batch_usd:.4f} at the batch price")
+    return summary
+
+
 def register(app: typer.Typer) -> None:
     @app.command("annotate")
     def annotate_command(
@@ -162,6 +179,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("auto", "--format", "-f", help="Input format of PATHs (default: sniff)."),
         replace: bool = typer.Option(False, "--replace", help="Drop the set's annotations and judge every trace again."),
         rules_config: Path = typer.Option(None, "--rules-config", help="TOML file of rules-judge thresholds."),
+        batch: bool = typer.Option(False, "--batch", help="Send the requests through the provider's Batch API "
+                                   "(results within 24 h, at the batch price); rerun to resume."),
         db: Path = DbOption,
         as_json: bool = JsonOption,
     ) -> None:
@@ -176,6 +195,10 @@ def register(app: typer.Typer) -> None:
             "price_in": price_in, "price_out": price_out, "require_key": not dry_run,
         }
         judge = _build_judge(judge_name, options, rules_config=rules_config)
+        if batch and not hasattr(judge, "client"):
+            fail("--batch needs an LLM judge (--judge openai:MODEL)")
+        if batch and budget is not None:
+            fail("--budget is not applied to --batch runs: see the estimate with --batch --dry-run")
         if budget is not None and getattr(judge, "has_price", True) is False:
             fail(f"--budget needs a price for {judge.name}: pass --price-in and --price-out (USD per 1M tokens)")
         code = EXIT_OK
@@ -199,10 +222,17 @@ def register(app: typer.Typer) -> None:
                 fail("the store has no traces: pass files or folders, or run `mastlens ingest` first")
             try:
                 with _Bar(enabled=not as_json and not dry_run) as bar:
-                    summary = annotate_traces(
-                        store, judge, trace_ids=ids, set_name=set_name, concurrency=concurrency, rpm=rpm,
-                        budget_usd=budget, samples=samples, dry_run=dry_run, progress=bar, replace=replace,
-                    )
+                    if batch and not dry_run:
+                        summary = _run_batch(store, judge, ids, set_name, samples, replace, concurrency, bar)
+                    else:
+                        summary = annotate_traces(
+                            store, judge, trace_ids=ids, set_name=set_name, concurrency=concurrency, rpm=rpm,
+                            budget_usd=budget, samples=samples, dry_run=dry_run, progress=bar, replace=replace,
+                        )
+                        if batch:
+                            from mastlens.judges.llm.batch import batch_dry_run
+
+                            batch_dry_run(summary, judge)
             except SetConflict as exc:
                 fail(str(exc))
             except KeyboardInterrupt:

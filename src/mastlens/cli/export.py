@@ -1,4 +1,5 @@
-"""`mastlens export`: failure vectors as a table (csv, parquet, jsonl) or MAST labels as OTel events."""
+"""`mastlens export`: failure vectors as a table (csv, parquet, jsonl), a partitioned Parquet dataset (a
+folder: ``--to parquet DIR``, read back by ``stats --from`` / ``report --from``), or MAST labels as OTel events."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ EXPORT_FORMATS = ("csv", "parquet", "jsonl", "otel")
 def register(app: typer.Typer) -> None:
     @app.command("export")
     def export_command(
-        path: Path = typer.Argument(..., help="The file to write."),
+        path: Path = typer.Argument(..., help="The file to write (parquet: a folder when the name does not end "
+                                              "in .parquet: a dataset partitioned by set, model and ingest day)."),
         to: str = typer.Option(..., "--to", help="csv, parquet or jsonl (failure vectors), or otel (OTLP/JSON "
                                                    "logs of gen_ai.evaluation.result events)."),
         set_name: Optional[str] = typer.Option(None, "--set", help="Annotation set (default: the most recent)."),
@@ -36,6 +38,8 @@ def register(app: typer.Typer) -> None:
             fail(f"unknown export format {to!r}; choose one of: {', '.join(EXPORT_FORMATS)}")
         if history and fmt == "otel":
             fail("--history writes a table (csv, parquet or jsonl), not otel events")
+        dataset = fmt == "parquet" and not history and path.suffix.lower() != ".parquet"
+        days: list[str] = []
         with open_store(db, must_exist=True) as store:
             name = resolve_set(store, set_name, quiet=as_json)
             if fmt == "otel":
@@ -60,10 +64,23 @@ def register(app: typer.Typer) -> None:
                 except SuccessRuleError as exc:
                     fail(str(exc))
                 rows = len(df)
+                if dataset:
+                    from mastlens.analysis.export import ingest_days
+
+                    days = ingest_days(store, list(df["id"]))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if fmt == "otel":
                 path.write_text(payload + "\n", encoding="utf-8")
+            elif dataset:
+                from mastlens.analysis.export import write_vector_dataset
+
+                if path.exists() and not path.is_dir():
+                    fail(f"{path} is a file: a Parquet dataset is a folder (name a file *.parquet for one file)")
+                try:
+                    write_vector_dataset(df, path, days)
+                except ValueError as exc:
+                    fail(str(exc))
             else:
                 from mastlens.analysis.export import write_vectors
 
@@ -74,6 +91,8 @@ def register(app: typer.Typer) -> None:
             note(f"[yellow]note:[/] set {name!r} has nothing to export; {path} holds an empty "
                  f"{'document' if fmt == 'otel' else 'table'}")
         what = "evaluation events" if fmt == "otel" else "decisions" if history else "traces"
+        if dataset:
+            fmt = "parquet dataset"
         if as_json:
             print_json({"path": str(path), "format": fmt, "set": name, "rows": rows})
         else:

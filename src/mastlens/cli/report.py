@@ -28,6 +28,10 @@ ModelAliasOption = typer.Option(
 DiffOption = typer.Option(None, "--diff", help="Add a Diff section: --diff BASE NEW (values of --diff-by).")
 DiffByOption = typer.Option("run", "--diff-by", help="The key naming the runs of --diff (default the tag run).")
 DiffMatchOption = typer.Option(None, "--diff-match", help="Pair the --diff runs' traces on this key (e.g. task).")
+FromOption = typer.Option(
+    None, "--from", metavar="DIR|GLOB",
+    help="Compute from an exported Parquet dataset (`export --to parquet DIR`, or a glob such as "
+         "'DIR/**/*.parquet') through DuckDB instead of the store.")
 MaxTracesOption = typer.Option(
     1000, "--max-traces", help="Traces given a drill-down (failed first; keeps the file under about 15 MB).")
 
@@ -54,15 +58,36 @@ def model_aliases(items: list[str] | None) -> dict[str, str]:
         fail(str(exc))
 
 
+def dataset_stats(source: str, set_name: str | None, *, group_by: str, success: str | None, reference: str | None,
+                  compare: tuple[str, str] | None, rules, aliases: dict[str, str] | None):  # noqa: ANN001, ANN201
+    """The statistics of ``--from SOURCE`` (a Parquet dataset), or a usage error naming what is wrong."""
+    from mastlens.analysis.parquet_source import stats_from_parquet
+
+    if success:
+        fail("--success with --from: the success rule was applied at export; export again with --success RULE")
+    if reference:
+        fail("--reference with --from: reference labels are in the store, not in the dataset; drop --from")
+    try:
+        stats = stats_from_parquet(source, set_name, group_by=group_by, compare=list(compare) if compare else None,
+                                   rules=rules, model_aliases=aliases)
+    except ValueError as exc:
+        fail(f"cannot compute statistics from {source}: {exc}")
+    if stats.n_traces == 0:
+        fail(f"{source}: set {stats.set!r} has no failure vectors there")
+    return stats
+
+
 def write_reports(
     store: Store, set_name: str, *, output: Path, md: Path | None, group_by: str, success: str | None,
     compare: tuple[str, str] | None, reference: str | None, max_traces: int, rules=None,  # noqa: ANN001
     aliases: dict[str, str] | None = None,
     diff=None,  # noqa: ANN001
+    from_source: str | None = None,
 ) -> None:
     """Compute the statistics (and agreement), render the report(s) and say where they are.
     ``rules``: the verdict rules (default :data:`~mastlens.analysis.groups.DEFAULT_RULES`); ``diff``: a
-    ``DiffResult`` for a Diff section (and its Markdown summary)."""
+    ``DiffResult`` for a Diff section (and its Markdown summary); ``from_source``: a Parquet dataset the
+    statistics are computed from (the store then only gives the drill-downs of the traces it holds)."""
     from mastlens.analysis import compute_agreement, compute_stats
     from mastlens.report import render_html, render_markdown
 
@@ -71,8 +96,14 @@ def write_reports(
     if reference and store.get_set(reference) is None:
         known = ", ".join(s.name for s in store.list_sets()) or "none"
         fail(f"no annotation set {reference!r} to compare against (known sets: {known})")
+    if from_source:
+        stats = dataset_stats(from_source, set_name, group_by=group_by, success=success, reference=reference,
+                              compare=compare, rules=rules, aliases=aliases)
+        set_name = stats.set
+    else:
+        stats = None
     try:  # a reference also corrects the prevalences for the judge's measured error
-        stats = compute_stats(store, set_name, group_by=group_by, success_rule=success,
+        stats = stats or compute_stats(store, set_name, group_by=group_by, success_rule=success,
                               compare=list(compare) if compare else None, rules=rules, model_aliases=aliases,
                               reference=reference if reference != set_name else None)
     except ValueError as exc:
@@ -120,10 +151,24 @@ def register(app: typer.Typer) -> None:
         diff_runs: Optional[tuple[str, str]] = DiffOption,
         diff_by: str = DiffByOption,
         diff_match: Optional[str] = DiffMatchOption,
+        from_source: Optional[str] = FromOption,
         db: Path = DbOption,
     ) -> None:
         """Render a self-contained HTML report (and optionally Markdown) from stored annotations."""
         rules = verdict_rules(rules_file)
+        if from_source:
+            if diff_runs:
+                fail("--diff with --from: the diff reads the store; drop --from")
+            from mastlens.store import default_db_path
+
+            stored = db or default_db_path()  # the drill-downs come from the store when it is there
+            with open_store(stored if Path(stored).exists() else Path(":memory:")) as store:
+                if not store.count_traces():
+                    note("[yellow]note:[/] no store with these traces: the report has statistics, no drill-downs")
+                write_reports(store, set_name, output=output, md=md, group_by=group_by, success=success,
+                              compare=compare, reference=reference, max_traces=max_traces, rules=rules,
+                              aliases=model_aliases(model_alias), from_source=from_source)
+            return
         with open_store(db, must_exist=True) as store:
             if store.count_traces() == 0:
                 fail("the store holds no traces: run `mastlens analyze PATH` or `mastlens ingest PATH` first")

@@ -44,6 +44,33 @@ def _print_source_labels(labels: list) -> None:
         console.print(Panel(body, title="the source's own failure label", title_align="left", border_style="red"))
 
 
+def exit_statuses(trace: Trace) -> dict[str, str]:
+    """Call id -> how its command ended ("exit 0", "exit 2", "timed out"), for the calls whose result says."""
+    out: dict[str, str] = {}
+    for step in trace.steps:
+        if step.kind.value != "tool_result" or not step.call_id:
+            continue
+        code = step.metadata.get("exit_code")
+        if isinstance(code, int) and not isinstance(code, bool):
+            out[step.call_id] = f"exit {code}"
+        elif step.metadata.get("timed_out"):
+            out[step.call_id] = "timed out"
+    return out
+
+
+def _print_command(title: str, status: str, command: str, style: str) -> bool:
+    """A call with an exit status as one line: title, status, the command's first line. Returns whether the
+    command had more lines (then its panel follows)."""
+    first, _, rest = command.strip().partition("\n")
+    extra = rest.count("\n") + 1
+    more = f"  [+{extra} lines]" if rest else ""
+    line = Text.from_markup(f"[{style}]{title}[/]  ")
+    line.append(status, style="bold red" if status != "exit 0" else "bold green")
+    line.append(f"  $ {first}{more}")
+    console.print(line, soft_wrap=True)
+    return bool(rest)
+
+
 def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | None = None) -> None:
     """The step timeline. The source's own failure labels mark their step; ``decisive`` maps a step to the
     lines saying an annotation set localized the failure there (marked "went wrong here")."""
@@ -62,6 +89,7 @@ def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | No
     labels = source_labels(trace)
     _print_source_labels(labels)
     marked = {label.step: label for label in labels if label.step is not None}
+    ended = exit_statuses(trace)
     for position, step in enumerate(trace.steps):
         title = escape(" | ".join(x for x in [f"step {step.index}", step.kind.value, step.agent, step.tool] if x))
         style = _STYLE.get(step.kind.value, "white")
@@ -73,14 +101,22 @@ def print_timeline(trace: Trace, limit: int, decisive: dict[int, list[str]] | No
             title += "  [bold red]<< went wrong here[/]"
             style = "bold red"
         body = _clip(step_text(step), limit)
-        if len(body) > PANEL_LIMIT:
-            console.rule(title, align="left", style=style)
-            console.print(Text(body), soft_wrap=True)
-        else:
-            console.print(Panel(Text(body) if body else Text("(empty)", style="dim"), title=title,
-                                title_align="left", border_style=style))
+        status = ended.get(step.call_id or "") if step.kind.value == "tool_call" else None
+        if status is None:
+            _print_body(title, body, style)
+        elif _print_command(title, status, step.content or body, style):  # several lines: shown whole below
+            _print_body("", _clip(step.content, limit) if step.content else body, style)
         for line in decisive.get(step.index, []):
             console.print(f"[bold red]went wrong here[/] {escape(line)}", soft_wrap=True)
+
+
+def _print_body(title: str, body: str, style: str) -> None:
+    if len(body) > PANEL_LIMIT:
+        console.rule(title, align="left", style=style)
+        console.print(Text(body), soft_wrap=True)
+    else:
+        console.print(Panel(Text(body) if body else Text("(empty)", style="dim"), title=title or None,
+                            title_align="left", border_style=style))
 
 
 def decisive_steps(store, trace_id: str) -> dict[int, list[str]]:  # noqa: ANN001 - a Store

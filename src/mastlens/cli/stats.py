@@ -10,7 +10,8 @@ import typer
 from mastlens.cli.tables import WideOption
 from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, console, fail, open_store, print_json, resolve_set
 from mastlens.cli.report import (
-    CompareOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, model_aliases, verdict_rules,
+    CompareOption, FromOption, GroupByOption, ModelAliasOption, SuccessOption, VerdictRulesOption, dataset_stats,
+    model_aliases, verdict_rules,
 )
 
 StatsReferenceOption = typer.Option(
@@ -28,6 +29,7 @@ def register(app: typer.Typer) -> None:
         rules_file: Optional[Path] = VerdictRulesOption,
         model_alias: Optional[list[str]] = ModelAliasOption,
         reference: Optional[str] = StatsReferenceOption,
+        from_source: Optional[str] = FromOption,
         db: Path = DbOption,
         as_json: bool = JsonOption,
         wide: bool = WideOption,
@@ -39,16 +41,20 @@ def register(app: typer.Typer) -> None:
 
         rules = verdict_rules(rules_file)
         aliases = model_aliases(model_alias)
-        with open_store(db, must_exist=True) as store:
-            name = resolve_set(store, set_name)
-            if reference:
-                resolve_set(store, reference)
-            try:
-                result = compute_stats(store, name, group_by=group_by, success_rule=success,
-                                       compare=list(compare) if compare else None, rules=rules,
-                                       model_aliases=aliases, reference=reference)
-            except ValueError as exc:
-                fail(f"cannot compute statistics for set {name!r}: {exc}")
+        if from_source:  # an exported Parquet dataset, through DuckDB
+            result = dataset_stats(from_source, set_name, group_by=group_by, success=success, reference=reference,
+                                   compare=compare, rules=rules, aliases=aliases)
+        else:
+            with open_store(db, must_exist=True) as store:
+                name = resolve_set(store, set_name)
+                if reference:
+                    resolve_set(store, reference)
+                try:
+                    result = compute_stats(store, name, group_by=group_by, success_rule=success,
+                                           compare=list(compare) if compare else None, rules=rules,
+                                           model_aliases=aliases, reference=reference)
+                except ValueError as exc:
+                    fail(f"cannot compute statistics for set {name!r}: {exc}")
         if result.n_traces == 0:
             ex = result.excluded
             fail(f"set {name!r} has no current annotation of a stored trace ({ex.stale} stale, {ex.errors} judge "

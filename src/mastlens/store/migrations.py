@@ -178,6 +178,40 @@ MIGRATIONS: list[str | PerEngine] = [
     ALTER TABLE trace_annotations ADD COLUMN memo_key TEXT;
     CREATE INDEX trace_annotations_memo ON trace_annotations(memo_key) WHERE memo_key IS NOT NULL;
     """,
+    # provider batch jobs of `annotate --batch` and the requests each carries (store/batches.py); portable SQL,
+    # timestamps written by Python
+    """
+    CREATE TABLE llm_batches (
+        job_id TEXT PRIMARY KEY,
+        set_name TEXT NOT NULL,
+        endpoint_host TEXT NOT NULL,
+        round INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        provider_status TEXT,
+        input_file_id TEXT,
+        batch_id TEXT,
+        output_file_id TEXT,
+        error_file_id TEXT,
+        lines INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX llm_batches_set ON llm_batches(set_name, status);
+    CREATE TABLE llm_batch_lines (
+        job_id TEXT NOT NULL REFERENCES llm_batches(job_id) ON DELETE CASCADE,
+        custom_id TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        sample INTEGER NOT NULL,
+        window_index INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        error TEXT,
+        input_tokens INTEGER NOT NULL,
+        cached_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        PRIMARY KEY (job_id, custom_id, trace_id, sample, window_index)
+    );
+    CREATE INDEX llm_batch_lines_trace ON llm_batch_lines(trace_id);
+    """,
     # leased work (judges/leases.py): one row per (set, trace) a run means to annotate; a worker holds it
     # until expires_at (seconds since 1970 by the database's clock) and marks it done when its verdict is stored
     """

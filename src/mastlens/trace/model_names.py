@@ -33,7 +33,7 @@ def normalize_model(raw: str | None) -> str:
     name = (raw or "").strip()
     while "/" in name:
         head, rest = name.split("/", 1)
-        if head.strip().lower() not in PROVIDER_PREFIXES or not rest.strip():
+        if head.strip().lower().removeprefix("@") not in PROVIDER_PREFIXES or not rest.strip():  # @: Portkey's
             break
         name = rest.strip()
     return name or UNKNOWN_MODEL

@@ -274,29 +274,6 @@ def _result_text(result: Any) -> str:
     return text
 
 
-_ERROR_KEYS = ("error", "errors", "error_message", "exception")
-
-
-def error_shaped(content: str) -> bool:
-    """A tool result that reports a failure in its own structure: a JSON object with ``ok`` / ``success``
-    false, ``is_error`` / ``isError`` true, or a non-empty error field and no data beside it."""
-    text = content.strip()
-    if not text.startswith("{"):
-        return False
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return False
-    if not isinstance(value, dict):
-        return False
-    if value.get("ok") is False or value.get("success") is False:
-        return True
-    if value.get("is_error") is True or value.get("isError") is True:
-        return True
-    errors = [k for k in _ERROR_KEYS if value.get(k)]
-    return bool(errors) and set(value) <= set(_ERROR_KEYS) | {"status", "code", "message", "type", "details"}
-
-
 def span_failed(span: Span) -> bool:
     """A span that ended in failure: status ERROR, an ``error.type`` attribute or an ``exception`` event."""
     return (span.is_error or bool(span.attributes.get("error.type"))

@@ -22,12 +22,13 @@ from typing import Any
 
 from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text, iter_jsonl, load_json, trace_stem, trace_suffix
 from mastlens.adapters.otel.conventions import (
-    Message, agent_name, error_shaped, llm_messages, model_name, output_tokens, span_failed, span_kind, tool_span,
+    Message, agent_name, llm_messages, model_name, output_tokens, span_failed, span_kind, tool_span,
 )
 from mastlens.adapters.otel.grouping import Run, group_runs
 from mastlens.adapters.otel.logs import LogEvent, join_events, parse_logs
 from mastlens.adapters.otel.spans import Span, parse_spans
 from mastlens.adapters.steps import StepBuilder, as_text
+from mastlens.adapters.tool_results import reports_error
 from mastlens.trace import Outcome, Source, Step, StepKind, Trace
 
 _HEX_TRACE = re.compile(r"^[0-9a-fA-F]{32}$")
@@ -182,7 +183,7 @@ class _TraceBuilder:
                 if call_id in waiting:
                     waiting.remove(call_id)
         meta = dict(meta)
-        if (call_id and call_id in self.failed_calls) or error_shaped(content):
+        if (call_id and call_id in self.failed_calls) or reports_error(content):
             meta["is_error"] = True
         return self.builder.result(content, call_id=call_id, tool=name, timestamp=ts, metadata=meta)
 

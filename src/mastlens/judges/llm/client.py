@@ -51,6 +51,7 @@ class Reply:
     attempts: int
     latency_s: float
     usage_reported: bool = True
+    cached_tokens: int = 0  # of input_tokens, served from the provider's prompt cache
 
 
 class EndpointError(Exception):
@@ -160,8 +161,7 @@ class ChatClient:
         if self._poster is None:  # imported here: a dry run or a cached re-run opens no HTTP client
             from mastlens.judges.llm.http import JsonPoster
 
-            headers = {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
-            self._poster = JsonPoster(self.base_url or DEFAULT_BASE_URL, headers=headers, timeout=self.timeout,
+            self._poster = JsonPoster(self.base_url or DEFAULT_BASE_URL, headers=self.auth_headers(), timeout=self.timeout,
                                       max_workers=self.slots or 128)
         return self._poster
 
@@ -183,6 +183,23 @@ class ChatClient:
             text = text.replace(self._secret, "[api key]")
         return text
 
+    def request_body(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
+                     temperature: float | None, max_tokens: int | None) -> dict[str, Any]:
+        """The Chat Completions request for ``messages`` (also one line's body in a batch file)."""
+        request: dict[str, Any] = {"model": self.model, "messages": messages}
+        if temperature is not None:
+            request["temperature"] = temperature
+        if max_tokens is not None:
+            request["max_tokens"] = max_tokens
+        rf = response_format_param(fmt, schema)
+        if rf is not None:
+            request["response_format"] = rf
+        return request
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that carry the API key (for the batch endpoints of the same provider)."""
+        return {"Authorization": f"Bearer {self._secret}"} if self._secret else {}
+
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * (2 ** attempt)))
 
@@ -198,14 +215,9 @@ class ChatClient:
 
     async def _complete(self, messages: list[dict[str, str]], *, fmt: ResponseFormat, schema: dict[str, Any],
                         temperature: float | None, max_tokens: int | None) -> Reply:
-        request: dict[str, Any] = {"model": self.model, "messages": messages}
-        if temperature is not None:
-            request["temperature"] = temperature
-        if max_tokens is not None:
-            request["max_tokens"] = max_tokens
-        rf = response_format_param(fmt, schema)
-        if rf is not None:
-            request["response_format"] = rf
+        request = self.request_body(messages, fmt=fmt, schema=schema, temperature=temperature,
+                                    max_tokens=max_tokens)
+        rf = request.get("response_format")
         body = json.dumps(request, ensure_ascii=False).encode("utf-8")
         http = self._http()
         from mastlens.judges.llm.http import ConnectionFailed, Stopped, Timeout  # loaded by _http()
@@ -261,27 +273,39 @@ class ChatClient:
             data = json.loads(answer.body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ValueError(f"the body is not JSON ({exc}): {_status_detail(answer)[:120]}") from None
-        choices = data.get("choices") if isinstance(data, dict) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            raise ValueError("response has no choices")
-        message = choices[0].get("message")
-        if not isinstance(message, dict):
-            raise ValueError("the first choice has no message")
-        content = message.get("content")
-        if content is not None and not isinstance(content, str):
-            raise ValueError("the message content is not text")
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, dict) else None
-        return Reply(
-            content=content or "",
-            input_tokens=_count(usage, "prompt_tokens"),
-            output_tokens=_count(usage, "completion_tokens"),
-            finish_reason=choices[0].get("finish_reason"),
-            refusal=message.get("refusal") if isinstance(message.get("refusal"), str) else None,
-            attempts=attempts,
-            latency_s=latency,
-            usage_reported=usage is not None,
-        )
+        return reply_from_body(data, attempts, latency)
+
+
+def reply_from_body(data: Any, attempts: int = 1, latency: float = 0.0) -> Reply:
+    """The fields the judge reads from a decoded Chat Completions body; ValueError when it is not one."""
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise ValueError("response has no choices")
+    message = choices[0].get("message")
+    if not isinstance(message, dict):
+        raise ValueError("the first choice has no message")
+    content = message.get("content")
+    if content is not None and not isinstance(content, str):
+        raise ValueError("the message content is not text")
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else None
+    return Reply(
+        content=content or "",
+        input_tokens=_count(usage, "prompt_tokens"),
+        output_tokens=_count(usage, "completion_tokens"),
+        finish_reason=choices[0].get("finish_reason"),
+        refusal=message.get("refusal") if isinstance(message.get("refusal"), str) else None,
+        attempts=attempts,
+        latency_s=latency,
+        usage_reported=usage is not None,
+        cached_tokens=cached_prompt_tokens(usage),
+    )
+
+
+def cached_prompt_tokens(usage: dict[str, Any] | None) -> int:
+    """Prompt tokens the provider read from its prefix cache (``usage.prompt_tokens_details.cached_tokens``)."""
+    details = (usage or {}).get("prompt_tokens_details")
+    return _count(details if isinstance(details, dict) else None, "cached_tokens")
 
 
 def _count(usage: dict[str, Any] | None, name: str) -> int:

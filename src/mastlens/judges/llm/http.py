@@ -176,3 +176,44 @@ class JsonPoster:
                     pass
             conn.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def request(base_url: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None = None,
+            content_type: str = "application/json", timeout: float = 120.0) -> HttpReply:
+    """One blocking request on a fresh connection (the batch endpoints: an upload, a poll, a download),
+    through the environment's proxy like :class:`JsonPoster`. Raises :class:`Timeout` or
+    :class:`ConnectionFailed`."""
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+    host = parts.hostname or ""
+    port = parts.port or (443 if scheme == "https" else 80)
+    proxy = _proxy_for(scheme, host)
+    target = f"{parts.path.rstrip('/')}{path}"
+    if parts.query:
+        target += ("&" if "?" in path else "?") + parts.query
+    conn: http.client.HTTPConnection
+    if scheme == "https":
+        conn = http.client.HTTPSConnection(*(proxy or (host, port)), timeout=timeout,
+                                           context=ssl.create_default_context())
+        if proxy:
+            conn.set_tunnel(host, port)
+    else:
+        conn = http.client.HTTPConnection(*(proxy or (host, port)), timeout=timeout)
+        if proxy:
+            target = f"http://{host}:{port}{target}"
+    sent = {"Accept": "application/json", "User-Agent": f"mastlens/{__version__}", **headers}
+    if body is not None:
+        sent["Content-Type"] = content_type
+    started = time.monotonic()
+    try:
+        conn.request(method, target, body=body, headers=sent)
+        response = conn.getresponse()
+        data = response.read()
+        return HttpReply(response.status, {k.lower(): v for k, v in response.getheaders()}, data,
+                         time.monotonic() - started)
+    except TimeoutError as exc:
+        raise Timeout(str(exc)) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise ConnectionFailed(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
+    finally:
+        conn.close()

@@ -15,7 +15,7 @@ from mastlens.judges.llm.client import (
 )
 from mastlens.judges.llm.memo import memo_key, memo_key_base
 from mastlens.judges.llm.parse import ParsedVerdict, ReplyError, check_decisive_step, parse_reply
-from mastlens.judges.llm.prices import Price, resolve_price
+from mastlens.judges.llm.prices import Price, cacheable_prefix_tokens, resolve_price
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
 from mastlens.judges.llm.segments import merge_windows
@@ -41,6 +41,7 @@ class WindowResult:
 class _Tally:
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_tokens: int = 0
     calls: int = 0
     attempts: int = 0
     latency_s: float = 0.0
@@ -49,6 +50,7 @@ class _Tally:
     def add(self, reply: Reply) -> None:
         self.input_tokens += reply.input_tokens
         self.output_tokens += reply.output_tokens
+        self.cached_tokens += reply.cached_tokens
         self.calls += reply.attempts  # every request sent, retries included
         self.attempts += reply.attempts
         self.latency_s += reply.latency_s
@@ -100,6 +102,9 @@ class LLMJudge(Judge):
         self._store: Any = None
         self._work: Any = None  # the runner's helper thread and write buffer, while a run lasts
         self._key_bases: dict[tuple[Any, ...], Any] = {}
+        # whether the endpoint serves a repeated prompt prefix from its cache (OpenAI's does; others once
+        # seen reporting cached tokens): the estimate prices the system prompt as cached only then
+        self._caches_prompts = endpoint_host(self.base_url) == "api.openai.com"
 
     # -- hooks the runner uses ----------------------------------------------------------------
 
@@ -125,6 +130,7 @@ class LLMJudge(Judge):
         """Use ``store`` for the reply cache and to remember the endpoint's response format."""
         self._store = store
         if self._fmt is None:
+            self._caches_prompts = self._caches_prompts or store.cache_get(self._caching_key()) == "yes"
             known = store.cache_get(self._format_key())
             if known in {f.value for f in ResponseFormat}:
                 self._fmt = ResponseFormat(known)
@@ -160,13 +166,15 @@ class LLMJudge(Judge):
         fmt = self._fmt or ResponseFormat.JSON_SCHEMA
         est = CallEstimate(segments=len(rendering.windows), calls=len(rendering.windows))
         cached = self._store is not None
+        cached_in = 0  # the system prompt is the same in every request: a caching endpoint serves it
         for window in rendering.windows:
             messages = self._messages(window, fmt)
             if cached and self._store.cache_get(self._cache_key(messages, fmt, sample)) is None:
                 cached = False
             est.input_tokens += sum(len(m["content"]) for m in messages) // CHARS_PER_TOKEN
+            cached_in += cacheable_prefix_tokens(messages, CHARS_PER_TOKEN) if self._caches_prompts else 0
             est.output_tokens += min(self.max_output_tokens or DEFAULT_OUTPUT_ESTIMATE, DEFAULT_OUTPUT_ESTIMATE)
-        est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens) if self.price else 0.0
+        est.cost_usd = self.price.cost(est.input_tokens, est.output_tokens, cached_in) if self.price else 0.0
         if cached:
             est.cached, est.cost_usd, est.calls = True, 0.0, 0
         return est
@@ -224,14 +232,23 @@ class LLMJudge(Judge):
         ident = f"{self.base_url or 'https://api.openai.com/v1'}|{self.model}"
         return "response-format:" + hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
 
+    def _caching_key(self) -> str:
+        return "prompt-cache:" + self._format_key().split(":", 1)[1]
+
+    def _remember_caching(self, reply: Reply) -> None:
+        if reply.cached_tokens > 0 and not self._caches_prompts:
+            self._caches_prompts = True
+            if self._store is not None:
+                self._w().cache_put(self._caching_key(), "yes")
+
     def _remember_format(self, fmt: ResponseFormat) -> None:
         if self._fmt is not fmt:
             self._fmt = fmt
             if self._store is not None:
                 self._w().cache_put(self._format_key(), fmt.value)
 
-    def _cost(self, input_tokens: int, output_tokens: int) -> float:
-        return self.price.cost(input_tokens, output_tokens) if self.price else 0.0
+    def _cost(self, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float:
+        return self.price.cost(input_tokens, output_tokens, cached_tokens) if self.price else 0.0
 
     def _prepare(self, trace: Trace, sample: int, work: Any) -> tuple[Any, list[tuple[Any, ...]], Any]:
         """The blocking part before any request (done through the run's work: on its helper thread while
@@ -260,7 +277,7 @@ class LLMJudge(Judge):
         except JudgeError as exc:
             exc.calls = tally.calls  # type: ignore[attr-defined]
             exc.input_tokens, exc.output_tokens = tally.input_tokens, tally.output_tokens  # type: ignore[attr-defined]
-            exc.cost_usd = self._cost(tally.input_tokens, tally.output_tokens)  # type: ignore[attr-defined]
+            exc.cost_usd = self._cost(tally.input_tokens, tally.output_tokens, tally.cached_tokens)  # type: ignore[attr-defined]
             exc.attempts = max(exc.attempts, tally.attempts)
             if len(rendering.windows) > 1:
                 exc.reason = f"segment {len(results) + 1} of {len(rendering.windows)}: {exc.reason}"
@@ -273,7 +290,7 @@ class LLMJudge(Judge):
         })
         return JudgeResult(
             verdict=verdict, input_tokens=tally.input_tokens, output_tokens=tally.output_tokens,
-            cost_usd=self._cost(tally.input_tokens, tally.output_tokens), latency_s=tally.latency_s,
+            cost_usd=self._cost(tally.input_tokens, tally.output_tokens, tally.cached_tokens), latency_s=tally.latency_s,
             attempts=max(tally.attempts, 1), calls=tally.calls, cache_hits=sum(r.cache_hits for r in results),
             raw_reply=results[-1].raw if len(results) == 1 else None,
         )
@@ -367,6 +384,7 @@ class LLMJudge(Judge):
                 raise error from None
             tally.add(reply)
             self._remember_format(fmt)
+            self._remember_caching(reply)
             return reply, fmt, messages, key
 
     def _first_untried(self) -> ResponseFormat:

@@ -5,7 +5,11 @@ tool output (and error/event bodies) and long tool-call argument values (patch b
 scripts) are cut head + tail, always with an explicit marker, while tool names and short argument values
 stay verbatim. A tool call's arguments are shown once, even when the adapter's text repeats them. A long
 block seen before (the instructions again as the first user message, a re-sent request, an identical
-output) is replaced by ``[same as step N]``. Sizes are estimated offline as characters / 4.
+output) is replaced by ``[same as step N]``; a long block repeated inside one instruction or request step
+(the task instructions and an AGENTS.md file carrying the same document) by ``[same as above: K
+characters]``. The instructions come first in every window, before the run's own header (task, step
+count), so requests for runs of one family share them in their prefix, which providers cache. Sizes are
+estimated offline as characters / 4.
 """
 
 from __future__ import annotations
@@ -20,11 +24,16 @@ from mastlens.trace import Step, StepKind, Trace
 CHARS_PER_TOKEN = 4
 TOOL_OUTPUT_CHARS = 1200
 REPEAT_MIN_CHARS = 200  # shorter repeats stay verbatim, and calls always do: the judge must see loops
+INNER_REPEAT_MIN_CHARS = 1000  # a block repeated inside one step is shown once from this size on
+_ANCHOR_CHARS = 16  # lines shorter than this (blank, a brace) never start a repeated block
 _CUT_KINDS = {StepKind.TOOL_RESULT, StepKind.ERROR, StepKind.EVENT}
 _PINNED_KINDS = {StepKind.SYSTEM}
 _EMBEDDING_KINDS = {StepKind.SYSTEM, StepKind.USER}  # instructions and requests re-sent inside wrappers
 SHOWN_ABOVE = "(shown above)"  # stands in the arguments for the command the call shows
 _REPEATS_NOTE = "Text repeated from an earlier step is shown once; later copies read [same as step N]."
+_INNER_REPEATS_NOTE = ("A long block repeated inside one step is shown once; the later copy reads "
+                       "[same as above: K characters].")
+_SAME_ABOVE = "[same as above: "
 _CUT_ARGUMENTS_NOTE = ("Long tool-call arguments (patch bodies, scripts) are cut like long outputs: "
                        "[... K characters omitted ...].")
 _OMITTED = " characters omitted ...]"
@@ -42,6 +51,38 @@ def cut_middle(text: str, limit: int) -> str:
     tail = limit - head
     omitted = len(text) - head - tail
     return f"{text[:head]}\n[... {omitted} characters omitted ...]\n{text[len(text) - tail:]}"
+
+
+def collapse_inner_repeats(text: str, min_chars: int = INNER_REPEAT_MIN_CHARS) -> str:
+    """``text`` with each later copy of a run of whole lines it already holds (``min_chars`` or more) replaced
+    by ``[same as above: K characters]``. A copy never overlaps its original, so a line repeated in a
+    row (a loop's output) is not folded into itself."""
+    if len(text) < 2 * min_chars:
+        return text
+    lines = text.split("\n")
+    seen: dict[str, list[int]] = {}
+    out: list[str] = []
+    j = 0
+    while j < len(lines):
+        line = lines[j]
+        best_chars, best_lines = 0, 0
+        if len(line) >= _ANCHOR_CHARS:
+            for i in seen.get(line, ())[-8:]:  # the latest few earlier copies of this line are enough
+                k = size = 0
+                while j + k < len(lines) and i + k < j and lines[i + k] == lines[j + k]:
+                    size += len(lines[j + k]) + 1
+                    k += 1
+                if size > best_chars:
+                    best_chars, best_lines = size, k
+        if best_chars - 1 >= min_chars:
+            out.append(f"{_SAME_ABOVE}{best_chars - 1:,} characters]")
+            j += best_lines
+            continue
+        if len(line) >= _ANCHOR_CHARS:
+            seen.setdefault(line, []).append(j)
+        out.append(line)
+        j += 1
+    return "\n".join(out)
 
 
 def step_label(step: Step) -> str:
@@ -229,6 +270,8 @@ def _header(trace: Trace, blocks: list[_Block]) -> str:
     lines.append(f"Steps: {len(trace.steps)}")
     if any(b.refs for b in blocks):
         lines.append(_REPEATS_NOTE)
+    if any(_SAME_ABOVE in b.text and _SAME_ABOVE not in step_text(b.step) for b in blocks):
+        lines.append(_INNER_REPEATS_NOTE)
     if any(b.step.kind is StepKind.TOOL_CALL and _OMITTED in b.text for b in blocks):
         lines.append(_CUT_ARGUMENTS_NOTE)
     return "\n".join(lines)
@@ -258,6 +301,8 @@ class _Repeats:
 
     def block(self, step: Step, limit: int) -> _Block:
         body = step_body(step, limit)
+        if step.kind in _EMBEDDING_KINDS:
+            body = collapse_inner_repeats(body)
         alone = _block(step, body)
         full = step_text(step)
         if len(full) < REPEAT_MIN_CHARS or step.kind is StepKind.TOOL_CALL:
@@ -313,7 +358,9 @@ def render_trace(trace: Trace, *, max_tokens: int = 100_000, tool_output_chars: 
     budget = max_tokens * CHARS_PER_TOKEN
     total = len(header) + sum(len(b.text) + 2 for b in blocks)
     if total <= budget:
-        text = "\n\n".join([header, *(b.text for b in blocks)])
+        # the leading instructions first, the run's header after them: see the module docstring
+        lead = next((k for k, b in enumerate(blocks) if b.step.kind not in _PINNED_KINDS), len(blocks))
+        text = "\n\n".join([*(b.text for b in blocks[:lead]), header, *(b.text for b in blocks[lead:])])
         first = trace.steps[0].index if trace.steps else None
         last = trace.steps[-1].index if trace.steps else None
         return Rendering([Window(text, first, last)], raw_chars)
@@ -331,7 +378,7 @@ def _windows(header: str, blocks: list[_Block], budget: int, overlap_share: floa
     if len(pinned_text) > pinned_room:
         pinned_text = cut_middle(pinned_text, pinned_room)
         truncated.extend(pinned_steps)
-    prefix = "\n\n".join(x for x in [header, pinned_text] if x)
+    prefix = "\n\n".join(x for x in [pinned_text, header] if x)  # instructions first: a cacheable prefix
     room = max(budget - len(prefix) - 200, budget // 3)
     # Sized as rendered alone: a reference is used only when the step it names is in the same window.
     sized: list[tuple[_Block, str]] = []
