@@ -103,8 +103,11 @@ class RunWork(InlineWork):
             self._flushing = asyncio.ensure_future(self.write(self._flush))
             self._flushing.add_done_callback(self._flushed)
 
-    def _flushed(self, _: asyncio.Future[None]) -> None:
-        """What finished during a commit made while requests were in flight goes in the next one at once."""
+    def _flushed(self, done: asyncio.Future[None]) -> None:
+        """What finished during a commit made while requests were in flight goes in the next one at once
+        (not after a failed commit: its error is raised when the run closes)."""
+        if done.cancelled() or done.exception() is not None:
+            return
         with self._lock:
             pending = bool(self._annotations)
         if pending and self._requests_in_flight():
