@@ -82,6 +82,7 @@ def requests_per_trace(srv: FakeOpenAI, since: int) -> Counter[str]:
 def annotate_run(srv: FakeOpenAI, location: str, n: int, workers: int, args: argparse.Namespace, set_name: str,
                  *, kill_one: bool = False) -> dict[str, float]:
     since = srv.calls
+    cpu_before = _children_cpu()
     env = worker_env(args.lease)
     cmd = worker_cmd(srv.url, location, args.concurrency, set_name)
     started = time.perf_counter()
@@ -103,16 +104,25 @@ def annotate_run(srv: FakeOpenAI, location: str, n: int, workers: int, args: arg
         if p.returncode != 0:
             raise SystemExit(f"a worker failed: {err[-2000:]}")
     wall = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     per_trace = requests_per_trace(srv, since)
     with Store(location) as store:
         stored = store.annotated_ids(set_name)
         undone = store.conn.execute("SELECT COUNT(*) FROM work_leases WHERE set_name = ? AND done = 0",
                                     (set_name,)).fetchone()[0]
     return {
-        "traces/s": n / wall, "wall_s": wall, "twice": sum(1 for c in per_trace.values() if c > 1),
+        "traces/s": n / wall, "wall_s": wall, "cpu_ms_per_trace": 1000 * cpu / n, "twice": sum(1 for c in per_trace.values() if c > 1),
         "resent": sum(per_trace.values()) - len(per_trace), "lost": n - len(stored), "held_at_kill": held,
         "recovered": held if undone == 0 else held - undone,
     }
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the worker processes waited for so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_backend(name: str, location_for: callable, args: argparse.Namespace, srv: FakeOpenAI) -> list[str]:
@@ -127,9 +137,11 @@ def bench_backend(name: str, location_for: callable, args: argparse.Namespace, s
     killed = annotate_run(srv, kill_loc, args.traces, args.workers, args, "kill", kill_one=True)
     ideal = args.concurrency / args.latency
     rows.append(f"{name:<11} annotate {args.traces:,}, 1 worker: {one['traces/s']:6.1f} traces/s "
-                f"({one['traces/s'] / ideal:.2f} of C/L); duplicates {one['twice']}, lost {one['lost']}")
+                f"({one['traces/s'] / ideal:.2f} of C/L; {one['cpu_ms_per_trace']:.1f} ms CPU/trace); duplicates "
+                f"{one['twice']}, lost {one['lost']}")
     rows.append(f"{name:<11} annotate {args.traces:,}, {args.workers} workers: {many['traces/s']:6.1f} traces/s = "
-                f"{many['traces/s'] / one['traces/s']:.2f}x one worker (goal >= 3.5 at 4); duplicates "
+                f"{many['traces/s'] / one['traces/s']:.2f}x one worker (goal >= 3.5 at 4; {many['cpu_ms_per_trace']:.1f} ms "
+                f"CPU/trace); duplicates "
                 f"{many['twice']}, lost {many['lost']}")
     rows.append(f"{name:<11} {args.workers} workers, one SIGKILLed: {killed['traces/s']:6.1f} traces/s; leases held "
                 f"at the kill {killed['held_at_kill']}, recovered by the others {killed['recovered']}; requests "
