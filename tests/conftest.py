@@ -93,9 +93,53 @@ def db_path(tmp_path: Path) -> Path:
     return tmp_path / "test.db"
 
 
+# -- stores: every test that takes ``store`` (or ``store_location``) runs on SQLite and on PostgreSQL ------------
+# (a test that also takes ``db_path`` hands that file to the CLI, so it stays on SQLite; so do the browser
+# tests, which check pages, not the store, and are the slowest of the suite)
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if ("backend" in metafunc.fixturenames and "db_path" not in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("chromium") is None):
+        metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
 @pytest.fixture
-def store(db_path: Path):
+def backend(request: pytest.FixtureRequest) -> str:
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One throwaway PostgreSQL cluster for the session (tests/_postgres.py). Without PostgreSQL's
+    binaries: a skip locally, a failure in CI."""
+    from _postgres import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except FileNotFoundError as exc:
+        message = f"{exc}; .ci/run installs it"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def store_location(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where the test's store lives: a SQLite file (``db_path``'s), or a URL on a fresh PostgreSQL schema."""
+    if backend == "postgresql":
+        return request.getfixturevalue("postgres_server").fresh_url()
+    return str(tmp_path / "test.db")
+
+
+@pytest.fixture
+def store(store_location: str):
     from mastlens.store import Store
 
-    with Store(db_path) as s:
+    with Store(store_location) as s:
         yield s

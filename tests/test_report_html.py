@@ -9,6 +9,7 @@ from _html_tree import parse
 from _report_data import add_reference_set, build_store, require_analysis
 
 from mastlens.report import render_html, render_markdown
+from mastlens.report.drilldown import _shell_quote
 from mastlens.taxonomy import load_taxonomy
 from mastlens.trace import ModeStatus
 
@@ -312,6 +313,6 @@ def test_full_text_command_names_the_store_it_needs(store, monkeypatch):
         return [t.find_all("code")[0].text() for t in root.by_id("traces").find_all("details", class_="trace")]
 
     monkeypatch.delenv("MASTLENS_DB", raising=False)
-    assert all(c.startswith("mastlens show ") and c.endswith(f"--full --db {store.path}") for c in commands())
+    assert all(c.startswith("mastlens show ") and c.endswith(f"--full --db {_shell_quote(str(store.path))}") for c in commands())
     monkeypatch.setenv("MASTLENS_DB", str(store.path))
     assert all(c.endswith("--full") for c in commands())

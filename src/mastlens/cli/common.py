@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -22,21 +23,45 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 DbOption = typer.Option(
-    None, "--db", envvar="MASTLENS_DB", help="SQLite store (default ./mastlens.db).", show_default=False
+    None, "--db", envvar="MASTLENS_DB", show_default=False,
+    help="The store: a SQLite file (default ./mastlens.db) or postgresql://USER@HOST:PORT/NAME.",
 )
 JsonOption = typer.Option(False, "--json", help="Print machine-readable JSON.")
 
 
-def open_store(db: Path | None, *, must_exist: bool = False) -> Store:
-    """The store at ``--db`` (or the default). Commands that only read it pass ``must_exist`` so that a
-    mistyped path is an error, not a new empty database."""
-    from mastlens.store import Store, default_db_path
+def store_location(db: Path | str | None) -> Path | str:
+    """What ``--db`` names: a file, or a server URL (typer hands every value over as a Path, which folds the
+    URL's ``//``: the value as given on the command line or in MASTLENS_DB is taken back)."""
+    from mastlens.store import default_location
+    from mastlens.store.pg import URL_SCHEMES
 
-    path = db or default_db_path()
-    if must_exist and str(path) != ":memory:" and not Path(path).exists():
-        fail(f"no traces stored: {path} does not exist; run `mastlens ingest PATH` or `mastlens analyze PATH` "
+    if db is None:
+        return default_location()
+    text = str(db)
+    if not text.startswith(tuple(s.replace("//", "/") for s in URL_SCHEMES)) or text.startswith(URL_SCHEMES):
+        return db
+    given = [*sys.argv[1:], os.environ.get("MASTLENS_DB") or ""]
+    given += [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--db=")]
+    return next((g for g in given if g.startswith(URL_SCHEMES) and str(Path(g)) == text),
+                text.replace(":/", "://", 1))
+
+
+def open_store(db: Path | str | None, *, must_exist: bool = False) -> Store:
+    """The store at ``--db`` (or the default). Commands that only read it pass ``must_exist`` so that a
+    mistyped path is an error, not a new empty database. A server that cannot be reached, a refused login
+    or a store of a newer schema is a one-line error (naming no password)."""
+    from mastlens.store import Store
+    from mastlens.store.migrations import SchemaTooNew
+    from mastlens.store.pg import StoreConnectionError, is_server_url
+
+    location = store_location(db)
+    if must_exist and not is_server_url(location) and str(location) != ":memory:" and not Path(location).exists():
+        fail(f"no traces stored: {location} does not exist; run `mastlens ingest PATH` or `mastlens analyze PATH` "
              "first, or point --db (or MASTLENS_DB) at your store")
-    return Store(path)
+    try:
+        return Store(location)
+    except (StoreConnectionError, SchemaTooNew) as exc:
+        fail(str(exc))
 
 
 def print_json(data: Any) -> None:

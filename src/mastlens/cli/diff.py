@@ -46,9 +46,16 @@ def run_diff(db: Path | None, base: str, new: str, *, by: str, set_name: str | N
 
 def show_db(db: Path | None) -> str | None:
     """The --db to print in `mastlens show` commands (None for the default store)."""
-    from mastlens.store import default_db_path
+    from mastlens.cli.common import store_location
+    from mastlens.store import default_location
+    from mastlens.store.pg import is_server_url, redact
 
-    return None if db is None or Path(db) == default_db_path() else str(db)
+    if db is None:
+        return None
+    location = store_location(db)
+    if is_server_url(location):  # printed: never its password
+        return None if location == default_location() else redact(str(location))
+    return None if Path(location) == default_location() else str(db)
 
 
 def register(app: typer.Typer) -> None:

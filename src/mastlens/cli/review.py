@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
                 fail(f"set {human_set!r} holds annotations by judge {existing.judge!r}, not labels; pick another --as")
             queue = open_queue(store, human_set=human_set, judge_set=judge_set, strategy=strategy, sample=sample,
                                seed=seed, against=against)
-            db_path = str(store.path)
+            db_path = str(store.location)  # the review app reopens it (a URL with its password)
         if queue.size == 0:
             fail(f"nothing to review: set {judge_set!r} has no current annotation"
                  + (f" that differs from {against!r}" if strategy == "disagree" else ""))

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from mastlens.cli.common import (
     EXIT_PARTIAL, DbOption, JsonOption, check_format, console, err_console, fail, open_store, print_json,
+    store_location,
 )
 
 if TYPE_CHECKING:
@@ -154,10 +155,10 @@ def register(app: typer.Typer) -> None:
             if not traces:
                 fail(f"no trace could be read from {target}")
         else:
-            from mastlens.store import default_db_path
+            from mastlens.store.pg import is_server_url
 
-            store_path = db or default_db_path()
-            if not Path(store_path).exists():
+            store_path = store_location(db)
+            if not is_server_url(store_path) and not Path(store_path).exists():
                 fail(f"no such path {target!r}, and no store at {store_path} to look it up as a trace id")
             with open_store(store_path) as store:
                 trace = store.get_trace(target)

@@ -4,9 +4,10 @@ One helper thread does what would stall the requests in flight: reading and deco
 rendering and hashing them, cache look-ups, and the store's writes. While no request is in flight
 (a cached re-run, the very start of a run) there is nothing to stall, and reads and rendering run at
 once on the loop's thread instead, sparing the thread hand-offs. Writes are buffered and committed in
-batches (judge-cache entries, then annotations: one transaction each per batch), every ``max_delay``
-seconds or ``batch`` annotations, and always when the run ends, so a run that is interrupted keeps
-everything that finished before the last flush and the finally-flush.
+batches (judge-cache entries, then annotations: one transaction each per batch): while requests are in
+flight, as soon as the writer is free (what finished during one commit goes in the next), so a crash
+costs at most the replies of one commit and the requests on the wire; otherwise every ``max_delay``
+seconds or ``batch`` annotations; and always when the run ends.
 """
 
 from __future__ import annotations
@@ -56,10 +57,15 @@ class RunWork(InlineWork):
         self.flushes = 0
         # True while requests are in flight (set by the judge); None: always use the helper thread
         self.waiting: Callable[[], bool] | None = None
+        self.lease_worker: str | None = None  # set by a leased run: its leases end with the verdicts' commit
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         if self.waiting is not None and not self.waiting():
             return self._timed(fn, args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` on the helper thread always (store writes: never beside a flush on the loop's thread)."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._timed, fn, args)
 
     def _timed(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -84,9 +90,28 @@ class RunWork(InlineWork):
         with self._lock:
             self._annotations.append(annotation)
             self._oldest = self._oldest or time.monotonic()
-            due = len(self._annotations) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
-        if due and (self._flushing is None or self._flushing.done()):
-            self._flushing = asyncio.ensure_future(self.run(self._flush))
+            due = (len(self._annotations) >= self.batch or time.monotonic() - self._oldest >= self.max_delay
+                   or self._requests_in_flight())
+        if due:
+            self._start_flush()
+
+    def _requests_in_flight(self) -> bool:
+        return self.waiting is not None and self.waiting()
+
+    def _start_flush(self) -> None:
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.ensure_future(self.write(self._flush))
+            self._flushing.add_done_callback(self._flushed)
+
+    def _flushed(self, done: asyncio.Future[None]) -> None:
+        """What finished during a commit made while requests were in flight goes in the next one at once
+        (not after a failed commit: its error is raised when the run closes)."""
+        if done.cancelled() or done.exception() is not None:
+            return
+        with self._lock:
+            pending = bool(self._annotations)
+        if pending and self._requests_in_flight():
+            self._start_flush()
 
     def _flush(self) -> None:
         with self._lock:
@@ -95,11 +120,14 @@ class RunWork(InlineWork):
             self._oldest = None
         if cache:
             with self.store.conn:
-                self.store.conn.execute("BEGIN IMMEDIATE")
+                self.store.conn.execute(self.store.dialect.begin_write)
                 for key, value in cache.items():
                     self.store.cache_put(key, value)
         if annotations:
-            self.store.save_annotations(annotations)
+            if self.lease_worker is not None:
+                self.store.save_annotations(annotations, lease_worker=self.lease_worker)
+            else:
+                self.store.save_annotations(annotations)
         if cache or annotations:
             self.flushes += 1
 
@@ -107,8 +135,8 @@ class RunWork(InlineWork):
         """Flush on a timer, so a slow run still writes what finished (cancel it when the run ends)."""
         while True:
             await asyncio.sleep(every or self.max_delay)
-            if self._oldest is not None and (self._flushing is None or self._flushing.done()):
-                self._flushing = asyncio.ensure_future(self.run(self._flush))
+            if self._oldest is not None:
+                self._start_flush()
 
     async def close(self) -> None:
         """Write everything still buffered, then stop the helper thread."""

@@ -2,9 +2,10 @@
 
 The event loop only sends requests and keeps the tally: reading and decoding stored traces, the judge's
 rendering and cache look-ups, and the store's writes run on one helper thread while requests are in flight
-(:mod:`mastlens.judges.offload`). Finished traces are written in batches (one transaction per batch, at
-least every 0.25 s, and when the run ends or is interrupted), and a rerun skips what is already annotated
-ok and retries the errors.
+(:mod:`mastlens.judges.offload`). Finished traces are written in batches (one transaction per batch: while
+requests are in flight as soon as the writer is free, else at least every 0.25 s; and when the run ends or is
+interrupted), and a rerun skips what is already annotated ok and retries the errors. The traces are claimed
+under leases (:mod:`mastlens.judges.leases`), so several processes annotating one set share its work.
 """
 
 from __future__ import annotations
@@ -17,10 +18,15 @@ from typing import Any
 
 from mastlens.judges.base import Judge, JudgeError, JudgeResult
 from mastlens.judges.consensus import merge_samples
+from mastlens.judges.leases import LeasedFeed
 from mastlens.judges.limits import CallEstimate, RateLimiter
 from mastlens.judges.offload import RunWork
+from mastlens.judges.run_sets import SetConflict, _record_set, check_set_matches
 from mastlens.store import Store
 from mastlens.trace import Annotation, AnnotationStatus, Trace
+
+__all__ = ["CONTRACT_KEYS", "RunProgress", "RunSummary", "SetConflict", "annotate_traces", "annotate_traces_async",
+           "check_set_matches"]
 
 CONTRACT_KEYS = (
     "set", "traces", "annotated", "errors", "calls", "cache_hits", "input_tokens", "output_tokens", "cost_usd",
@@ -62,6 +68,7 @@ class RunSummary:
     budget_stopped: bool = False
     stopped_reason: str | None = None  # the endpoint refused a request in a way every later one would share
     dry_run: bool = False
+    leases_recovered: int = 0  # traces this worker took over from another's expired lease
     helper_busy_s: float = 0.0  # time the run's helper thread worked (rendering, decoding, writes)
     error_reasons: dict[str, str] = field(default_factory=dict)
     estimates: list[TraceEstimate] = field(default_factory=list)
@@ -95,43 +102,6 @@ ProgressCallback = Callable[[RunProgress], None]
 def _estimate(judge: Judge, trace: Trace) -> CallEstimate:
     estimate = getattr(judge, "estimate", None)
     return estimate(trace) if estimate is not None else CallEstimate()
-
-
-class SetConflict(ValueError):
-    """An annotation set written by another judge configuration than the one asked to extend it."""
-
-
-def check_set_matches(store: Store, judge: Judge, set_name: str) -> None:
-    """Raise :class:`SetConflict` when ``set_name`` exists and was written by a different judge, model,
-    prompt (or rules configuration) or taxonomy version: resuming it would mix two judges in one set."""
-    existing = store.get_set(set_name)
-    if existing is None:
-        return
-    info = judge.info()
-    differences = [
-        f"{what} {old!r} -> {new!r}"
-        for what, old, new in (
-            ("judge", existing.judge, info.judge), ("model", existing.model, info.model),
-            ("prompt hash", existing.prompt_hash, info.prompt_hash),
-            ("taxonomy", existing.taxonomy_version, info.taxonomy_version),
-        )
-        if old != new
-    ]
-    if differences:
-        raise SetConflict(
-            f"annotation set {set_name!r} was written by another judge configuration ({'; '.join(differences)}); "
-            "annotate into a new set with --set NAME, or pass --replace to re-annotate this one from scratch"
-        )
-
-
-def _record_set(store: Store, judge: Judge, set_name: str, samples: int) -> None:
-    info = judge.info()
-    params = dict(info.params)
-    params["samples"] = samples
-    store.ensure_set(
-        set_name, judge=info.judge, model=info.model, endpoint_host=info.endpoint_host,
-        prompt_hash=info.prompt_hash, taxonomy_version=info.taxonomy_version, params=params,
-    )
 
 
 async def _judge_trace(judge: Judge, trace: Trace, samples: int) -> JudgeResult:
@@ -204,23 +174,22 @@ class _Run:
                 return None
         return est
 
-    async def worker(self, queue: asyncio.Queue[str]) -> None:
+    async def worker(self, feed: LeasedFeed) -> None:
         while True:
-            try:
-                trace_id = queue.get_nowait()
-            except asyncio.QueueEmpty:
+            trace_id = await feed.next()
+            if trace_id is None:
                 return
             if self.stopped:
-                self.summary.not_started += 1
-                continue
+                feed.stop()
+                return
             loaded = await self.work.run(_load, self.store, trace_id, self.hashes.get(trace_id))
             if loaded is None:
                 continue
             trace, trace_hash = loaded
             est = await self._admit(trace)
             if est is None:
-                self.summary.not_started += 1
-                continue
+                feed.stop()
+                return
             cost_hold = 0.0 if est.cached else est.cost_usd
             self.in_flight_estimate += cost_hold
             try:
@@ -228,8 +197,8 @@ class _Run:
             finally:
                 self.in_flight_estimate -= cost_hold
             if ann is None:  # held back unsent: the endpoint had refused another request for good
-                self.summary.not_started += 1
-                continue
+                feed.stop()
+                return
             self.work.save(ann)
             self.done += 1
             if ann.status is AnnotationStatus.OK:
@@ -297,6 +266,7 @@ async def annotate_traces_async(
     store: Store, judge: Judge, *, trace_ids: list[str] | None = None, set_name: str | None = None,
     concurrency: int = 8, rpm: float | None = None, budget_usd: float | None = None, samples: int = 1,
     dry_run: bool = False, progress: ProgressCallback | None = None, replace: bool = False,
+    lease_s: float | None = None,
 ) -> RunSummary:
     """The coroutine behind :func:`annotate_traces` (for callers that already run an event loop)."""
     started = time.monotonic()
@@ -336,15 +306,16 @@ async def annotate_traces_async(
         use_work(work)
     run = _Run(store, judge, summary, samples=samples, budget=budget_usd, progress=progress, total=len(todo),
                work=work)
-    queue: asyncio.Queue[str] = asyncio.Queue()
     recalled, replies = _recall(store, judge, todo, run.hashes, samples, name)
     if recalled:
         summary.cache_hits += replies
         run.done = len(recalled)
         run.annotated_now.update(recalled)
         todo = [t for t in todo if t not in recalled]
-    for trace_id in todo:
-        queue.put_nowait(trace_id)
+    hands = concurrency * (2 if getattr(judge, "set_request_slots", None) is not None and not rpm else 1)
+    feed = LeasedFeed(store, work.write, name, todo, chunk=min(hands, 16), ttl=lease_s)
+    work.lease_worker = feed.worker
+    await feed.offer()
     run._tick(None, None)
     limiter = RateLimiter(rpm) if rpm and not hasattr(judge, "set_rate_limiter") else None
     if limiter is not None:
@@ -356,22 +327,26 @@ async def annotate_traces_async(
 
         run._annotate = limited  # type: ignore[method-assign]
     ticker = asyncio.ensure_future(work.tick())
+    renewer = asyncio.ensure_future(feed.keep_alive())
     slots = getattr(judge, "set_request_slots", None)
     try:
         if slots is not None:  # twice as many traces in hand as requests on the wire: see set_request_slots
             slots(concurrency)
-        # with --rpm, no request may wait in the HTTP pool's queue: it would leave later than the limiter said
-        hands = concurrency * (2 if slots is not None and not rpm else 1)
-        workers = [asyncio.create_task(run.worker(queue)) for _ in range(max(1, min(hands, len(todo) or 1)))]
+        # (hands: with --rpm, no request may wait in the HTTP pool's queue, it would leave later than the
+        # limiter said)
+        workers = [asyncio.create_task(run.worker(feed)) for _ in range(max(1, min(hands, len(todo) or 1)))]
         await asyncio.gather(*workers)
     finally:
         ticker.cancel()
+        renewer.cancel()
         try:
             await work.close()
         except asyncio.CancelledError:  # interrupted: write what finished before leaving
             work.close_sync()
             raise
         finally:
+            feed.release()  # what this worker claimed and did not finish goes back to the pool
+            summary.leases_recovered = feed.recovered
             if use_work is not None:
                 use_work(None)
             if slots is not None:
@@ -392,7 +367,8 @@ def annotate_traces(store: Store, judge: Judge, **kwargs: Any) -> RunSummary:
 
     Keyword arguments: ``trace_ids``, ``set_name`` (default the judge name), ``concurrency`` (8), ``rpm``,
     ``budget_usd``, ``samples`` (1), ``dry_run``, ``progress``, ``replace`` (drop the set's annotations
-    first). Returns a :class:`RunSummary`; raises :class:`SetConflict` when the set was written by another
+    first), ``lease_s`` (how long a claimed trace stays this worker's without renewal; default
+    ``MASTLENS_LEASE_S`` or 60). Several processes may run it on one set at once: each trace is judged once. Returns a :class:`RunSummary`; raises :class:`SetConflict` when the set was written by another
     judge configuration and ``replace`` is not set.
     """
     async def main() -> RunSummary:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from mastlens.analysis.strata import SOURCE_TAG, source_label
 from mastlens.report.drilldown import TraceView, build_trace_view, trace_char_budget
-from mastlens.store import Store, default_db_path
+from mastlens.store import Store, default_location
+from mastlens.store.pg import redact
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Annotation, AnnotationStatus, ModeStatus, SuccessRule, Trace
 from mastlens.trace.model_names import group_model
@@ -191,7 +193,9 @@ def build_context(
     shown = traces if max_traces is None else traces[:max_traces]
     views = []
     budget = trace_char_budget(len(shown))
-    db = None if str(store.path) == ":memory:" or store.path == default_db_path() else str(store.path)
+    default = default_location()
+    default = default if isinstance(default, Path) else redact(default)
+    db = None if str(store.path) == ":memory:" or store.path == default else str(store.path)  # no password
     tags = store.all_tags()
     for t in shown:
         ann = annotations.get(t.id)

@@ -40,8 +40,9 @@ def human_agreement(store: Store, human_set: str, judge_set: str) -> AgreementRe
     mode_ids = load_taxonomy().ids
     col = {m: j for j, m in enumerate(mode_ids)}
     # CROSS JOIN keeps SQLite walking the (small) human set first, not the judge's 100,000 rows.
-    joins = """FROM trace_annotations h
-               CROSS JOIN trace_annotations b ON b.set_name = :judge AND b.trace_id = h.trace_id
+    join = store.dialect.ordered_join
+    joins = f"""FROM trace_annotations h
+               {join} trace_annotations b ON b.set_name = :judge AND b.trace_id = h.trace_id
                     AND b.stale = 0 AND b.status = 'ok'"""
     where = "WHERE h.set_name = :human AND h.stale = 0 AND h.status = 'ok'"
     args = {"human": human_set, "judge": judge_set}
@@ -52,7 +53,7 @@ def human_agreement(store: Store, human_set: str, judge_set: str) -> AgreementRe
         matrix = np.full((len(common), len(mode_ids)), -1, dtype=np.int8)
         for trace_id, mode_id, status in store.conn.execute(
                 f"""SELECT m.trace_id, m.mode_id, m.status {joins}
-                    CROSS JOIN mode_annotations m ON m.set_name = :{name} AND m.trace_id = h.trace_id {where}""", args):
+                    {join} mode_annotations m ON m.set_name = :{name} AND m.trace_id = h.trace_id {where}""", args):
             if mode_id in col and status != "not_assessed":
                 matrix[row[trace_id], col[mode_id]] = int(status == "present")
         matrices[name] = matrix

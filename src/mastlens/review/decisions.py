@@ -79,7 +79,9 @@ def save_review(store: Store, *, human_set: str, judge_set: str, trace_id: str, 
     mode_ids = load_taxonomy().ids
     with store.conn:
         store.conn.execute("BEGIN IMMEDIATE")
-        row = store.conn.execute("SELECT hash FROM traces WHERE id = ?", (trace_id,)).fetchone()
+        # the row stays locked to the commit: a re-ingest from another host waits, then marks this set stale
+        row = store.conn.execute(f"SELECT hash FROM traces WHERE id = ?{store.dialect.lock_row}",
+                                 (trace_id,)).fetchone()
         if row is None:
             raise StaleTrace(f"trace {trace_id!r} is no longer stored")
         if row["hash"] != loaded_hash:

@@ -162,11 +162,15 @@ def open_queue(store: Store, *, human_set: str, judge_set: str, strategy: str, s
         with store.conn:
             store.conn.execute("BEGIN IMMEDIATE")
             row = store.conn.execute(f"SELECT id FROM review_queues WHERE {where}", key).fetchone()
-            if row is None:  # another process may have built it meanwhile
-                cur = store.conn.execute(
+            inserted = None
+            if row is None:  # another process may have built it meanwhile (on PostgreSQL: may be building it)
+                inserted = store.conn.execute(
                     """INSERT INTO review_queues (human_set, judge_set, strategy, against_set, seed, sample)
-                       VALUES (?,?,?,?,?,?)""", key)
-                queue_id = cur.lastrowid
+                       VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING RETURNING id""", key).fetchone()
+                if inserted is None:
+                    row = store.conn.execute(f"SELECT id FROM review_queues WHERE {where}", key).fetchone()
+            if inserted is not None:
+                queue_id = inserted[0]
                 store.conn.executemany(
                     """INSERT INTO review_queue_items (queue_id, position, trace_id, why, grp, outcome, judge_present)
                        VALUES (?,?,?,?,?,?,?)""",

@@ -1,4 +1,6 @@
-"""The embedded SQLite store: traces, annotation sets, annotations and the judge cache."""
+"""The store: traces, tags and annotation sets, on SQLite (a local file, the default) or PostgreSQL (a
+``postgresql://`` URL). Annotations and the judge cache are in :mod:`mastlens.store.annotations`, leased
+work in :mod:`mastlens.store.leases`, the SQL that differs by engine in :mod:`mastlens.store.dialect`."""
 
 from __future__ import annotations
 
@@ -7,11 +9,16 @@ import os
 import sqlite3
 import weakref
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mastlens.store.annotations import AnnotationStore, _bool
+from mastlens.store.dialect import POSTGRESQL, SQLITE
+from mastlens.store.leases import LeaseStore
 from mastlens.store.migrations import migrate
+from mastlens.store.pg import PgConnection, is_server_url, redact
 
 _OPEN: weakref.WeakSet[Store] = weakref.WeakSet()
 
@@ -30,6 +37,12 @@ DEFAULT_DB = "mastlens.db"
 
 def default_db_path() -> Path:
     return Path(os.environ.get("MASTLENS_DB") or DEFAULT_DB)
+
+
+def default_location() -> str | Path:
+    """``MASTLENS_DB`` (a file or a ``postgresql://`` URL), else ``./mastlens.db``."""
+    value = os.environ.get("MASTLENS_DB") or DEFAULT_DB
+    return value if is_server_url(value) else Path(value)
 
 
 @dataclass
@@ -89,24 +102,58 @@ def _without_success(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "outcome": outcome}
 
 
-def _bool(value: Any) -> bool | None:
-    return None if value is None else bool(value)
+class Store(AnnotationStore, LeaseStore):
+    """A mastlens database. Safe to open many times; each instance holds one connection.
 
+    ``location`` is a SQLite file (``:memory:`` too) or a ``postgresql://user@host:port/name`` URL (the
+    password from the URL, ``PGPASSWORD`` or ``~/.pgpass``). ``path`` is the file, or the URL without its
+    password (what messages and reports may show); ``location`` keeps what was given."""
 
-class Store:
-    """A mastlens database. Safe to open many times; each instance holds one connection."""
-
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path is not None else default_db_path()
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+    def __init__(self, location: str | Path | None = None):
+        location = location if location is not None else default_location()
+        self.location = location
+        self._depth = 0
+        self._traces_locked = False
+        if is_server_url(location):
+            self.dialect = POSTGRESQL
+            self.path: Any = redact(str(location))
+            self.conn: Any = PgConnection(str(location))
+        else:
+            self.dialect = SQLITE
+            self.path = Path(location)
+            if str(self.path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
         _OPEN.add(self)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA foreign_keys=ON")
-        migrate(self.conn)
+        try:
+            migrate(self.conn, self.dialect)
+        except BaseException:
+            self.close()
+            raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One write transaction, its write lock taken at once; a nested one joins the outer (ingest stores
+        a file's traces in one). Commits at the end, rolls back on an exception."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        with self.conn:
+            self.conn.execute(self.dialect.begin_write)
+            self._depth = 1
+            try:
+                yield
+            finally:
+                self._depth = 0
+                self._traces_locked = False
 
     def close(self) -> None:
         self.conn.close()
@@ -124,8 +171,16 @@ class Store:
         """Store a trace: identical content is a no-op; changed content from the same source
         replaces it (its annotations are kept and marked stale); a different trace that
         collides on id is stored as ``<id>@<file name>`` (then ``<id>@<file name>~2``, ``~3``...
-        while those too are taken by other sources), so no stored trace is ever overwritten."""
+        while those too are taken by other sources), so no stored trace is ever overwritten. Atomic, also
+        against another process storing the same trace at once (ingest from several machines)."""
         digest = trace.content_hash()
+        with self.transaction():
+            if self.dialect.lock_traces and not self._traces_locked:
+                self.conn.execute(self.dialect.lock_traces)
+                self._traces_locked = True
+            return self._add_trace(trace, digest)
+
+    def _add_trace(self, trace: Trace, digest: str) -> StoreResult:
         original = trace.id
         for candidate in self._candidate_ids(trace):
             row = self.conn.execute("SELECT hash, source_path FROM traces WHERE id = ?", (candidate,)).fetchone()
@@ -163,19 +218,17 @@ class Store:
 
     def _update_success(self, trace: Trace, digest: str) -> None:
         self.conn.execute(
-            """UPDATE traces SET success=?, hash=?, data=?, updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-               WHERE id=?""",
+            f"UPDATE traces SET success=?, hash=?, data=?, updated_at={self.dialect.now} WHERE id=?",
             (None if trace.outcome.success is None else int(trace.outcome.success), digest,
              trace.model_dump_json(), trace.id),
         )
 
     def _replace(self, trace: Trace, digest: str, original: str) -> StoreResult:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.transaction():
             self.conn.execute(
-                """UPDATE traces SET format=?, source_path=?, system=?, model=?, task=?, n_steps=?,
+                f"""UPDATE traces SET format=?, source_path=?, system=?, model=?, task=?, n_steps=?,
                    n_tool_calls=?, success=?, score=?, hash=?, version=version+1, data=?,
-                   updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id=?""",
+                   updated_at={self.dialect.now} WHERE id=?""",
                 (*self._columns(trace, digest), trace.id),
             )
             self.conn.execute("UPDATE trace_annotations SET stale = 1 WHERE trace_id = ?", (trace.id,))
@@ -234,13 +287,13 @@ class Store:
         """Give the trace these tags (a key already set takes the new value; other keys stay).
         Tags are not content: the trace's hash, version and annotations are untouched. Returns whether
         anything changed."""
-        before = self.conn.total_changes
-        self.conn.executemany(
-            """INSERT INTO trace_tags (trace_id, key, value) VALUES (?,?,?)
-               ON CONFLICT(trace_id, key) DO UPDATE SET value=excluded.value WHERE value != excluded.value""",
-            [(trace_id, key, value) for key, value in tags.items()],
-        )
-        return self.conn.total_changes != before
+        changed = 0
+        for key, value in tags.items():
+            changed += self.conn.execute(
+                """INSERT INTO trace_tags (trace_id, key, value) VALUES (?,?,?) ON CONFLICT(trace_id, key)
+                   DO UPDATE SET value=excluded.value WHERE trace_tags.value != excluded.value""",
+                (trace_id, key, value)).rowcount
+        return changed > 0
 
     def get_tags(self, trace_id: str) -> dict[str, str]:
         rows = self.conn.execute("SELECT key, value FROM trace_tags WHERE trace_id = ? ORDER BY key", (trace_id,))
@@ -268,12 +321,12 @@ class Store:
     ) -> None:
         """Create the set, or refresh its description (never its annotations)."""
         self.conn.execute(
-            """INSERT INTO annotation_sets (name, judge, model, endpoint_host, prompt_hash,
+            f"""INSERT INTO annotation_sets (name, judge, model, endpoint_host, prompt_hash,
                taxonomy_version, params) VALUES (?,?,?,?,?,?,?)
                ON CONFLICT(name) DO UPDATE SET judge=excluded.judge, model=excluded.model,
                endpoint_host=excluded.endpoint_host, prompt_hash=excluded.prompt_hash,
                taxonomy_version=excluded.taxonomy_version, params=excluded.params,
-               updated_at=strftime('%Y-%m-%dT%H:%M:%fZ', 'now')""",
+               updated_at={self.dialect.now}""",
             (name, judge, model, endpoint_host, prompt_hash, taxonomy_version, json.dumps(params or {})),
         )
 
@@ -287,160 +340,13 @@ class Store:
     def latest_set(self) -> str | None:
         """The most recently written annotation set."""
         row = self.conn.execute(
-            """SELECT s.name FROM annotation_sets s LEFT JOIN trace_annotations a ON a.set_name = s.name
-               GROUP BY s.name ORDER BY MAX(COALESCE(a.updated_at, s.updated_at)) DESC, s.rowid DESC LIMIT 1"""
+            f"""SELECT s.name FROM annotation_sets s LEFT JOIN trace_annotations a ON a.set_name = s.name
+               GROUP BY s.name ORDER BY MAX(COALESCE(a.updated_at, s.updated_at)) DESC,
+               s.{self.dialect.insert_order} DESC LIMIT 1"""
         ).fetchone()
         return row["name"] if row else None
 
     def delete_set(self, name: str) -> None:
-        self.conn.execute("DELETE FROM annotation_sets WHERE name = ?", (name,))
-
-    # -- annotations --------------------------------------------------------------------------
-
-    def save_annotation(self, ann: Annotation) -> None:
-        """Write one trace's annotation (and its modes) atomically, replacing any earlier one."""
-        self.save_annotations([ann])
-
-    def save_annotations(self, annotations: Iterable[Annotation]) -> None:
-        """Write many annotations in one transaction (label files, batches), each replacing any earlier one."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            for ann in annotations:
-                self._write_annotation(ann)
-
-    def _write_annotation(self, ann: Annotation) -> None:
-        v = ann.verdict
-        self.conn.execute(
-            "DELETE FROM trace_annotations WHERE set_name = ? AND trace_id = ?", (ann.set, ann.trace_id)
-        )
-        self.conn.execute(
-            """INSERT INTO trace_annotations (set_name, trace_id, status, summary, task_completed,
-               segmented, error, raw_reply, verdict_meta, input_tokens, output_tokens, cost_usd,
-               latency_s, attempts, trace_hash, stale, decisive_step, decisive_agent, decisive_reason, memo_key)
-               VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-            (
-                ann.set, ann.trace_id, ann.status.value, v.summary if v else None,
-                None if v is None or v.task_completed is None else int(v.task_completed),
-                int(bool(v and v.segmented)), ann.error, ann.raw_reply,
-                json.dumps(v.metadata if v else {}), ann.input_tokens, ann.output_tokens,
-                ann.cost_usd, ann.latency_s, ann.attempts, ann.trace_hash, int(ann.stale),
-                v.decisive_step if v else None, v.decisive_agent if v else None, v.decisive_reason if v else "",
-                ann.memo_key if ann.status.value == "ok" else None,
-            ),
-        )
-        if v is not None:
-            self.conn.executemany(
-                """INSERT INTO mode_annotations (set_name, trace_id, mode_id, status, confidence,
-                   reason, evidence, has_verified_evidence, flip_rate, onset_step) VALUES (?,?,?,?,?,?,?,?,?,?)""",
-                [
-                    (
-                        ann.set, ann.trace_id, m.id, m.status.value, m.confidence, m.reason,
-                        json.dumps([e.model_dump() for e in m.evidence]), int(m.has_verified_evidence),
-                        m.flip_rate, m.onset_step,
-                    )
-                    for m in v.modes.values()
-                ],
-            )
-
-    def decisive_steps(self, trace_id: str) -> list[tuple[str, int, str | None, str]]:
-        """(set, step, agent, reason) of every current ok annotation of the trace that names a decisive step."""
-        rows = self.conn.execute(
-            """SELECT set_name, decisive_step, decisive_agent, decisive_reason FROM trace_annotations
-               WHERE trace_id = ? AND stale = 0 AND status = 'ok' AND decisive_step IS NOT NULL ORDER BY set_name""",
-            (trace_id,)).fetchall()
-        return [(r[0], r[1], r[2], r[3] or "") for r in rows]
-
-    def annotated_ids(self, set_name: str, *, status: str | None = "ok") -> set[str]:
-        """Trace ids with a current (not stale) annotation in the set, optionally of one status."""
-        sql = "SELECT trace_id FROM trace_annotations WHERE set_name = ? AND stale = 0"
-        args: list[Any] = [set_name]
-        if status is not None:
-            sql += " AND status = ?"
-            args.append(status)
-        return {r[0] for r in self.conn.execute(sql, args)}
-
-    def get_annotations(self, set_name: str, *, include_stale: bool = False) -> list[Annotation]:
-        """Every annotation of a set, with verdicts rebuilt from the per-mode rows."""
-        from mastlens.trace import Annotation, AnnotationStatus, Evidence, ModeStatus, ModeVerdict, Verdict
-
-        sql = "SELECT * FROM trace_annotations WHERE set_name = ?"
-        if not include_stale:
-            sql += " AND stale = 0"
-        rows = self.conn.execute(sql + " ORDER BY trace_id", (set_name,)).fetchall()
-        modes: dict[str, dict[str, ModeVerdict]] = {}
-        for m in self.conn.execute("SELECT * FROM mode_annotations WHERE set_name = ?", (set_name,)):
-            modes.setdefault(m["trace_id"], {})[m["mode_id"]] = ModeVerdict(
-                id=m["mode_id"], status=ModeStatus(m["status"]), confidence=m["confidence"],
-                reason=m["reason"], evidence=[Evidence(**e) for e in json.loads(m["evidence"])],
-                flip_rate=m["flip_rate"], onset_step=m["onset_step"],
-            )
-        out = []
-        for r in rows:
-            verdict = None
-            if r["status"] == "ok":
-                verdict = Verdict(
-                    summary=r["summary"] or "", task_completed=_bool(r["task_completed"]),
-                    modes=modes.get(r["trace_id"], {}), segmented=bool(r["segmented"]),
-                    metadata=json.loads(r["verdict_meta"]), decisive_step=r["decisive_step"],
-                    decisive_agent=r["decisive_agent"], decisive_reason=r["decisive_reason"] or "",
-                )
-            out.append(
-                Annotation(
-                    trace_id=r["trace_id"], set=set_name, status=AnnotationStatus(r["status"]),
-                    verdict=verdict, error=r["error"], raw_reply=r["raw_reply"],
-                    input_tokens=r["input_tokens"], output_tokens=r["output_tokens"], cost_usd=r["cost_usd"],
-                    latency_s=r["latency_s"], attempts=r["attempts"], stale=bool(r["stale"]),
-                    trace_hash=r["trace_hash"], memo_key=r["memo_key"],
-                )
-            )
-        return out
-
-    # -- judge cache --------------------------------------------------------------------------
-
-    def cache_get(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT response FROM judge_cache WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def copy_remembered(self, set_name: str, wanted: dict[str, str]) -> tuple[set[str], int]:
-        """Into ``set_name``, copy for each trace id of ``wanted`` a current ok annotation of another set
-        stored under the same memo key (its verdict and modes; no tokens, cost or time: this run spent
-        none), in one transaction and without leaving SQLite. Returns the trace ids copied and the number
-        of judge replies they stand for (the windows each verdict was asked in)."""
-        if not wanted:
-            return set(), 0
-        a_cols = ("status", "summary", "task_completed", "segmented", "raw_reply", "verdict_meta", "trace_hash",
-                  "decisive_step", "decisive_agent", "decisive_reason", "memo_key")
-        m_cols = ("mode_id", "status", "confidence", "reason", "evidence", "has_verified_evidence", "flip_rate",
-                  "onset_step")
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS memo_wanted (trace_id TEXT PRIMARY KEY, memo_key TEXT, "
-                              "src_set TEXT)")
-            self.conn.execute("DELETE FROM temp.memo_wanted")
-            self.conn.executemany("INSERT INTO temp.memo_wanted (trace_id, memo_key) VALUES (?, ?)", wanted.items())
-            self.conn.execute(
-                """UPDATE temp.memo_wanted SET src_set = (
-                       SELECT a.set_name FROM trace_annotations a WHERE a.memo_key = memo_wanted.memo_key
-                       AND a.trace_id = memo_wanted.trace_id AND a.status = 'ok' AND a.stale = 0
-                       AND a.set_name != ? LIMIT 1)""", (set_name,))
-            self.conn.execute("DELETE FROM temp.memo_wanted WHERE src_set IS NULL")
-            self.conn.execute(
-                "DELETE FROM trace_annotations WHERE set_name = ? AND trace_id IN (SELECT trace_id FROM temp.memo_wanted)",
-                (set_name,))
-            self.conn.execute(
-                f"""INSERT INTO trace_annotations (set_name, trace_id, attempts, {', '.join(a_cols)})
-                    SELECT ?, a.trace_id, 1, {', '.join('a.' + c for c in a_cols)}
-                    FROM temp.memo_wanted w JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""",
-                (set_name,))
-            self.conn.execute(
-                f"""INSERT INTO mode_annotations (set_name, trace_id, {', '.join(m_cols)})
-                    SELECT ?, m.trace_id, {', '.join('m.' + c for c in m_cols)}
-                    FROM temp.memo_wanted w JOIN mode_annotations m ON m.set_name = w.src_set AND m.trace_id = w.trace_id""",
-                (set_name,))
-            rows = self.conn.execute(
-                """SELECT w.trace_id, COALESCE(json_extract(a.verdict_meta, '$.windows'), 1) FROM temp.memo_wanted w
-                   JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""").fetchall()
-        return {r[0] for r in rows}, sum(int(r[1]) for r in rows)
-
-    def cache_put(self, key: str, response: str) -> None:
-        self.conn.execute("INSERT OR REPLACE INTO judge_cache (key, response) VALUES (?, ?)", (key, response))
+        with self.transaction():
+            self.conn.execute("DELETE FROM annotation_sets WHERE name = ?", (name,))
+            self.conn.execute("DELETE FROM work_leases WHERE set_name = ?", (name,))

@@ -15,6 +15,7 @@ from mastlens.trace import SuccessRule, SuccessTally, Trace, label_annotation
 from mastlens.trace.model_names import group_model
 
 LABELS_JUDGE = "labels"
+INGEST_BATCH = 256
 # Tag keys are group keys (``--group-by run``); these names already mean a trace column.
 RESERVED_TAG_KEYS = frozenset({"id", "model", "system", "task", "success", "score"})
 _TAG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -136,7 +137,17 @@ def _store_file(result: FileResult, store: Store, report: IngestReport) -> None:
     report.notes.extend(f"{result.path}: {n}" for n in result.notes)
     seen: set[str] = set()
     stored: dict[str, tuple[str, str]] = {}  # id as read -> (stored id, content hash)
-    for trace in result.traces:
+    # one commit per INGEST_BATCH traces, not per trace; short enough that other writers never wait long
+    for start in range(0, len(result.traces), INGEST_BATCH):
+        with store.transaction():
+            _store_traces(result.traces[start:start + INGEST_BATCH], result, store, report, seen, stored)
+    if result.labels:
+        _store_labels(result, stored, store, report)
+
+
+def _store_traces(traces: list[Trace], result: FileResult, store: Store, report: IngestReport, seen: set[str],
+                  stored: dict[str, tuple[str, str]]) -> None:
+    for trace in traces:
         if trace.id in seen:
             report.failed.append(
                 FileFailure(result.path, f"duplicate trace id {trace.id!r} in the same file", trace.source.line,
@@ -167,8 +178,6 @@ def _store_file(result: FileResult, store: Store, report: IngestReport) -> None:
             report.notes.append(
                 f"{outcome.original_id}: another trace already has this id; stored as {outcome.trace_id}"
             )
-    if result.labels:
-        _store_labels(result, stored, store, report)
 
 
 def _store_labels(result: FileResult, stored: dict[str, tuple[str, str]], store: Store, report: IngestReport) -> None:

@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
-import sqlite3
+from dataclasses import dataclass
+from typing import Any
 
-MIGRATIONS: list[str] = [
+from mastlens.store.dialect import SQLITE, Dialect
+
+
+@dataclass(frozen=True)
+class PerEngine:
+    """A migration whose SQL differs by engine (triggers, functions). A plain string is portable SQL: written
+    as SQLite spells it, turned into PostgreSQL DDL by :meth:`Dialect.ddl`."""
+
+    sqlite: str
+    postgresql: str
+
+
+class SchemaTooNew(RuntimeError):
+    """The store was written by a newer mastlens than this one."""
+
+
+MIGRATIONS: list[str | PerEngine] = [
     # 1: traces, annotation sets, per-trace and per-mode annotations, the judge cache
     """
     CREATE TABLE traces (
@@ -195,13 +212,122 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX llm_batch_lines_trace ON llm_batch_lines(trace_id);
     """,
+    # leased work (judges/leases.py): one row per (set, trace) a run means to annotate; a worker holds it
+    # until expires_at (seconds since 1970 by the database's clock) and marks it done when its verdict is stored
+    """
+    CREATE TABLE work_leases (
+        set_name TEXT NOT NULL,
+        trace_id TEXT NOT NULL,
+        worker TEXT NOT NULL DEFAULT '',
+        expires_at REAL NOT NULL DEFAULT 0,
+        done INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (set_name, trace_id)
+    );
+    CREATE INDEX work_leases_free ON work_leases(set_name, done, expires_at);
+    """,
 ]
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations the database has not seen yet; return the schema version."""
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for number, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        with conn:
-            conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+# What SQLite has and PostgreSQL lacks, as the readers' queries use it: json_extract, group_concat, and
+# SUM over a comparison (SQLite's booleans are integers).
+_PG_FUNCTIONS = r"""
+CREATE FUNCTION json_extract(doc TEXT, path TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS
+$$ SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.') $$;
+CREATE FUNCTION mastlens_concat(acc TEXT, item TEXT, sep TEXT) RETURNS TEXT LANGUAGE sql IMMUTABLE AS
+$$ SELECT CASE WHEN item IS NULL THEN acc WHEN acc IS NULL THEN item ELSE acc || sep || item END $$;
+CREATE AGGREGATE group_concat(TEXT, TEXT) (SFUNC = mastlens_concat, STYPE = TEXT);
+CREATE FUNCTION mastlens_count_true(acc BIGINT, item BOOLEAN) RETURNS BIGINT LANGUAGE sql IMMUTABLE STRICT AS
+$$ SELECT acc + CASE WHEN item THEN 1 ELSE 0 END $$;
+CREATE AGGREGATE sum(BOOLEAN) (SFUNC = mastlens_count_true, STYPE = BIGINT, INITCOND = '0');
+"""
+
+# migration 4's trigger as PL/pgSQL (a PostgreSQL trigger's WHEN may not hold a subquery)
+_PG_REVIEW_TRIGGER = r"""
+CREATE FUNCTION review_decisions_from_labels() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    last_status TEXT;
+    ann RECORD;
+BEGIN
+    IF NEW.set_name NOT LIKE 'human:%' THEN RETURN NULL; END IF;
+    SELECT d.status INTO last_status FROM review_decisions d WHERE d.set_name = NEW.set_name
+        AND d.trace_id = NEW.trace_id AND d.mode_id = NEW.mode_id ORDER BY d.id DESC LIMIT 1;
+    IF NEW.status IS NOT DISTINCT FROM last_status THEN RETURN NULL; END IF;
+    SELECT a.trace_hash, a.verdict_meta INTO ann FROM trace_annotations a
+        WHERE a.set_name = NEW.set_name AND a.trace_id = NEW.trace_id;
+    IF NOT FOUND OR json_extract(ann.verdict_meta, '$.review_save') IS NOT NULL THEN RETURN NULL; END IF;
+    INSERT INTO review_decisions (set_name, trace_id, mode_id, status, previous_status, trace_hash, reviewer,
+                                  source, note)
+    VALUES (NEW.set_name, NEW.trace_id, NEW.mode_id, NEW.status, last_status, ann.trace_hash,
+            COALESCE('import-labels:' || json_extract(ann.verdict_meta, '$.labels_file'), 'external write'),
+            'import', NEW.reason);
+    RETURN NULL;
+END $$;
+CREATE TRIGGER review_decisions_from_labels AFTER INSERT ON mode_annotations
+    FOR EACH ROW EXECUTE FUNCTION review_decisions_from_labels();
+"""
+
+
+def script_for(number: int, dialect: Dialect) -> str:
+    """Migration ``number`` (from 1) in the dialect's SQL."""
+    migration = MIGRATIONS[number - 1]
+    if isinstance(migration, PerEngine):
+        return migration.sqlite if dialect is SQLITE else migration.postgresql
+    if dialect is SQLITE:
+        return migration
+    if number == 1:
+        return _PG_FUNCTIONS + dialect.ddl(migration)
+    if number == 4:  # shipped before PerEngine existed: its tables are portable, its trigger is not
+        return dialect.ddl(migration.split("CREATE TRIGGER")[0]) + _PG_REVIEW_TRIGGER
+    return dialect.ddl(migration)
+
+
+def _statements(script: str) -> list[str]:
+    """A SQLite script's statements, one by one (executescript would commit the open transaction first)."""
+    import sqlite3
+
+    out, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out
+
+
+def _too_new(found: int) -> SchemaTooNew:
+    return SchemaTooNew(f"this store has schema version {found}, newer than this mastlens knows "
+                        f"({len(MIGRATIONS)}): upgrade mastlens to use it")
+
+
+def migrate(conn: Any, dialect: Dialect = SQLITE) -> int:
+    """Apply the migrations the database has not seen yet, in order, each recorded in the transaction that
+    applies it; two processes starting at once apply each migration once. Returns the schema version."""
+    if dialect is SQLITE:
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        if current > len(MIGRATIONS):
+            raise _too_new(current)
+        while current < len(MIGRATIONS):
+            with conn:
+                conn.execute("BEGIN IMMEDIATE")  # the write lock first: the version read next is the one we extend
+                current = conn.execute("PRAGMA user_version").fetchone()[0]
+                if current < len(MIGRATIONS):
+                    for statement in _statements(script_for(current + 1, dialect)):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {current + 1}")
+        return len(MIGRATIONS)
+    with conn:
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(current_schema()))")  # one migrator per schema
+        conn.execute("CREATE TABLE IF NOT EXISTS mastlens_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM mastlens_schema").fetchone()
+        current = row[0] if row else 0
+        if row is None:
+            conn.execute("INSERT INTO mastlens_schema (version) VALUES (0)")
+        if current > len(MIGRATIONS):
+            raise _too_new(current)
+        for number in range(current + 1, len(MIGRATIONS) + 1):
+            conn.executescript(script_for(number, dialect))
+            conn.execute("UPDATE mastlens_schema SET version = ?", (number,))
     return len(MIGRATIONS)
