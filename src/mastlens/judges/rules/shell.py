@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import re
 
-_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1[^\n]*\n.*?\n\s*\2\s*(?=\n|$)", re.DOTALL)
+# The body of a heredoc; the rest of its opening line (`cat <<'EOF' > file.py`: the redirect) is kept.
+_HEREDOC = re.compile(r"<<-?\s*(['\"]?)(\w+)\1([^\n]*)\n.*?\n\s*\2\s*(?=\n|$)", re.DOTALL)
 _PLAIN = re.compile(r"[^'\"\\]*")  # no quotes or escapes: a plain split is exact
 _BREAKS = re.compile(r"[;|&\n]")
 
@@ -80,7 +81,7 @@ def _scan_fast(command: str) -> list[list[str]]:
 def simple_commands(command: str) -> list[list[str]]:
     """The command's simple commands as token lists (heredoc bodies removed, ``sudo``/``env``/variable
     assignments in front dropped)."""
-    command = _HEREDOC.sub("", command)
+    command = _HEREDOC.sub(r" \3", command)
     if _PLAIN.fullmatch(command):
         raw = [part.split() for part in _BREAKS.split(command)]
     else:
