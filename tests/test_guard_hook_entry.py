@@ -84,19 +84,44 @@ def test_the_light_entry_decides_as_the_cli_does(tmp_path):
 
 def test_the_light_entry_loads_no_cli_and_pydantic_only_for_a_decision(tmp_path):
     t = Transcript(tmp_path / "session.jsonl")
-    state = str(tmp_path / "state")
+    state = tmp_path / "state"
     t.call("Bash", {"command": "ls"}, "README.md")
 
-    def probe(event: dict) -> tuple[str, str]:
-        out = subprocess.run([sys.executable, "-c", PROBE, "--state-dir", state], input=json.dumps(event).encode(),
-                             capture_output=True, env=ENV, timeout=60, check=True)
+    def probe(event: dict, *args: str) -> tuple[str, str]:
+        out = subprocess.run([sys.executable, "-c", PROBE, "--state-dir", str(state), *args], timeout=60,
+                             input=json.dumps(event).encode(), capture_output=True, env=ENV, check=True)
         code, _, heavy = out.stdout.decode().strip().partition(" ")
         return code, heavy
 
     # a call that repeats nothing: neither the CLI nor the trace model
     assert probe(t.event("PreToolUse", tool_name="Bash", tool_input={"command": "cat README.md"})) == ("0", "")
+    again = t.event("PreToolUse", tool_name="Bash", tool_input={"command": "ls"})
+    # the k the rules config sets is not known yet: a repeat of the last call goes to the detectors
+    assert probe(again) == ("0", "pydantic")
     # a stop needs the detectors (pydantic behind the trace model), still not the CLI
     assert probe(t.event("Stop", stop_hook_active=False)) == ("0", "pydantic")
+    # k = 3 now known: a second identical call cannot be the third in a row
+    assert probe(again) == ("0", "")
+    t.call("Bash", {"command": "ls"}, "README.md")
+    assert probe(again) == ("0", "pydantic")  # a third one could be
+    # another rules config (k = 2): the quick path does not assume the old k for it
+    config = tmp_path / "rules.toml"
+    config.write_text("[rules]\nrepeat_min_calls = 2\n")
+    t.call("Bash", {"command": "pwd"}, "/Users/test/project")
+    pwd = t.event("PreToolUse", tool_name="Bash", tool_input={"command": "pwd"})
+    assert probe(pwd, "--rules-config", str(config)) == ("0", "pydantic")
+
+
+def test_a_repeat_threshold_kept_for_a_changed_config_is_not_used(tmp_path):
+    from mastlens.guard.hook_quick import remember_repeat_threshold, repeat_threshold
+
+    config = tmp_path / "rules.toml"
+    config.write_text("[rules]\nrepeat_min_calls = 4\n")
+    remember_repeat_threshold(tmp_path, config, 4)
+    assert repeat_threshold(tmp_path, config) == 4
+    assert repeat_threshold(tmp_path, None) == 2  # the default config's k was never seen
+    config.write_text("[rules]\nrepeat_min_calls = 2  # edited\n")
+    assert repeat_threshold(tmp_path, config) == 2
 
 
 def test_the_light_entry_never_blocks_on_its_own_errors(tmp_path):

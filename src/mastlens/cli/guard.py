@@ -89,17 +89,18 @@ def _default_state_dir() -> Path:
 def _hook(state_dir: Path, rules_config: Path | None) -> int:
     """One hook call: 0 to let Claude Code go on, 2 (reason on stderr) to block. Never fails closed."""
     try:
-        from mastlens.guard.hook_quick import quick_allow
+        from mastlens.guard.hook_quick import quick_allow, remember_repeat_threshold
 
         event = json.loads(sys.stdin.buffer.read() or b"{}")
         if not isinstance(event, dict):
             raise ValueError("the hook input is not a JSON object")
-        if quick_allow(event, state_dir):  # not a possible repeat: no need to load the detectors
+        if quick_allow(event, state_dir, rules_config):  # not a possible repeat: no need to load the detectors
             return 0
         from mastlens.guard.hook import run_hook
         from mastlens.judges.rules import DEFAULT_CONFIG, load_rules_config
 
         config = load_rules_config(rules_config) if rules_config else DEFAULT_CONFIG
+        remember_repeat_threshold(state_dir, rules_config, config.repeat_min_calls)
         decision = run_hook(event, state_dir, config)
     except Exception as exc:  # noqa: BLE001 - a guard's own bug must never stop the agent's work
         import traceback
