@@ -138,8 +138,11 @@ def hook_call(argv: list[str] | None = None) -> int:
 
 def hook_main() -> NoReturn:
     """The ``mastlens-guard-hook`` script: one hook call, then leave without the interpreter's module teardown
-    (tens of ms once the detectors are loaded), output flushed first."""
+    (tens of ms once the detectors are loaded), atexit handlers run and output flushed first."""
+    import atexit
+
     code = hook_call()
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
