@@ -2,12 +2,18 @@
 latency with many runs growing at once.
 
 Reproduce: ``python bench/bench_watch.py [--hook-steps 2000] [--hook-calls 40] [--steps 10000] [--runs 100]
-[--rate 20] [--seconds 8]``
+[--rate 20] [--seconds 8] [--cases hook,run,many] [--no-bytecode-cache]``
 
-Case 1, ``guard claude-code``: a Claude Code transcript of ``--hook-steps`` steps (its lines in the shape of
-the Claude Code fixture sessions); ``--hook-calls`` PreToolUse hook calls, each after one more call and result
-appended, each a new ``python -m mastlens guard claude-code`` process (process start included), the first
-(cold: the whole transcript read) reported apart. A bare ``python -c pass`` is timed as the floor.
+Case 1, the Claude Code hook: a transcript of ``--hook-steps`` steps (its lines in the shape of the Claude Code
+fixture sessions); ``--hook-calls`` rounds, each after one more call and result appended, each hook call a new
+process (process start included), the first (cold: the whole transcript read) reported apart: a PreToolUse of a
+new call through the light entry the settings run (``python -m mastlens.cli.guard``, what the
+``mastlens-guard-hook`` script runs) and through the whole CLI (``mastlens guard claude-code``), and, through the
+light entry, a Stop and a PreToolUse of a call made twice in a row just before (on a second transcript): the
+two that load the detectors. A bare
+``python -c pass`` is timed as the floor, and the load average printed (the figures move with it). The hook
+processes get a bytecode cache in a temporary folder, as an installed mastlens has its bytecode compiled
+(``--no-bytecode-cache``: compiled from source every call where PYTHONDONTWRITEBYTECODE is set).
 Case 2: one Codex rollout of ``--steps`` steps appended line by line at full speed, each line read and judged
 (the watch's own path: FollowedFile -> adapter builder -> LiveRun) before the next is written; per-step p50
 and p99, and the total against 10 x a run of a tenth as many steps (goal: within 1.2x, linear).
@@ -39,6 +45,9 @@ from mastlens.guard.live import LiveRun  # noqa: E402
 from mastlens.guard.sources import CodexFeed, FollowedFile  # noqa: E402
 
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+# An installed mastlens has its bytecode compiled (pip does it); the hook processes are given a bytecode cache
+# of their own (outside the repository) even where PYTHONDONTWRITEBYTECODE is set, unless --no-bytecode-cache.
+HOOK_ENV = {k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -61,35 +70,64 @@ def _cc_call(session: str, n: int, i: int) -> str:
     return _cc_line(session, n, "assistant", [call]) + _cc_line(session, n + 1, "user", [result])
 
 
-def bench_hook(steps: int, calls: int) -> None:
-    floor = []
-    for _ in range(5):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        floor.append(time.perf_counter() - start)
+LIGHT_HOOK = [sys.executable, "-m", "mastlens.cli.guard"]  # what the mastlens-guard-hook script runs
+CLI_HOOK = [sys.executable, "-m", "mastlens", "guard", "claude-code"]
+
+
+def _summary(ms: list[float]) -> str:
+    return f"p50 {statistics.median(ms):.0f} ms, p99 {pct(ms, 0.99):.0f} ms"
+
+
+def bench_hook(steps: int, calls: int, bytecode_cache: bool = True) -> None:
+    """Each round gives the same PreToolUse (a new call: the quick path) to the light entry and to the whole
+    CLI, and a Stop and a third identical call (both the full path: the detectors) to the light entry, then
+    appends the calls; the cases alternate, so they share the machine's load."""
     with tempfile.TemporaryDirectory() as tmp:
-        transcript, state = Path(tmp) / "session.jsonl", Path(tmp) / "state"
-        session = "bench-session"
-        with open(transcript, "w") as fh:
-            fh.write(_cc_line(session, 0, "user", [{"type": "text", "text": "Rename item_* to entry_* everywhere."}]))
-            for i in range(steps // 2):
-                fh.write(_cc_call(session, 1 + 2 * i, i))
-        times = []
-        for k in range(calls):
-            event = {"session_id": session, "transcript_path": str(transcript), "cwd": tmp,
-                     "hook_event_name": "PreToolUse", "tool_name": "Bash",
-                     "tool_input": {"command": f"grep -n item_{steps + k} src/*.py"}}
+        env = {**HOOK_ENV, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")} if bytecode_cache else ENV
+        subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)  # the cache warmed for the floor
+        floor = []
+        for _ in range(max(10, calls // 2)):
             start = time.perf_counter()
-            out = subprocess.run([sys.executable, "-m", "mastlens", "guard", "claude-code", "--state-dir", str(state)],
-                                 input=json.dumps(event).encode(), capture_output=True, env=ENV)
-            times.append(time.perf_counter() - start)
+            subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)
+            floor.append((time.perf_counter() - start) * 1000)
+        session = "bench-session"
+        transcript, twice = Path(tmp) / "session.jsonl", Path(tmp) / "twice.jsonl"
+        for path in (transcript, twice):
+            with open(path, "w") as fh:
+                fh.write(_cc_line(session, 0, "user", [{"type": "text", "text": "Rename item_* everywhere."}]))
+                for i in range(steps // 2):
+                    fh.write(_cc_call(session, 1 + 2 * i, i))
+        base = {"session_id": session, "transcript_path": str(transcript), "cwd": tmp}
+        times: dict[str, list[float]] = {"light": [], "cli": [], "stop": [], "repeat": []}
+
+        def call(case: str, command: list[str], event: dict) -> None:
+            start = time.perf_counter()
+            out = subprocess.run([*command, "--state-dir", str(Path(tmp) / case)], input=json.dumps(event).encode(),
+                                 capture_output=True, env=env)
+            times[case].append((time.perf_counter() - start) * 1000)
             assert out.returncode == 0, out.stderr
+
+        for k in range(calls):
+            new = {**base, "hook_event_name": "PreToolUse", "tool_name": "Bash",
+                   "tool_input": {"command": f"grep -n item_{steps + k} src/*.py"}}
+            call("light", LIGHT_HOOK, new)
+            call("cli", CLI_HOOK, new)
+            call("stop", LIGHT_HOOK, {**base, "hook_event_name": "Stop", "stop_hook_active": False})
+            with open(twice, "a") as fh:  # the same call twice (it succeeded): the next one could be a third
+                fh.write(_cc_call(session, 10 * steps + 4 * k, steps + k).replace("toolu_", "toolu_a"))
+                fh.write(_cc_call(session, 10 * steps + 4 * k + 2, steps + k).replace("toolu_", "toolu_b"))
+            call("repeat", LIGHT_HOOK, {**new, "transcript_path": str(twice)})
             with open(transcript, "a") as fh:
                 fh.write(_cc_call(session, 10 * steps + 2 * k, steps + k))
-    warm = [t * 1000 for t in times[1:]]
-    print(f"guard claude-code, {steps}-step transcript: cold first call {times[0] * 1000:.0f} ms; then {len(warm)} "
-          f"calls p50 {statistics.median(warm):.0f} ms, p99 {pct(warm, 0.99):.0f} ms (goal p99 < 150 ms); "
-          f"bare python -c pass {statistics.median(floor) * 1000:.0f} ms")
+    print(f"guard claude-code hook, {steps}-step transcript, {calls - 1} calls after a cold first one "
+          f"({'bytecode cached' if bytecode_cache else 'no bytecode cache: sources compiled every call'}; load "
+          f"average {' '.join(f'{x:.2f}' for x in os.getloadavg())}):")
+    print(f"  bare python -c pass: {_summary(floor)}")
+    for case, what in (("light", "light entry (mastlens-guard-hook), PreToolUse, a new call (goal p99 < 150 ms)"),
+                       ("cli", "whole CLI (mastlens guard claude-code), the same calls"),
+                       ("stop", "light entry, Stop (the detectors judge the stop)"),
+                       ("repeat", "light entry, PreToolUse, a third identical call in a row (the detectors decide)")):
+        print(f"  {what}: cold {times[case][0]:.0f} ms; {_summary(times[case][1:])}")
 
 
 def one_run(steps: int) -> tuple[list[float], float]:
@@ -200,11 +238,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=8)
+    parser.add_argument("--cases", default="hook,run,many", help="Which cases to run (comma-separated).")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="Hook processes as the environment has them (PYTHONDONTWRITEBYTECODE kept).")
     args = parser.parse_args()
+    cases = set(args.cases.split(","))
     print(f"{os.cpu_count()} cores; python {sys.version.split()[0]}")
-    bench_hook(args.hook_steps, args.hook_calls)
-    bench_one_run(args.steps)
-    bench_many(args.runs, args.rate, args.seconds)
+    if "hook" in cases:
+        bench_hook(args.hook_steps, args.hook_calls, not args.no_bytecode_cache)
+    if "run" in cases:
+        bench_one_run(args.steps)
+    if "many" in cases:
+        bench_many(args.runs, args.rate, args.seconds)
 
 
 if __name__ == "__main__":

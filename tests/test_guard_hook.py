@@ -184,7 +184,7 @@ def test_print_and_install_settings(tmp_path):
     printed = subprocess.run([*run, "--print-settings"], capture_output=True, env=env, check=True)
     snippet = json.loads(printed.stdout)
     assert set(snippet["hooks"]) == {"PreToolUse", "PostToolUse", "Stop"}
-    assert snippet["hooks"]["PreToolUse"][0]["hooks"][0]["command"] == "mastlens guard claude-code"
+    assert snippet["hooks"]["PreToolUse"][0]["hooks"][0]["command"] == "mastlens-guard-hook"  # the light entry
     settings = tmp_path / ".claude" / "settings.json"
     settings.parent.mkdir()
     mine = {"matcher": "Bash", "hooks": [{"type": "command", "command": "my-linter"}]}

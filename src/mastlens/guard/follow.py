@@ -4,16 +4,18 @@ replacement noticed. Standard library only, so the Claude Code hook's quick path
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 
-@dataclass
 class Chunk:
-    """What a followed file yielded since the last look."""
+    """What a followed file yielded since the last look (a plain class: ``dataclasses`` would cost the hook's
+    quick path more to import than all the rest of it)."""
 
-    lines: list[bytes] = field(default_factory=list)
-    restarted: str | None = None  # "truncated" / "replaced" when the file was started over
-    start: int = 0  # byte offset of the first line
+    __slots__ = ("lines", "restarted", "start")
+
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+        self.restarted: str | None = None  # "truncated" / "replaced" when the file was started over
+        self.start = 0  # byte offset of the first line
 
 
 class FollowedFile:

@@ -1,4 +1,4 @@
-"""``mastlens guard claude-code``: the rules detectors as a Claude Code hook.
+"""``mastlens-guard-hook`` / ``mastlens guard claude-code``: the rules detectors as a Claude Code hook.
 
 Claude Code runs the hook with a JSON object on stdin (``session_id``, ``transcript_path``,
 ``hook_event_name``; ``tool_name``/``tool_input`` on tool events; ``stop_hook_active`` on Stop). Exit code 2

@@ -1,11 +1,13 @@
 """The Claude Code hook's quick path, standard library only: most tool calls are not a repeat of the call
 before them, and saying so needs neither the trace model nor the detectors.
 
-It keeps, per session, the transcript offset it read to and the last few tool calls as (tool, loose key,
-answered). A PreToolUse whose call differs from the last call under a *looser* comparison than the rules'
+It keeps, per session, the transcript offset it read to and the last few tool calls as (id, loose key).
+A PreToolUse whose call differs from any of the last k-1 calls under a *looser* comparison than the rules'
 ``call_key`` (whitespace collapsed, timeouts dropped) cannot be the k-th identical call in a row, so it is
 allowed at once; anything else (a possible repeat, a Stop) goes to the full path in :mod:`.hook`, which
-reads the transcript with the Claude Code adapter from its own offset.
+reads the transcript with the Claude Code adapter from its own offset. k is the rules config's
+``repeat_min_calls`` as the full path last saw it for the same config file (2, the least a config allows,
+until then).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from mastlens.guard.follow import FollowedFile
 
 VOLATILE_ARGS = {"timeout", "timeout_ms", "timeout_s", "yield_time_ms", "max_output_tokens"}
 KEPT_CALLS = 8
+THRESHOLD_FILE = "repeat-threshold.json"
 
 
 def default_state_dir() -> Path:
@@ -59,6 +62,33 @@ def _save(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _config_id(rules_config: Path | None) -> list[Any] | None:
+    if rules_config is None:
+        return None
+    path = os.path.abspath(rules_config)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return [path]
+    return [path, st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+def remember_repeat_threshold(state_dir: Path, rules_config: Path | None, k: int) -> None:
+    """Keep the config's ``repeat_min_calls`` (read by the full path) for the quick path, which reads no config."""
+    data = {"version": 1, "config": _config_id(rules_config), "k": k}
+    if _load(state_dir / THRESHOLD_FILE) != data:
+        _save(state_dir / THRESHOLD_FILE, data)
+
+
+def repeat_threshold(state_dir: Path, rules_config: Path | None) -> int:
+    """k as last seen for this config file (unchanged since), else 2: a call unlike the one before it is no repeat."""
+    data = _load(state_dir / THRESHOLD_FILE)
+    k = data.get("k")
+    if data.get("config") == _config_id(rules_config) and isinstance(k, int) and k >= 2:
+        return k
+    return 2
+
+
 def _note_line(line: bytes, calls: list[list[Any]]) -> None:
     try:
         obj = json.loads(line)
@@ -78,7 +108,7 @@ def _note_line(line: bytes, calls: list[list[Any]]) -> None:
     del calls[:-KEPT_CALLS]
 
 
-def quick_allow(event: dict[str, Any], state_dir: Path) -> bool:
+def quick_allow(event: dict[str, Any], state_dir: Path, rules_config: Path | None = None) -> bool:
     """True when the event can be let through without the full path (its state is then kept up to date)."""
     name = event.get("hook_event_name")
     session, transcript = event.get("session_id"), event.get("transcript_path")
@@ -94,8 +124,9 @@ def quick_allow(event: dict[str, Any], state_dir: Path) -> bool:
     _save(path, {"version": 1, "offset": follower.offset, "inode": follower.inode, "calls": calls})
     if name == "PreToolUse":
         pending = loose_key(event.get("tool_name"), event.get("tool_input"))
-        if calls and calls[-1][1] == pending:
-            return False  # perhaps a repeat: the detectors decide
+        before = min(repeat_threshold(state_dir, rules_config) - 1, KEPT_CALLS)
+        if len(calls) >= before and all(c[1] == pending for c in calls[-before:]):
+            return False  # perhaps the k-th identical call in a row: the detectors decide
     try:
         blocked_marker(state_dir, session).unlink()
     except FileNotFoundError:
