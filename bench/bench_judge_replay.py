@@ -69,19 +69,20 @@ class Variant:
 
 
 BASELINE_COMMIT = "e3381dcabd7b1ef6caf17f94a9bb1d17a7006a94"
-JUDGE3_COMMIT = "d6a4e2ecb8bc1e198b76531150733f07d211d4b0"  # prompt mastlens-judge-3, where its requests were dumped
+# prompt mastlens-judge-4, measured on the validate split and not kept (docs/llm-judge-replay.md)
+JUDGE4_COMMIT = "3d0c2ff1bc789dbfe427c1fefc75496908ea6385"
 VARIANTS: dict[str, Variant] = {
     "baseline": Variant(f"one pass, prompt mastlens-judge-2 (main before issue 22): the requests dumped at commit "
                         f"{BASELINE_COMMIT[:7]}, their answers found by trace", by_trace=True),
     "baseline-localize": Variant("baseline's first-pass answers, then the second, focused localization pass",
                                  {"localize": True}, by_trace=True),
-    "modes": Variant(f"one pass; prompt mastlens-judge-3 where its answers were dumped (commit {JUDGE3_COMMIT[:7]}): "
-                     f"the modes' boundaries as MAST's annotators read them, the decisive agent and step as in "
-                     f"Who&When; replayed at a later prompt, its answers are found by trace"),
+    "modes": Variant("one pass, prompt mastlens-judge-3: the modes' boundaries as MAST's annotators read them, and "
+                     "the decisive agent and step defined as in Who&When"),
     "modes-localize": Variant("modes, then the second, focused localization pass for runs that went wrong",
                               {"localize": True}),
-    "judge4": Variant("one pass, prompt mastlens-judge-4: every mode a fault meets, verification and termination "
-                      "judged on every run, a check made (FM-3.3) told from none (FM-3.2), a shorter prompt"),
+    "judge4": Variant(f"one pass, prompt mastlens-judge-4 (not kept: tau-bench separation fell): every mode a fault "
+                      f"meets, verification and termination judged on every run, a shorter prompt; the requests "
+                      f"dumped at commit {JUDGE4_COMMIT[:7]}, their answers found by trace", by_trace=True),
 }
 
 
@@ -285,7 +286,7 @@ def main() -> None:
     mode = ap.add_mutually_exclusive_group(required=True)
     mode.add_argument("--dump", metavar="DIR", help="write the requests to answer into DIR")
     mode.add_argument("--answers", metavar="DIR", help="replay the answers in DIR and print the figures")
-    ap.add_argument("--variant", default="judge4", choices=list(VARIANTS),
+    ap.add_argument("--variant", default="modes", choices=list(VARIANTS),
                     help="; ".join(f"{name}: {v.about}" for name, v in VARIANTS.items()))
     ap.add_argument("--also-answers", action="append", default=[], metavar="DIR",
                     help="more folders of answers (e.g. a one-pass variant's, for a two-pass variant's first pass)")

@@ -166,4 +166,4 @@ def test_the_system_prompt_is_static_and_reads_the_boundaries():
             assert f"Example. {example}" in text
     fm11 = taxonomy.mode("FM-1.1")
     assert "harness's feedback working, not the agent disobeying its task" in fm11.does_not_count
-    assert "named exactly as in the label of that step" in text and "Mark every mode a fault meets" in text
+    assert "named exactly as in the label of that step" in text

@@ -21,10 +21,10 @@ MARKER = "Our team reads this mode strictly: any repeated kubectl call counts."
 def _custom_taxonomy(tmp_path: Path) -> Path:
     """The packaged file with its own version and our sentence leading FM-1.3's definition."""
     text = resources.files("mastlens.taxonomy").joinpath("mast.toml").read_text("utf-8")
-    original = 'definition = "Work already done is done again'
+    original = 'definition = "The agent (or a group of agents) redoes work already done'
     assert text.count(original) == 1
     text = text.replace('version = "mast-2025.1"', 'version = "team-2026.1"', 1)
-    text = text.replace(original, f'definition = "{MARKER} Work already done is done again')
+    text = text.replace(original, f'definition = "{MARKER} The agent (or a group of agents) redoes work already done')
     path = tmp_path / "team.toml"
     path.write_text(text, encoding="utf-8")
     return path
