@@ -69,6 +69,8 @@ class Variant:
 
 
 BASELINE_COMMIT = "e3381dcabd7b1ef6caf17f94a9bb1d17a7006a94"
+# prompt mastlens-judge-4, measured on the validate split and not kept (docs/llm-judge-replay.md)
+JUDGE4_COMMIT = "3d0c2ff1bc789dbfe427c1fefc75496908ea6385"
 VARIANTS: dict[str, Variant] = {
     "baseline": Variant(f"one pass, prompt mastlens-judge-2 (main before issue 22): the requests dumped at commit "
                         f"{BASELINE_COMMIT[:7]}, their answers found by trace", by_trace=True),
@@ -78,6 +80,9 @@ VARIANTS: dict[str, Variant] = {
                      "the decisive agent and step defined as in Who&When"),
     "modes-localize": Variant("modes, then the second, focused localization pass for runs that went wrong",
                               {"localize": True}),
+    "judge4": Variant(f"one pass, prompt mastlens-judge-4 (not kept: tau-bench separation fell): every mode a fault "
+                      f"meets, verification and termination judged on every run, a shorter prompt; the requests "
+                      f"dumped at commit {JUDGE4_COMMIT[:7]}, their answers found by trace", by_trace=True),
 }
 
 
