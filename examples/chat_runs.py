@@ -64,6 +64,11 @@ class Item:
     damage: str = "arrived damaged"
     size: str = "M"
 
+    def damaged_order(self, order_id: str, customer: str) -> dict[str, Any]:
+        """The order record ``lookup_order`` returns for this item, reported damaged."""
+        return {"order_id": order_id, "status": "damaged", "items": [{"sku": self.sku, "price": self.price}],
+                "customer": customer}
+
 
 TENT = Item("TENT-2P", "tent", 189.0, "arrived with a torn rain fly")
 BOOTS = Item("BOOT-HK-10", "hiking boots", 89.0)
@@ -88,8 +93,7 @@ def tracking(order_id: str, hub: str) -> str:
 def clean_refund(run_id: str = "support-clean", model: str = "gpt-4.1-mini", order_id: str = "RO-48213",
                  item: Item = TENT, customer: str = "maria.lopez@example.com", refund: str = "RF-90017") -> dict[str, Any]:
     name = item.name
-    order = {"order_id": order_id, "status": "damaged", "items": [{"sku": item.sku, "price": item.price}],
-             "customer": customer}
+    order = item.damaged_order(order_id, customer)
     return (Run(run_id, model, f"refund a damaged {name}")
             .user(f"My {name} from order {order_id} {item.damage}. I'd like a refund, please.")
             .call("lookup_order", {"order_id": order_id}, order, "Let me look up the order first.")
@@ -106,8 +110,7 @@ def clean_refund(run_id: str = "support-clean", model: str = "gpt-4.1-mini", ord
 
 def recovered_refund(run_id: str, model: str, order_id: str, item: Item, customer: str, refund: str) -> dict[str, Any]:
     """A refund that fails once (gateway timeout), is retried and read back before the customer is told."""
-    order = {"order_id": order_id, "status": "damaged", "items": [{"sku": item.sku, "price": item.price}],
-             "customer": customer}
+    order = item.damaged_order(order_id, customer)
     args = {"order_id": order_id, "amount": item.price, "reason": "damaged"}
     return (Run(run_id, model, f"refund a damaged {item.name}")
             .user(f"My {item.name} from order {order_id} {item.damage}. Can I get my money back?")
@@ -125,8 +128,7 @@ def recovered_refund(run_id: str, model: str, order_id: str, item: Item, custome
 
 def repeated_lookup(run_id: str, model: str, order_id: str, item: Item, customer: str, refund: str) -> dict[str, Any]:
     """A refund done right, after the same order lookup three times over (wasted turns, no harm)."""
-    order = {"order_id": order_id, "status": "damaged", "items": [{"sku": item.sku, "price": item.price}],
-             "customer": customer}
+    order = item.damaged_order(order_id, customer)
     run = (Run(run_id, model, f"refund a damaged {item.name}")
            .user(f"My {item.name} from order {order_id} {item.damage}. I'd like a refund, please."))
     for thought in ("Let me look up the order first.", "Let me look at the order again.", "Checking the order once more."):

@@ -62,6 +62,15 @@ def _patch(rng: random.Random, lines: int) -> str:
     return f"*** Begin Patch\n*** Update File: {CWD}/notes.py\n@@ def findings():\n-    return {{}}\n{added}\n*** End Patch"
 
 
+def _apply_patch(w: RolloutWriter, call_id: str, patch: str) -> None:
+    """An ``apply_patch`` custom tool call on notes.py and its success output."""
+    w.emit("response_item", {"type": "custom_tool_call", "name": "apply_patch", "status": "completed",
+                             "call_id": call_id, "input": patch}, 0.8)
+    w.emit("response_item", {"type": "custom_tool_call_output", "call_id": call_id,
+                             "output": f"Success. Updated the following files:\nM {CWD}/notes.py"}, 0.2)
+    w.facts.tool_calls += 1
+
+
 def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 60, seed: int = 0,
                      instructions: str | None = None) -> CodingRun:
     """Write the rollout to ``path``; tool outputs are sized so that the file is about ``target_bytes``.
@@ -98,12 +107,7 @@ def write_coding_run(path: Path, *, target_bytes: int = 3_000_000, calls: int = 
         elif kind == 1:
             w.shell(CWD, _script(rng, rng.randint(40, 90)), big_log(rng, "frontend", sc, 30), seconds=0.8)
         else:
-            call_id = f"call_patch_{i}"
-            w.emit("response_item", {"type": "custom_tool_call", "name": "apply_patch", "status": "completed",
-                                     "call_id": call_id, "input": _patch(rng, rng.randint(40, 120))}, 0.8)
-            w.emit("response_item", {"type": "custom_tool_call_output", "call_id": call_id,
-                                     "output": f"Success. Updated the following files:\nM {CWD}/notes.py"}, 0.2)
-            w.facts.tool_calls += 1
+            _apply_patch(w, f"call_patch_{i}", _patch(rng, rng.randint(40, 120)))
         run.calls += 1
         if i % 5 == 4:
             message = f"Finding {i}: the {sc.victim} errors line up with the flag change in flagd-config."
@@ -148,12 +152,7 @@ def write_oss_coding_run(path: Path, *, target_bytes: int = 1_000_000, seed: int
             w.shell(CWD, f"grep -n error /work/ITBench-Lite/snapshots/sre/v0.2/scenario_2/logs/{sc.victim}.log "
                          f"| head -n {i + 200}", big_log(rng, sc.victim, sc, per_log_lines))
         elif kind == "patch":
-            call_id = f"call_patch_{i}"
-            w.emit("response_item", {"type": "custom_tool_call", "name": "apply_patch", "status": "completed",
-                                     "call_id": call_id, "input": _patch(rng, rng.randint(30, 80))}, 0.8)
-            w.emit("response_item", {"type": "custom_tool_call_output", "call_id": call_id,
-                                     "output": f"Success. Updated the following files:\nM {CWD}/notes.py"}, 0.2)
-            w.facts.tool_calls += 1
+            _apply_patch(w, f"call_patch_{i}", _patch(rng, rng.randint(30, 80)))
         else:
             w.mcp("get_alerts", {"namespace": "otel-demo", "window_minutes": 30 + i},
                   big_log(rng, "alertmanager", sc, 60))

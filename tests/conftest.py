@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -60,26 +61,28 @@ for _var in ("OPENAI_API_KEY", "MASTLENS_API_KEY", "OPENAI_BASE_URL", "MASTLENS_
     os.environ.pop(_var, None)
 
 
+def lacking(message: str) -> NoReturn:
+    """Stop a test that lacks what it needs: a failure in CI (which installs and has everything), a skip
+    locally."""
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def require_tool(path_or_name: str, what: str) -> str:
     """The path of a system tool the test needs; in CI its absence is a failure, locally a skip."""
     found = shutil.which(path_or_name)
     if found:
         return found
-    message = f"{what} not installed ({path_or_name}); .ci/run installs it"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
+    lacking(f"{what} not installed ({path_or_name}); .ci/run installs it")
 
 
 def require_fixtures() -> Path:
     """The shared fixtures folder. Absent, a test that needs it is skipped (a fresh clone has no
     ../shared) or, in CI (which has it), fails."""
     if not FIXTURES.is_dir():
-        message = (f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES to a copy; "
-                   "see README, 'Test data')")
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        lacking(f"shared fixtures not found at {FIXTURES} (set MASTLENS_FIXTURES to a copy; "
+                "see README, 'Test data')")
     return FIXTURES
 
 
@@ -120,10 +123,7 @@ def postgres_server():
     try:
         server = PostgresServer()
     except FileNotFoundError as exc:
-        message = f"{exc}; .ci/run installs it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        lacking(f"{exc}; .ci/run installs it")
     server.start()
     yield server
     server.stop()

@@ -1,9 +1,15 @@
-"""A small builder for the traces the rules-judge tests construct (steps numbered in order)."""
+"""A small builder for the traces the rules-judge tests construct (steps numbered in order), and the real
+dev-set runs they read from ../shared."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+import pytest
+from conftest import FIXTURES
+
+import mastlens
 from mastlens.judges.rules import DEFAULT_CONFIG, RulesConfig, judge_trace
 from mastlens.trace import ModeVerdict, Source, Step, StepKind, Trace
 
@@ -84,3 +90,18 @@ def assert_quotes_verify(trace: Trace, mode: str) -> None:
     assert verdict.evidence
     checked = verify_evidence(trace, [(e.step, e.quote) for e in verdict.evidence])
     assert all(e.verified for e in checked), [(e.step, e.quote) for e in checked]
+
+
+@cache
+def devset_traces(relative: str) -> dict[str, Trace]:
+    """The traces of ``../shared/devsets/<relative>`` by id (the test is skipped when it is absent)."""
+    path = FIXTURES.parent / "devsets" / relative
+    if not path.exists():
+        pytest.skip(f"dev set {path} not found")
+    return {t.id: t for t in mastlens.load_traces(str(path))}
+
+
+def swe_run(instance: str) -> Trace:
+    """The mini-swe-agent dev run of SWE-bench ``instance``."""
+    runs = devset_traces(f"swe_bench/gemini-3-pro-mini-swe-agent/trajs/{instance}")
+    return next(iter(runs.values()))

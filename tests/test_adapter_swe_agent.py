@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, IN_CI
+from conftest import FIXTURES, lacking
 from mastlens.adapters.loader import FileResult, read_file, walk
 from mastlens.trace import StepKind
 
@@ -22,10 +22,7 @@ SMALL = "swe-agent__test-repo-i1.traj"
 @pytest.fixture(scope="module")
 def folder() -> Path:
     if not FILES.is_dir():
-        message = f"SWE-agent dev files not found at {FILES} (../shared/devsets beside the checkout)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        lacking(f"SWE-agent dev files not found at {FILES} (../shared/devsets beside the checkout)")
     return FILES
 
 

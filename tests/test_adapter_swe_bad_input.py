@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, IN_CI
+from conftest import FIXTURES, lacking
 from mastlens.adapters.loader import FileResult, read_file, walk
 from mastlens.adapters.swe.common import top_level_keys
 from mastlens.cli.app import app
@@ -29,10 +29,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def real() -> dict[str, dict]:
     if not RUN.is_dir():
-        message = f"SWE-bench dev set not found at {RUN} (../shared/devsets beside the checkout)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        lacking(f"SWE-bench dev set not found at {RUN} (../shared/devsets beside the checkout)")
     return {i: json.loads(gzip.decompress((RUN / "trajs" / i / f"{i}.traj.json.gz").read_bytes())) for i in IDS}
 
 

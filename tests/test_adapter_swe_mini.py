@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import FIXTURES, IN_CI
+from conftest import FIXTURES, lacking
 from mastlens.adapters.loader import FileResult, read_file, walk
 from mastlens.cli.app import app
 from mastlens.trace import StepKind
@@ -25,10 +25,7 @@ MODEL = "google/gemini-3-pro-preview"
 @pytest.fixture(scope="module")
 def run_dir() -> Path:
     if not RUN.is_dir():
-        message = f"SWE-bench dev set not found at {RUN} (../shared/devsets beside the checkout)"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        lacking(f"SWE-bench dev set not found at {RUN} (../shared/devsets beside the checkout)")
     return RUN
 
 

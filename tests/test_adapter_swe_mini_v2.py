@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, IN_CI
+from conftest import FIXTURES, lacking
 from mastlens.adapters.loader import read_file
 from mastlens.trace import StepKind
 
@@ -24,10 +24,7 @@ BLOCK = re.compile(r"```bash\s*\n(.*?)\n```", re.DOTALL)
 @pytest.fixture(scope="module")
 def v1() -> dict:
     if not TRAJ.is_file():
-        message = f"SWE-bench dev set not found at {TRAJ.parent.parent.parent}"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+        lacking(f"SWE-bench dev set not found at {TRAJ.parent.parent.parent}")
     return json.loads(gzip.decompress(TRAJ.read_bytes()))
 
 

@@ -72,6 +72,15 @@ def hook(event: dict | bytes, state: Path, *args: str) -> subprocess.CompletedPr
                           input=body, capture_output=True, env=env, timeout=60)
 
 
+def _failed_twice(tmp_path: Path) -> tuple[Transcript, Path, dict]:
+    """A session whose failing Bash call has failed twice, its hook state folder, and the PreToolUse event of
+    that call made a third time."""
+    t = Transcript(tmp_path / "session.jsonl")
+    for _ in range(2):
+        t.call("Bash", FAILING, ERROR, is_error=True)
+    return t, tmp_path / "state", t.event("PreToolUse", tool_name="Bash", tool_input=FAILING)
+
+
 def test_pre_tool_use_blocks_the_kth_repetition_of_a_failed_call(tmp_path):
     t = Transcript(tmp_path / "session.jsonl")
     state = tmp_path / "state"
@@ -93,11 +102,7 @@ def test_pre_tool_use_blocks_the_kth_repetition_of_a_failed_call(tmp_path):
 
 
 def test_the_same_block_is_never_repeated_in_a_row(tmp_path):
-    t = Transcript(tmp_path / "session.jsonl")
-    state = tmp_path / "state"
-    for _ in range(2):
-        t.call("Bash", FAILING, ERROR, is_error=True)
-    pre = t.event("PreToolUse", tool_name="Bash", tool_input=FAILING)
+    t, state, pre = _failed_twice(tmp_path)
     assert hook(pre, state).returncode == 2
     assert hook(pre, state).returncode == 0  # said once: the agent decides
     assert hook(pre, state).returncode == 2  # the last decision was not a block: it may block again
@@ -167,11 +172,7 @@ def test_a_crash_inside_mastlens_never_blocks(tmp_path):
 
 
 def test_truncated_transcript_is_read_again(tmp_path):
-    t = Transcript(tmp_path / "session.jsonl")
-    state = tmp_path / "state"
-    for _ in range(2):
-        t.call("Bash", FAILING, ERROR, is_error=True)
-    pre = t.event("PreToolUse", tool_name="Bash", tool_input=FAILING)
+    t, state, pre = _failed_twice(tmp_path)
     assert hook(t.event("PostToolUse", tool_name="Bash", tool_input=FAILING), state).returncode == 0
     t.lines = t.lines[:4]  # the session rewritten shorter: the failures are gone
     t.write()

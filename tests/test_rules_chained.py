@@ -4,38 +4,22 @@ every action on the user's explicit yes, one yes confirms one action unless it a
 
 from __future__ import annotations
 
-from functools import cache
-
 import pytest
-from conftest import FIXTURES, require_fixtures
-from rules_traces import assert_quotes_verify
+from conftest import require_fixtures
+from rules_traces import assert_quotes_verify, devset_traces, swe_run
 
-import mastlens
 from mastlens.judges.rules import judge_trace
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import DEFAULT_CONFIG
 from mastlens.judges.rules.gate import unconfirmed_writes
 from mastlens.judges.rules.shell import simple_commands
 from mastlens.judges.rules.view import TraceView
-from mastlens.trace import StepKind, Trace
+from mastlens.trace import StepKind
 
 
 @pytest.fixture(autouse=True)
 def _fixtures():
     require_fixtures()
-
-
-@cache
-def _devset(relative: str) -> dict[str, Trace]:
-    path = FIXTURES.parent / "devsets" / relative
-    if not path.exists():
-        pytest.skip(f"dev set {path} not found")
-    return {t.id: t for t in mastlens.load_traces(str(path))}
-
-
-def _swe(instance: str) -> Trace:
-    runs = _devset(f"swe_bench/gemini-3-pro-mini-swe-agent/trajs/{instance}")
-    return next(iter(runs.values()))
 
 
 def _last_file_change(view: TraceView):
@@ -52,7 +36,7 @@ def test_a_heredoc_write_keeps_its_redirect_and_drops_its_body():
 def test_file_written_by_heredoc_and_submitted_unrun():
     """django-11820 (failed): the agent's last change rewrites ``test_app/models.py`` through a heredoc and the
     run submits with nothing run or read after it; before v8 the heredoc hid the write and FM-3.2 was absent."""
-    trace = _swe("django__django-11820")
+    trace = swe_run("django__django-11820")
     view = TraceView.build(trace, DEFAULT_CONFIG)
     last = _last_file_change(view)
     assert "<<" in last.step.content and {"models.py"} <= {t for ch in changes(last) for t in ch.targets}
@@ -64,7 +48,7 @@ def test_file_written_by_heredoc_and_submitted_unrun():
 def test_file_written_by_heredoc_then_run_is_checked():
     """django-11095 (resolved), near miss: the last change is a heredoc script too, and the agent runs code
     after it before submitting."""
-    trace = _swe("django__django-11095")
+    trace = swe_run("django__django-11095")
     view = TraceView.build(trace, DEFAULT_CONFIG)
     last = _last_file_change(view)
     assert "<<" in last.step.content and changes(last)
@@ -76,7 +60,7 @@ def test_second_write_on_a_single_plain_yes():
     """tau-4-3 (reward 0): the user answers "Yes, please proceed." and the agent makes one write, then another
     with no new confirmation asked; the policy wants an explicit yes before each action. Before v8 the second
     write shared the first one's yes."""
-    trace = _devset("tau_bench")["tau-4-3"]
+    trace = devset_traces("tau_bench")["tau-4-3"]
     view = TraceView.build(trace, DEFAULT_CONFIG)
     found, n_writes = unconfirmed_writes(view)
     assert n_writes == 4 and len(found) == 1
@@ -93,7 +77,7 @@ def test_second_write_on_a_single_plain_yes():
 def test_a_yes_to_several_actions_confirms_each_of_them():
     """tau2 airline 21 (reward 1), near miss: the user confirms "both actions as outlined" and the agent makes
     both writes back to back; and tau2 airline 17: "proceed with all the modifications"."""
-    runs = _devset("tau2")
+    runs = devset_traces("tau2")
     for trace_id, words in (("tau2-airline-21-0-597e646c", "both"), ("tau2-airline-17-0-6a9c9e49", "all")):
         trace = runs[trace_id]
         view = TraceView.build(trace, DEFAULT_CONFIG)

@@ -9,7 +9,7 @@ from functools import cache
 
 import pytest
 from conftest import FIXTURES, require_fixtures
-from rules_traces import assert_quotes_verify
+from rules_traces import assert_quotes_verify, devset_traces, swe_run
 
 import mastlens
 from mastlens.judges.rules import judge_trace
@@ -30,19 +30,6 @@ def _fixtures():
 @cache
 def _traces(source: str) -> dict[str, Trace]:
     return {t.id: t for t in mastlens.load_traces(str(FIXTURES / source))}
-
-
-@cache
-def _devset(relative: str) -> dict[str, Trace]:
-    path = FIXTURES.parent / "devsets" / relative
-    if not path.exists():
-        pytest.skip(f"dev set {path} not found")
-    return {t.id: t for t in mastlens.load_traces(str(path))}
-
-
-def _swe(instance: str) -> Trace:
-    runs = _devset(f"swe_bench/gemini-3-pro-mini-swe-agent/trajs/{instance}")
-    return next(iter(runs.values()))
 
 
 def test_write_without_the_explicit_yes_the_policy_demands():
@@ -82,7 +69,7 @@ def test_a_run_that_changes_nothing_or_carries_no_gate_is_not_assessed():
 def test_tau2_write_after_the_user_gave_details_not_a_yes():
     """tau2 airline 18 (reward 0): the user names the payment method for the refunds and the agent makes all
     five flight changes at once, with no yes after listing them, which the policy asks for."""
-    trace = _devset("tau2")["tau2-airline-18-0-680ebcd5"]
+    trace = devset_traces("tau2")["tau2-airline-18-0-680ebcd5"]
     verdict = judge_trace(trace).modes["FM-1.1"]
     assert verdict.status.value == "present" and "5 of 5" in verdict.reason
     assert trace.steps[verdict.evidence[0].step].kind is StepKind.SYSTEM
@@ -92,7 +79,7 @@ def test_tau2_write_after_the_user_gave_details_not_a_yes():
 def test_tau2_run_stopped_at_its_step_limit():
     """tau2 airline 6 (termination max_steps): the run ends on the simulator's max_steps event, which is the
     evidence of FM-1.5; a run the user ended (user_stop) is assessed and absent."""
-    runs = _devset("tau2")
+    runs = devset_traces("tau2")
     stopped = runs["tau2-airline-6-0-4d9c488b"]
     assert stopped.metadata["termination_reason"] == "max_steps"
     verdict = judge_trace(stopped).modes["FM-1.5"]
@@ -107,7 +94,7 @@ def test_tau2_run_stopped_at_its_step_limit():
 def test_a_handoff_to_a_human_is_no_write_to_check():
     """tau2 airline 11: the agent transfers to a human; ``transfer_to_human_agents`` changes no record, so FM-3.2
     finds no unchecked write (v6 called it one, on successful and failed runs alike)."""
-    trace = _devset("tau2")["tau2-airline-11-0-91762b0f"]
+    trace = devset_traces("tau2")["tau2-airline-11-0-91762b0f"]
     view = TraceView.build(trace, DEFAULT_CONFIG)
     handoffs = [c for c in view.calls if c.tool == "transfer_to_human_agents"]
     assert handoffs and all(changes(c) == [] for c in handoffs)
@@ -117,7 +104,7 @@ def test_a_handoff_to_a_human_is_no_write_to_check():
 def test_change_submitted_with_nothing_run_or_read_after_it():
     """SWE-bench django-11400 (unresolved): the last edit of filters.py is submitted with no test, script or
     read of the file after it; the evidence is the edit and the submission."""
-    trace = _swe("django__django-11400")
+    trace = swe_run("django__django-11400")
     view = TraceView.build(trace, DEFAULT_CONFIG)
     call = submission(view)
     assert call is not None and call.result.metadata.get("submission") is True
@@ -132,7 +119,7 @@ def test_change_submitted_with_nothing_run_or_read_after_it():
 def test_change_run_again_before_the_submission_is_checked():
     """SWE-bench django-10097 (resolved): after the last edit a script runs before the submission (the scratch
     script's removal is no change): FM-3.2 absent; the submitted run ended by design (FM-1.5 absent)."""
-    trace = _swe("django__django-10097")
+    trace = swe_run("django__django-10097")
     verdict = judge_trace(trace)
     assert verdict.modes["FM-3.2"].status.value == "absent" and "ran or read" in verdict.modes["FM-3.2"].reason
     assert verdict.modes["FM-1.5"].status.value == "absent"
@@ -142,7 +129,7 @@ def test_a_lone_agents_words_between_calls_are_no_claim():
     """SWE-bench django-11555 (resolved): a reproduction crashes, and between later calls the agent writes "It
     works!" about another query; v6 read that as a success claim over the crash (FM-2.5/FM-3.3). A lone agent's
     words between its calls are work in progress: neither mode is present."""
-    trace = _swe("django__django-11555")
+    trace = swe_run("django__django-11555")
     view = TraceView.build(trace, DEFAULT_CONFIG)
     assert autonomous_single_agent(view) and any(c.failed for c in view.calls)
     verdict = judge_trace(trace)

@@ -18,24 +18,26 @@ _ERROR_TEXT = re.compile(r"^\s*(?:(?:error|exception|fatal)\b\s*[:\-]|traceback 
                          re.IGNORECASE)
 
 
+def _json_or_none(text: str) -> object:
+    """``text`` parsed as JSON, or None when it is not JSON."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
 def error_shaped(content: str) -> bool:
     """A JSON result that reports a failure in its structure: ``ok`` / ``success`` false, ``is_error`` /
     ``isError`` true, or a non-empty error field with no data beside it. A JSON-encoded string is unwrapped once."""
     text = content.strip()
     if text.startswith('"'):
-        try:
-            inner = json.loads(text)
-        except ValueError:
-            return False
+        inner = _json_or_none(text)
         if not isinstance(inner, str):
             return False
         text = inner.strip()
     if not text.startswith("{"):
         return False
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return False
+    value = _json_or_none(text)
     if not isinstance(value, dict):
         return False
     if value.get("ok") is False or value.get("success") is False:

@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Optional
 import typer
 from rich.markup import escape
 
-from mastlens.cli.common import EXIT_USAGE, DbOption, JsonOption, console, fail, note, open_store, print_json, resolve_set
+from mastlens.cli.common import (
+    EXIT_USAGE, DbOption, JsonOption, console, fail, load_or_fail, note, open_store, print_json, resolve_set,
+)
 from mastlens.cli.tables import WideOption, fitted_table, print_table
 
 if TYPE_CHECKING:
@@ -29,10 +31,7 @@ def load_calibration_option(path: Path | None) -> Calibration | None:
         return None
     from mastlens.analysis.calibration import load_calibration
 
-    try:
-        return load_calibration(path)
-    except ValueError as exc:
-        fail(str(exc))
+    return load_or_fail(load_calibration, path)
 
 
 def say_calibration(applied: CalibrationApplied | None) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -14,6 +15,8 @@ from rich.markup import escape
 
 if TYPE_CHECKING:  # the store (and pydantic behind it) loads when a command opens it
     from mastlens.store import Store
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_PARTIAL = 1
@@ -73,6 +76,15 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     # the message is plain text: file names, trace ids and reasons may hold brackets rich would eat
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def load_or_fail(load: Callable[[Path], T], path: Path) -> T:
+    """``load(path)`` for a file an option names; a ValueError (a bad file: its name and the reason) fails
+    as a usage error."""
+    try:
+        return load(path)
+    except ValueError as exc:
+        fail(str(exc))
 
 
 def check_format(fmt: str) -> None:

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from mastlens.cli.calibrate import CalibrationOption, load_calibration_option
-from mastlens.cli.common import DbOption, console, fail, note, open_store, resolve_set
+from mastlens.cli.common import DbOption, console, fail, load_or_fail, note, open_store, resolve_set
 if TYPE_CHECKING:
     from mastlens.store import Store
 
@@ -41,12 +41,7 @@ def verdict_rules(path: Path | None):  # noqa: ANN201 - a VerdictRules (imported
     """The verdict rules from ``--verdict-rules FILE``, or the defaults."""
     from mastlens.analysis.groups import DEFAULT_RULES, load_verdict_rules
 
-    if path is None:
-        return DEFAULT_RULES
-    try:
-        return load_verdict_rules(path)
-    except ValueError as exc:
-        fail(str(exc))
+    return DEFAULT_RULES if path is None else load_or_fail(load_verdict_rules, path)
 
 
 def model_aliases(items: list[str] | None) -> dict[str, str]:

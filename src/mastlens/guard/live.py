@@ -25,7 +25,7 @@ from typing import Any
 
 from mastlens.judges.rules import DEFAULT_CONFIG, DETECTORS, RulesConfig, judge_trace
 from mastlens.judges.rules.judge import _run as run_detector
-from mastlens.judges.rules.view import _AGENT_KINDS, Call, TraceView, call_key, compiled, result_failed
+from mastlens.judges.rules.view import TraceView
 from mastlens.trace import ModeStatus, ModeVerdict, Outcome, Source, Step, StepKind, Trace, Verdict
 
 # Modes whose pattern, once complete, stays present however the run goes on: safe to judge on a window.
@@ -144,36 +144,9 @@ class LiveRun:
         return self._build(trace)
 
     def _build(self, trace: Trace) -> TraceView:
-        """:meth:`TraceView.build` on ``trace``, step for step, with each call's key and each call/result
-        pair's failure computed once for the run rather than once per window (a test holds the two equal)."""
-        config = self.config
-        view = TraceView(trace, config)
-        patterns = (compiled(config.error_patterns), compiled(config.error_patterns_despite_exit_0))
-        by_id: dict[str, Call] = {}
-        pending: list[Call] = []
-        for step in trace.steps:
-            if step.kind is StepKind.TOOL_CALL:
-                key = self._keys.get(step.index)
-                if key is None:
-                    key = self._keys[step.index] = call_key(step)
-                call = Call(step, None, False, key)
-                view.calls.append(call)
-                if step.call_id:
-                    by_id[step.call_id] = call
-                else:
-                    pending.append(call)
-            elif step.kind is StepKind.TOOL_RESULT:
-                call = by_id.get(step.call_id) if step.call_id else (pending.pop(0) if pending else None)
-                if call is not None and call.result is None:
-                    call.result = step
-                    pair = (call.step.index, step.index)
-                    failed = self._failed.get(pair)
-                    if failed is None:
-                        failed = self._failed[pair] = result_failed(call.step, step, config, patterns)
-                    call.failed = failed
-            elif step.kind in _AGENT_KINDS and step.content.strip():
-                view.agent_steps.append(step)
-        return view
+        """:meth:`TraceView.build` on ``trace``, with each call's key and each call/result pair's failure
+        computed once for the run rather than once per window (a test holds the two equal)."""
+        return TraceView.build(trace, self.config, keys=self._keys, failures=self._failed)
 
     def _budget_alerts(self) -> list[Alert]:
         out: list[Alert] = []

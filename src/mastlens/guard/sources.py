@@ -9,6 +9,7 @@ costs what parsing that line costs. Any other format is re-read whole by its ada
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,26 @@ class Feed:
             return None
         return json.loads(text)
 
+    def records(self, lines: list[bytes], lineno: int) -> Iterator[tuple[int, Any]]:
+        """Each line's number (the first is ``lineno``) and decoded JSON (None for a blank line); a line that
+        is not JSON is recorded in ``errors`` and skipped."""
+        for n, line in enumerate(lines, lineno):
+            try:
+                obj = self.decode(line)
+            except ValueError as exc:
+                self.errors.append(f"line {n}: invalid JSON ({exc})")
+                continue
+            yield n, obj
+
+
+def _unseen(seen: dict[str, int], run_id: str, steps: list[Step]) -> list[Step]:
+    """The steps of ``run_id`` past the ``seen[run_id]`` already reported, and marks them seen."""
+    done = seen.get(run_id, 0)
+    if len(steps) <= done:
+        return []
+    seen[run_id] = len(steps)
+    return steps[done:]
+
 
 class CodexFeed(Feed):
     """A Codex rollout, through the adapter's :class:`RolloutBuilder`. Echo steps (the UI repeating a
@@ -57,12 +78,7 @@ class CodexFeed(Feed):
         self.run_id = path.stem
 
     def feed(self, lines: list[bytes], lineno: int) -> dict[str, list[Step]]:
-        for n, line in enumerate(lines, lineno):
-            try:
-                obj = self.decode(line)
-            except ValueError as exc:
-                self.errors.append(f"line {n}: invalid JSON ({exc})")
-                continue
+        for n, obj in self.records(lines, lineno):
             if not isinstance(obj, dict) or not isinstance(obj.get("payload"), dict) or "type" not in obj:
                 continue
             ts = obj.get("timestamp") if isinstance(obj.get("timestamp"), str) else None
@@ -92,12 +108,7 @@ class ClaudeCodeFeed(Feed):
         self.seen: dict[str, int] = {}
 
     def feed(self, lines: list[bytes], lineno: int) -> dict[str, list[Step]]:
-        for n, line in enumerate(lines, lineno):
-            try:
-                obj = self.decode(line)
-            except ValueError as exc:
-                self.errors.append(f"line {n}: invalid JSON ({exc})")
-                continue
+        for n, obj in self.records(lines, lineno):
             if not isinstance(obj, dict):
                 continue
             session_id = obj.get("sessionId")
@@ -112,10 +123,8 @@ class ClaudeCodeFeed(Feed):
             self.sessions[session_id].record(obj)
         out = {}
         for sid, session in self.sessions.items():
-            steps = session.builder.steps
-            if len(steps) > self.seen.get(sid, 0):
-                out[sid] = steps[self.seen.get(sid, 0):]
-                self.seen[sid] = len(steps)
+            if new := _unseen(self.seen, sid, session.builder.steps):
+                out[sid] = new
         return out
 
 
@@ -135,10 +144,8 @@ class WholeFileFeed(Feed):
         result = read_file(self.path, self.fmt, ReadContext())
         out = {}
         for trace in result.traces:
-            done = self.seen.get(trace.id, 0)
-            if len(trace.steps) > done:
-                out[trace.id] = trace.steps[done:]
-                self.seen[trace.id] = len(trace.steps)
+            if new := _unseen(self.seen, trace.id, trace.steps):
+                out[trace.id] = new
         return out
 
 

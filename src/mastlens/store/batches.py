@@ -10,7 +10,7 @@ trace; identical requests of two traces share one line. Timestamps are written h
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,10 +47,9 @@ class BatchLine:
     output_tokens: int = 0
 
 
-_JOB_COLS = ("job_id", "set_name", "endpoint_host", "round", "status", "provider_status", "input_file_id",
-             "batch_id", "output_file_id", "error_file_id", "lines")
-_LINE_COLS = ("job_id", "custom_id", "trace_id", "sample", "window_index", "state", "error", "input_tokens",
-              "cached_tokens", "output_tokens")
+# the table columns are the records' fields, in their order
+_JOB_COLS = tuple(f.name for f in fields(BatchJob))
+_LINE_COLS = tuple(f.name for f in fields(BatchLine))
 
 
 def _begin(store: Any) -> str:

@@ -22,10 +22,12 @@ import codecs
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from mastlens.adapters.base import AdapterError, json_reason, open_trace, plain_name
+from mastlens.adapters.base import AdapterError, head_text, json_reason, open_trace, plain_name
+from mastlens.adapters.jsonstream import first_record_keys
 from mastlens.trace import StepKind
 from mastlens.adapters.steps import StepBuilder
 
@@ -42,6 +44,17 @@ _STRING_BODY = re.compile(r'(?:[^"\\]|\\.)*', re.DOTALL)
 def is_named(path: Path, suffix: str) -> bool:
     """Whether a file's name (without ``.gz``) ends with ``suffix`` (``.traj.json``, ``.traj``)."""
     return plain_name(path).lower().endswith(suffix) and len(plain_name(path)) > len(suffix)
+
+
+def sniff_trajectory(path: Path, head: bytes, suffix: str, keys_fit: Callable[[list[str]], bool]) -> bool:
+    """Whether a file is a trajectory: a JSON object named ``*suffix``, or one whose top-level keys seen in
+    the head (``[]`` when none could be read) satisfy ``keys_fit``."""
+    text = head_text(head)
+    if not text.startswith("{"):
+        return False
+    if is_named(path, suffix):
+        return True
+    return keys_fit(first_record_keys(text) or [])
 
 
 def instance_of(path: Path, suffix: str) -> str:

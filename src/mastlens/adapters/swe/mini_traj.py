@@ -18,10 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
-from mastlens.adapters.jsonstream import first_record_keys
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext
 from mastlens.adapters.swe.common import (
-    instance_of, is_named, load_whole, model_stats, nested, stats_metrics, submission_metadata, top_level_keys,
+    instance_of, load_whole, model_stats, nested, sniff_trajectory, stats_metrics, submission_metadata, top_level_keys,
 )
 from mastlens.adapters.swe.mini_steps import MiniReader
 from mastlens.adapters.swe.reports import attach_outcome
@@ -85,16 +84,13 @@ class MiniSweAgentAdapter(Adapter):
     extensions = (".json",)
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        text = head_text(head)
-        if not text.startswith("{"):
-            return False
-        if is_named(path, SUFFIX):
-            return True
-        keys = first_record_keys(text) or []
-        if looks_like_mini(keys):
-            return True
-        # a first value larger than the head (a big info.submission): scan the keys through the file
-        return keys[:1] == ["info"] and len(keys) == 1 and looks_like_mini(top_level_keys(path))
+        def keys_fit(keys: list[str]) -> bool:
+            if looks_like_mini(keys):
+                return True
+            # a first value larger than the head (a big info.submission): scan the keys through the file
+            return keys[:1] == ["info"] and len(keys) == 1 and looks_like_mini(top_level_keys(path))
+
+        return sniff_trajectory(path, head, SUFFIX, keys_fit)
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
         trace = read_trajectory(path, ctx, self.name)

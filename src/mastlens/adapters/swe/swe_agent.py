@@ -25,12 +25,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from mastlens.adapters.base import Adapter, AdapterError, ReadContext, head_text
+from mastlens.adapters.base import Adapter, AdapterError, ReadContext
 from mastlens.adapters.codex.output import parse_arguments
-from mastlens.adapters.jsonstream import first_record_keys
 from mastlens.adapters.steps import StepBuilder, content_text
 from mastlens.adapters.swe.common import (
-    SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, is_named, load_whole, model_stats,
+    SUBMISSION_STEP_CHARS, bounded, end_event, harness_feedback, instance_of, load_whole, model_stats, sniff_trajectory,
     nested, stats_metrics, submission_metadata,
 )
 from mastlens.adapters.swe.reports import attach_outcome
@@ -157,13 +156,8 @@ class SweAgentAdapter(Adapter):
     extensions = (".traj", ".json")
 
     def sniff(self, path: Path, head: bytes) -> bool:
-        text = head_text(head)
-        if not text.startswith("{"):
-            return False
-        if is_named(path, SUFFIX):
-            return True
-        keys = first_record_keys(text) or []
-        return "trajectory" in keys and ("history" in keys or "info" in keys)
+        return sniff_trajectory(path, head, SUFFIX,
+                                lambda keys: "trajectory" in keys and ("history" in keys or "info" in keys))
 
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
         data = load_whole(path)

@@ -59,6 +59,16 @@ class Call:
         return self.result.content if self.result is not None else ""
 
 
+def _cached(cache: dict[Any, Any] | None, key: Any, compute: Any) -> Any:
+    """``compute()``, looked up in and stored to ``cache`` under ``key`` when a cache is given."""
+    if cache is None:
+        return compute()
+    value = cache.get(key)
+    if value is None:
+        value = cache[key] = compute()
+    return value
+
+
 def call_key(step: Step) -> str:
     """Tool name plus arguments, normalized: whitespace collapsed, keys sorted, timeouts dropped."""
     args = step.arguments
@@ -136,14 +146,18 @@ class TraceView:
         return self.memo[key]
 
     @classmethod
-    def build(cls, trace: Trace, config: RulesConfig) -> TraceView:
+    def build(cls, trace: Trace, config: RulesConfig, *, keys: dict[int, str] | None = None,
+              failures: dict[tuple[int, int], bool] | None = None) -> TraceView:
+        """The view of ``trace``. ``keys`` (step index -> :func:`call_key`) and ``failures`` ((call index,
+        result index) -> :func:`result_failed`), when given, are caches kept across several builds over
+        the same run, so each value is computed once."""
         view = cls(trace, config)
         patterns = (compiled(config.error_patterns), compiled(config.error_patterns_despite_exit_0))
         by_id: dict[str, Call] = {}
         pending: list[Call] = []  # calls without an id, answered in order by results without one
         for step in trace.steps:
             if step.kind is StepKind.TOOL_CALL:
-                call = Call(step, None, False, call_key(step))
+                call = Call(step, None, False, _cached(keys, step.index, lambda: call_key(step)))
                 view.calls.append(call)
                 if step.call_id:
                     by_id[step.call_id] = call
@@ -153,7 +167,8 @@ class TraceView:
                 call = by_id.get(step.call_id) if step.call_id else (pending.pop(0) if pending else None)
                 if call is not None and call.result is None:
                     call.result = step
-                    call.failed = result_failed(call.step, step, config, patterns)
+                    call.failed = _cached(failures, (call.step.index, step.index),
+                                          lambda: result_failed(call.step, step, config, patterns))
             elif step.kind in _AGENT_KINDS and step.content.strip():
                 view.agent_steps.append(step)
         return view
