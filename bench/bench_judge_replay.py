@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT / "tests")]
 
+from _fidelity_sources import origin_of  # noqa: E402
 from _replay_figures import figures_for, print_figures  # noqa: E402
 from _replay_io import (  # noqa: E402
     NO_ANSWER, AnswerServer, dumped_trace_keys, git_commit, load_answers, request_record, trace_block, trace_key,
@@ -86,36 +87,15 @@ VARIANTS: dict[str, Variant] = {
 }
 
 
-@dataclass(frozen=True)
-class Origin:
-    """A dev-set trace's source (the name the split is keyed on), its task, and its sampling stratum."""
-
-    source: str
-    task: str
-    stratum: str
-
-
-def _meta(trace: Trace, *keys: str) -> str | None:
-    return next((str(trace.metadata[k]) for k in keys if trace.metadata.get(k) not in (None, "")), None)
-
-
-def _outcome(trace: Trace) -> str:
+def _stratum(trace: Trace, source: str) -> str:
+    """The sampling stratum of a dev-set trace: its outcome (tau-bench, tau2, SWE-bench), its Who&When subset,
+    or one stratum for MAST-Data."""
+    if source == "who&when":
+        subset = trace.metadata.get("subset")
+        return str(subset) if subset not in (None, "") else "unknown"
+    if source == "mast-data":
+        return "all"
     return {True: "successful", False: "failed"}.get(trace.outcome.success, "unknown")
-
-
-def origin_of(trace: Trace) -> Origin | None:
-    """Source and task as ``bench/devsplit.py`` keys them (the names bench_fidelity uses), or None."""
-    fmt = trace.source.format
-    if fmt in ("tau", "tau2"):
-        domain = _meta(trace, "environment", "domain") or "unknown"
-        return Origin("tau-bench" if fmt == "tau" else "tau2", f"{domain}/{_meta(trace, 'task_id')}", _outcome(trace))
-    if fmt in ("mini-swe-agent", "mini-swe-agent-run"):
-        return Origin("swe-bench", _meta(trace, "instance_id") or trace.task or trace.id, _outcome(trace))
-    if fmt == "whowhen":
-        return Origin("who&when", trace.id, _meta(trace, "subset") or "unknown")
-    if fmt == "mad":
-        return Origin("mast-data", trace.id, "all")
-    return None
 
 
 def _order(trace_id: str) -> str:
@@ -127,9 +107,9 @@ def select(store: Store, split: str, sample: dict[str, int | None]) -> dict[str,
     keyed-hash order (None: all)."""
     strata: dict[tuple[str, str], list[str]] = {}
     for trace in store.iter_traces():
-        origin = origin_of(trace)
+        origin = origin_of(trace)  # the source and task bench_fidelity splits by, so both benches split alike
         if origin is not None and in_split(origin.source, origin.task, split):
-            strata.setdefault((origin.source, origin.stratum), []).append(trace.id)
+            strata.setdefault((origin.source, _stratum(trace, origin.source)), []).append(trace.id)
     out: dict[str, list[str]] = {}
     for (source, _), ids in sorted(strata.items()):
         limit = sample.get(source)
