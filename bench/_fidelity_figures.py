@@ -16,6 +16,7 @@ Every figure comes from the analysis functions ``agree`` and ``stats`` use.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from _fidelity_sources import Origin, ids_by_group, origins
 from mastlens.analysis.agreement import agreement_from_matrices, statuses
@@ -29,13 +30,20 @@ ATTRIBUTION = "whowhen-attribution"
 MAJORITY = "mad-majority"
 
 
-def separation(store: Store, set_name: str, ids: set[str], group: str, *, rounds: int | None = None) -> dict:
-    """AUROC (with CI) and flag rates of ``set_name``'s failure vectors on the traces ``ids``."""
+def outcome_matrices(store: Store, set_name: str, ids: set[str]) -> tuple[pd.DataFrame, list[str], np.ndarray, np.ndarray]:
+    """``set_name``'s failure vectors on the traces ``ids``: the frame, its mode ids, the present matrix and the
+    outcomes (1 success, 0 failed, -1 unknown)."""
     df = failure_vectors(store, set_name)
     df = df[df["id"].isin(ids)]
     mode_ids = [m for m in load_taxonomy().ids if m in df.columns]
     present, _, _ = mode_matrices(df, mode_ids)
     success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8)
+    return df, mode_ids, present, success
+
+
+def separation(store: Store, set_name: str, ids: set[str], group: str, *, rounds: int | None = None) -> dict:
+    """AUROC (with CI) and flag rates of ``set_name``'s failure vectors on the traces ``ids``."""
+    _, _, present, success = outcome_matrices(store, set_name, ids)
     kwargs = {"rounds": rounds} if rounds is not None else {}
     return outcome_separation(present, success, group=group, **kwargs).model_dump(mode="json")
 
@@ -52,20 +60,28 @@ def localization(store: Store, set_name: str, ids: set[str], *, rounds: int | No
             "naive": [x.model_dump(mode="json") for x in localization_by_group(naive, **kwargs)]}
 
 
-def kappas(store: Store, set_name: str, ids: set[str], *, rounds: int | None = None) -> dict:
-    """MAST-Data: per-mode kappa of ``set_name`` against the annotators' majority on the traces ``ids``."""
+def agreement_on(store: Store, set_name: str, ids: set[str], *, rounds: int | None = None):  # noqa: ANN201
+    """(number of traces, ``AgreementResult``) of ``set_name`` against the annotators' majority on the traces
+    ``ids`` both sets judged; ``(0, None)`` when the store holds no majority labels."""
     mode_ids = load_taxonomy().ids
     if store.get_set(MAJORITY) is None:
-        return {"n": 0, "modes": []}
+        return 0, None
     sa, sb = statuses(store, MAJORITY, mode_ids), statuses(store, set_name, mode_ids)
     common = sorted(set(sa) & set(sb) & ids)
     empty = np.zeros((0, len(mode_ids)), dtype=np.int8)
     a = np.array([sa[t] for t in common]) if common else empty
     b = np.array([sb[t] for t in common]) if common else empty
     kwargs = {"rounds": rounds} if rounds is not None else {}
-    result = agreement_from_matrices(a, b, mode_ids, MAJORITY, set_name, **kwargs)
-    return {"n": len(common), "modes": [{"id": s.id, "n": s.n, "positives": s.tp + s.fn, "kappa": s.kappa,
-                                         "kappa_ci": s.kappa_ci} for s in result.modes]}
+    return len(common), agreement_from_matrices(a, b, mode_ids, MAJORITY, set_name, **kwargs)
+
+
+def kappas(store: Store, set_name: str, ids: set[str], *, rounds: int | None = None) -> dict:
+    """MAST-Data: per-mode kappa of ``set_name`` against the annotators' majority on the traces ``ids``."""
+    n, result = agreement_on(store, set_name, ids, rounds=rounds)
+    if result is None:
+        return {"n": 0, "modes": []}
+    return {"n": n, "modes": [{"id": s.id, "n": s.n, "positives": s.tp + s.fn, "kappa": s.kappa,
+                               "kappa_ci": s.kappa_ci} for s in result.modes]}
 
 
 def source_figures(store: Store, set_name: str, split: str | None, *, rounds: int | None = None,

@@ -9,26 +9,14 @@ functions ``agree`` and ``stats`` use.
 
 from __future__ import annotations
 
-import numpy as np
-
-from mastlens.analysis.agreement import agreement_from_matrices, statuses
+from _fidelity_figures import agreement_on, localization as _localization, outcome_matrices
 from mastlens.analysis.fidelity import outcome_separation
-from mastlens.analysis.localization import localization_by_group, localization_pairs
-from mastlens.analysis.vectors import failure_vectors, mode_matrices
 from mastlens.store import Store
-from mastlens.taxonomy import load_taxonomy
-
-ATTRIBUTION = "whowhen-attribution"
-MAJORITY = "mad-majority"
 
 
 def separation(store: Store, set_name: str, ids: set[str], group: str) -> dict:
     """AUROC (with CI), flag rates, mode prevalence split by outcome, and ``task_completed`` accuracy."""
-    df = failure_vectors(store, set_name)
-    df = df[df["id"].isin(ids)]
-    mode_ids = [m for m in load_taxonomy().ids if m in df.columns]
-    present, _, _ = mode_matrices(df, mode_ids)
-    success = df["success"].astype("Int8").fillna(-1).to_numpy(dtype=np.int8)
+    df, mode_ids, present, success = outcome_matrices(store, set_name, ids)
     out = outcome_separation(present, success, group=group).model_dump(mode="json")
     ok = success == 1
     out["modes_on_success"] = {m: int(present[ok, j].sum()) for j, m in enumerate(mode_ids) if present[ok, j].any()}
@@ -43,30 +31,19 @@ def separation(store: Store, set_name: str, ids: set[str], group: str) -> dict:
 
 
 def localization(store: Store, set_name: str, ids: set[str]) -> dict:
-    """Who&When: any-mode share, and the judge's and the naive baseline's localization per subset, on the runs
-    the judge annotated."""
-    anns = {a.trace_id: a.verdict for a in store.get_annotations(set_name) if a.verdict is not None and a.trace_id in ids}
-    judged = [p for p in localization_pairs(store, ATTRIBUTION, set_name, group_by="subset") if p.trace_id in ids]
-    # the naive baseline on the same runs as the judge (a run the judge errored on is in neither)
-    naive = [p for p in localization_pairs(store, ATTRIBUTION, None, group_by="subset", baseline=True)
-             if p.trace_id in ids and p.trace_id in anns]
-    return {"n": len(anns), "any_mode": sum(bool(v.present()) for v in anns.values()) / len(anns) if anns else None,
-            "judge": [x.model_dump(mode="json") for x in localization_by_group(judged)],
-            "naive": [x.model_dump(mode="json") for x in localization_by_group(naive)]}
+    """Who&When as bench_fidelity measures it, on the runs the judge annotated: the naive baseline is then
+    scored on the same runs as the judge (a run the judge errored on is in neither)."""
+    annotated = {a.trace_id for a in store.get_annotations(set_name) if a.verdict is not None and a.trace_id in ids}
+    return _localization(store, set_name, annotated)
 
 
 def kappas(store: Store, set_name: str, ids: set[str]) -> dict:
-    """MAST-Data: per-mode and micro/macro kappa of ``set_name`` against the annotators' majority."""
-    mode_ids = load_taxonomy().ids
-    if store.get_set(MAJORITY) is None:
+    """MAST-Data: per-mode and micro/macro kappa of ``set_name`` against the annotators' majority, with each
+    mode's prevalence beside the humans'."""
+    n, result = agreement_on(store, set_name, ids)
+    if result is None:
         return {"n": 0, "modes": [], "micro": None, "macro": None}
-    sa, sb = statuses(store, MAJORITY, mode_ids), statuses(store, set_name, mode_ids)
-    common = sorted(set(sa) & set(sb) & ids)
-    empty = np.zeros((0, len(mode_ids)), dtype=np.int8)
-    a = np.array([sa[t] for t in common]) if common else empty
-    b = np.array([sb[t] for t in common]) if common else empty
-    result = agreement_from_matrices(a, b, mode_ids, MAJORITY, set_name)
-    return {"n": len(common), "micro": result.micro.model_dump(mode="json"), "macro": result.macro.kappa,
+    return {"n": n, "micro": result.micro.model_dump(mode="json"), "macro": result.macro.kappa,
             "modes": [{"id": s.id, "n": s.n, "positives": s.tp + s.fn, "kappa": s.kappa, "kappa_ci": s.kappa_ci,
                        "prevalence_humans": s.prevalence_a, "prevalence_judge": s.prevalence_b}
                       for s in result.modes]}
