@@ -77,6 +77,9 @@ def test_report_diff_section_links_examples_to_drilldowns(browser, hostile_store
     link = page.locator("#diff-verdicts a.trace-id").first
     target = link.get_attribute("href")[1:]
     link.click()
-    page.wait_for_function(f"document.getElementById('{target}').open === true")
+    # (wait_for_function with an expression needs eval, which the page's CSP may refuse)
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{target}")).to_have_js_property("open", True)
     assert problems == []
     page.close()

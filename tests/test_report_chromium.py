@@ -68,7 +68,10 @@ def test_report_renders_and_links_work(browser, store, tmp_path):
     target = link.get_attribute("href")[1:]
     assert page.locator(f"#{target}").evaluate("el => el.open") is False
     link.click()
-    page.wait_for_function(f"document.getElementById('{target}').open === true")
+    # (wait_for_function with an expression needs eval, which the page's CSP may refuse)
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{target}")).to_have_js_property("open", True)
     assert page.evaluate("location.hash") == f"#{target}"
     # Step links inside it scroll to the flagged step, which is visible.
     step_link = page.locator(f"#{target} ul.flags a[href*='-s']").first
