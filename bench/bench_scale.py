@@ -12,7 +12,8 @@ file in a temporary folder):
    traces without a verdict (lost, must be 0);
 3. the same K workers with one of them killed with SIGKILL once a tenth of the traces are stored (leases of
    ``--lease`` seconds, default 3): the leases it held at the kill, all taken over and finished by the others
-   (lease recoveries), requests sent twice (at most the killed worker's C requests on the wire), lost (0).
+   (lease recoveries), requests sent twice (the killed worker's C requests on the wire, plus the replies of the
+   one commit under way at the kill: judges/offload.py), lost (0).
 
 Reproduce:  python bench/bench_scale.py [--ingest 20000] [--traces 2000] [--workers 4] [--concurrency 16]
             [--latency 0.5] [--lease 3] [--pg postgresql://USER@HOST:PORT/NAME] [--backends postgresql,sqlite]
@@ -145,7 +146,8 @@ def bench_backend(name: str, location_for: callable, args: argparse.Namespace, s
                 f"{many['twice']}, lost {many['lost']}")
     rows.append(f"{name:<11} {args.workers} workers, one SIGKILLed: {killed['traces/s']:6.1f} traces/s; leases held "
                 f"at the kill {killed['held_at_kill']}, recovered by the others {killed['recovered']}; requests "
-                f"sent twice {killed['resent']} (<= C = {args.concurrency} on the wire), lost {killed['lost']}")
+                f"sent twice {killed['resent']} (the C = {args.concurrency} on the wire plus replies in the commit under way), "
+                f"lost {killed['lost']}")
     return rows
 
 
