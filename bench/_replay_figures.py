@@ -10,6 +10,7 @@ functions ``agree`` and ``stats`` use.
 from __future__ import annotations
 
 from _fidelity_figures import agreement_on, localization as _localization, outcome_matrices
+from _fidelity_print import ci as _ci, localization_lines, pct as _pct
 from mastlens.analysis.fidelity import outcome_separation
 from mastlens.store import Store
 
@@ -57,19 +58,6 @@ def figures_for(store: Store, set_name: str, kind: str, ids: set[str], group: st
     return {"kind": "outcome", **separation(store, set_name, ids, group)}
 
 
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def _ci(ci: list[float] | None) -> str:
-    return "" if not ci else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
-
-
-def _loc_row(label: str, loc: dict) -> str:
-    return (f"    {label:<38} n={loc['n_step']:>3}  step exact {_pct(loc['step_exact']):>6}  +-1 "
-            f"{_pct(loc['step_within_1']):>6}  +-3 {_pct(loc['step_within_3']):>6}  agent {_pct(loc['agent']):>6}")
-
-
 def print_figures(group: str, fig: dict, counts: dict) -> None:
     """One source's block: how many traces were judged and errored, then its figures."""
     print(f"\n{group}: {counts['annotated']}/{counts['traces']} annotated, {counts['errors']} errors"
@@ -77,7 +65,7 @@ def print_figures(group: str, fig: dict, counts: dict) -> None:
           + (f"; {counts['unverified_evidence']} of {counts['evidence']} evidence quotes not found in the record"
              if counts.get("evidence") else ""))
     if fig["kind"] == "outcome":
-        auroc = "-" if fig["auroc"] is None else f"{fig['auroc']:.2f}{_ci(fig['auroc_ci'])}"
+        auroc = "-" if fig["auroc"] is None else f"{fig['auroc']:.2f}{_ci(fig['auroc_ci'], as_pct=False)}"
         print(f"  {fig['n']} runs ({fig['n_failed']} failed, {fig['n_success']} successful): flagged failed "
               f"{_pct(fig['flagged_failed'])}, successful {_pct(fig['flagged_success'])}; AUROC {auroc}")
         print(f"  task_completed right on {fig['task_completed_right']} of {fig['n']} "
@@ -86,16 +74,12 @@ def print_figures(group: str, fig: dict, counts: dict) -> None:
         print(f"  modes on failed runs: {fig['modes_on_failed'] or 'none'}")
     elif fig["kind"] == "localization":
         print(f"  {fig['n']} failed runs judged, any mode present {_pct(fig['any_mode'])}")
-        naive = {x["group"]: x for x in fig["naive"]}
-        for loc in fig["judge"]:
-            print(_loc_row(f"{loc['group']}: judge", loc))
-            if loc["group"] in naive:
-                print(_loc_row(f"{loc['group']}: naive first message", naive[loc["group"]]))
+        print("\n".join(localization_lines(fig, "naive first agent message")))
     else:
         micro = fig["micro"] or {}
         kappa, macro = micro.get("kappa"), fig["macro"]
         print(f"  {fig['n']} traces: micro kappa {'-' if kappa is None else f'{kappa:+.2f}'}"
-              f"{_ci(micro.get('kappa_ci'))}, macro {'-' if macro is None else f'{macro:+.2f}'}; "
+              f"{_ci(micro.get('kappa_ci'), as_pct=False)}, macro {'-' if macro is None else f'{macro:+.2f}'}; "
               f"prevalence judge {_pct(micro.get('prevalence_b'))} vs humans {_pct(micro.get('prevalence_a'))}")
         for m in fig["modes"]:
             if m["n"]:

@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 from _fidelity_figures import source_figures
+from _fidelity_print import ci as _ci, localization_lines, pct as _pct
 from _fidelity_sources import origins
 from mastlens.judges.registry import get_judge
 from mastlens.judges.runner import annotate_traces
@@ -50,16 +51,6 @@ def _shared_dir() -> Path:
     import os
 
     return Path(os.environ.get("MASTLENS_SHARED") or ROOT.parent / "shared")
-
-
-def _pct(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.1f}%"
-
-
-def _ci(ci: tuple[float, float] | None, pct: bool = True) -> str:
-    if ci is None:
-        return ""
-    return f" [{_pct(ci[0])}, {_pct(ci[1])}]" if pct else f" [{ci[0]:.2f}, {ci[1]:.2f}]"
 
 
 def coverage(store: Store, set_name: str) -> dict[str, dict[str, int]]:
@@ -111,32 +102,22 @@ def run(args: argparse.Namespace, db: Path) -> dict:
         return out
 
 
-def _loc_row(label: str, loc: dict) -> str:
-    return (f"  {label:<48} n={loc['n_step']:>3}  step exact {_pct(loc['step_exact']):>6}"
-            f"  +-1 {_pct(loc['step_within_1']):>6}  +-3 {_pct(loc['step_within_3']):>6}  agent {_pct(loc['agent']):>6}"
-            f"  no step {_pct(loc['no_step'])}")
-
-
 def _print_source(group: str, f: dict) -> None:
     if f["kind"] == "outcome":
         print(f"\n{group} ({f['n']} runs: {f['n_failed']} failed, {f['n_success']} successful)")
         print(f"  any mode present: failed {_pct(f['flagged_failed'])}, successful {_pct(f['flagged_success'])}")
-        auroc = "-" if f["auroc"] is None else f"{f['auroc']:.2f}{_ci(f['auroc_ci'], pct=False)}"
+        auroc = "-" if f["auroc"] is None else f"{f['auroc']:.2f}{_ci(f['auroc_ci'], as_pct=False)}"
         print(f"  AUROC of the failure vector for failure: {auroc} (chance 0.50){'; ' + f['note'] if f['note'] else ''}")
     elif f["kind"] == "localization":
         print(f"\n{group} ({f['n']} failed runs): any mode present {_pct(f['any_mode'])}")
-        naive = {x["group"]: x for x in f["naive"]}
-        for loc in f["judge"]:
-            print(_loc_row(f"{loc['group']}: judge", loc))
-            if loc["group"] in naive:
-                print(_loc_row(f"{loc['group']}: naive first agent message", naive[loc["group"]]))
+        print("\n".join(localization_lines(f, "naive first agent message")))
         for name, (agent, step) in PUBLISHED.items():
             print(f"  published {name}: step exact {_pct(step)}, agent {_pct(agent)}")
     else:
         print(f"\n{group} human labels ({f['n']} traces): Cohen's kappa vs the annotators' majority, per mode")
         for s in f["modes"]:
             if s["n"]:
-                kappa = "-" if s["kappa"] is None else f"{s['kappa']:+.2f}{_ci(s['kappa_ci'], pct=False)}"
+                kappa = "-" if s["kappa"] is None else f"{s['kappa']:+.2f}{_ci(s['kappa_ci'], as_pct=False)}"
                 print(f"  {s['id']:<7} assessed on {s['n']:>2}, {s['positives']:>2} positives: kappa {kappa}")
         print(f"  not assessed by both: {', '.join(s['id'] for s in f['modes'] if not s['n']) or 'none'}")
 
