@@ -10,7 +10,6 @@ from mastlens.judges.rules.commands import Change, call_commands, changes, check
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.handover import Handover, handover
-from mastlens.judges.rules.project_tests import project_has_tests, project_tests_run
 from mastlens.judges.rules.termination import submission
 from mastlens.judges.rules.view import Call, TraceView
 from mastlens.judges.rules.vouching import _VERIFY_INTENT, team_agents, verified_by_reading, vouches
@@ -209,9 +208,7 @@ def _adopted_unchecked(adopted: Handover, config: RulesConfig) -> ModeVerdict:
 def _submitted_unchecked(view: TraceView, submitted: Call, config: RulesConfig) -> ModeVerdict:
     """A run that ends by submitting its work (a patch, a diff): present when, after the last change to a
     file before the submission, nothing ran code (a test, a reproduction script) or read a changed file
-    again; or (rules v9) when the run saw the project's tests and never ran any of them, checking its change
-    with its own scripts only (:mod:`.project_tests`). Removing files (cleanup of scratch scripts) is no
-    change to check."""
+    again. Removing files (cleanup of scratch scripts) is no change to check."""
     calls = [c for c in view.calls if c.step.index < submitted.step.index]
     edits = [(i, c) for i, c in enumerate(calls) if not c.failed and any(
         ch.kind == "file" and not ch.removal for ch in changes(c))]
@@ -219,22 +216,13 @@ def _submitted_unchecked(view: TraceView, submitted: Call, config: RulesConfig) 
         return not_assessed(MODE, "the run submitted without a file change the rules can see")
     last_i, last = edits[-1]
     changed = [ch for ch in changes(last) if ch.kind == "file" and not ch.removal]
+    for later in calls[last_i + 1:]:
+        commands = call_commands(later)
+        if any(runs_code(tokens) for tokens in commands or []) or any(checks(later, ch) for ch in changed):
+            return absent(MODE, 0.7, f"after the last file change (step {last.step.index}) step {later.step.index} "
+                          "ran or read it again before the submission")
     targets = sorted({t for ch in changed for t in ch.targets}) or ["a file"]
-    checked = next((later for later in calls[last_i + 1:]
-                    if any(runs_code(tokens) for tokens in call_commands(later) or [])
-                    or any(checks(later, ch) for ch in changed)), None)
-    if checked is None:
-        return present(MODE, 0.7, f"the last file change (step {last.step.index}: {', '.join(targets)}) was submitted "
-                       f"at step {submitted.step.index} with no test, script run or read of it after the change",
-                       cite_all([(last.step, targets[0] if targets[0] != "a file" else None), (submitted.step, None)],
-                                config.excerpt_chars))
-    after = f"after the last file change (step {last.step.index}) step {checked.step.index} ran or read it again"
-    if not project_has_tests(view, submitted.step.index):
-        return absent(MODE, 0.7, after + " before the submission (the run saw no tests of the project)")
-    if project_tests_run(view, submitted.step.index):
-        return absent(MODE, 0.7, after + " and the project's own tests ran before the submission")
-    own = [c for c in calls if any(runs_code(tokens) for tokens in call_commands(c) or [])]
-    pairs = [(c.step, None) for c in own[-2:]] + [(last.step, None), (submitted.step, None)]
-    return present(MODE, 0.6, f"the change (last at step {last.step.index}: {', '.join(targets)}) was submitted at step "
-                   f"{submitted.step.index} checked only by the agent's own scripts: the run saw the project's tests "
-                   "and never ran any of them", cite_all(pairs, config.excerpt_chars))
+    return present(MODE, 0.7, f"the last file change (step {last.step.index}: {', '.join(targets)}) was submitted at "
+                   f"step {submitted.step.index} with no test, script run or read of it after the change",
+                   cite_all([(last.step, targets[0] if targets[0] != "a file" else None), (submitted.step, None)],
+                            config.excerpt_chars))
