@@ -22,7 +22,10 @@ def _scan(command: str) -> list[list[str]]:
     quote, escaped, in_token = "", False, False
     for ch in command:
         if escaped:
-            buf.append(ch)
+            if ch == "\n":  # a backslash-newline continues the line: it is no character of a word
+                in_token = bool(buf)
+            else:
+                buf.append(ch)
             escaped = False
         elif quote:
             if ch == quote:
