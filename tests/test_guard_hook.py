@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,32 @@ from mastlens.judges.rules import judge_trace
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "claude_code" / "tool_call_conversation.jsonl"
 pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason=f"{FIXTURE} not present (shared fixtures)")
+
+
+
+def worker_pids(root: Path, wait: float = 5.0) -> list[int]:
+    """The pids of the hook workers started for state folders under ``root`` (each writes its pid into its
+    lock file once it is up; one started a moment ago is waited for)."""
+    pids = []
+    for started in root.rglob("worker/worker.started"):
+        lock, deadline = started.with_name("worker.lock"), time.monotonic() + wait
+        while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if lock.exists() and lock.read_text().strip():
+            pids.append(int(lock.read_text().split()[0]))
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def stop_hook_workers(tmp_path):
+    """The hook starts a worker per state folder (it would wait out its idle time): stopped after the test."""
+    yield
+    for pid in worker_pids(tmp_path):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it had left already
+
 
 FAILING = {"command": "npm test -- --runInBand"}
 ERROR = "npm ERR! Missing script: \"test\"\n\nnpm ERR! To see a list of scripts, run:\nnpm ERR!   npm run"

@@ -70,6 +70,36 @@ def save_state(path: Path, state: SessionState) -> None:
     os.replace(tmp, path)
 
 
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+class StateCache:
+    """Session states kept in memory between calls (the hook's worker, :mod:`.hook_worker`): a state is
+    read from its file again only when the file changed since this cache saved it (another process wrote
+    it). Saving still writes the file, so what is on disk after a call is what it would be without the cache."""
+
+    def __init__(self, limit: int = 16):
+        self.limit = limit
+        self.kept: dict[Path, tuple[tuple[int, int, int] | None, SessionState]] = {}
+
+    def load(self, path: Path) -> SessionState:
+        kept = self.kept.pop(path, None)
+        if kept is not None and kept[0] is not None and kept[0] == _signature(path):
+            return kept[1]
+        return load_state(path)
+
+    def save(self, path: Path, state: SessionState) -> None:
+        save_state(path, state)
+        self.kept[path] = (_signature(path), state)
+        while len(self.kept) > self.limit:  # the least recently used session goes first
+            del self.kept[next(iter(self.kept))]
+
+
 def read_transcript(state: SessionState, transcript: Path) -> list[Any]:
     """The session's steps so far, reading only the lines added since the last call."""
     follower = FollowedFile(transcript, state.offset, state.inode)
@@ -190,8 +220,9 @@ def _ends_with(steps: list[Any], text: str) -> bool:
     return False
 
 
-def run_hook(event: dict[str, Any], state_dir: Path, config: Any) -> Decision:
-    """Read the transcript since the last call, decide, and keep the session's state."""
+def run_hook(event: dict[str, Any], state_dir: Path, config: Any, cache: StateCache | None = None) -> Decision:
+    """Read the transcript since the last call, decide, and keep the session's state (``cache``: states kept
+    in memory from the last call, as the worker keeps them)."""
     session = event.get("session_id")
     transcript = event.get("transcript_path")
     if event.get("hook_event_name") == "SubagentStop" and isinstance(event.get("agent_transcript_path"), str):
@@ -202,13 +233,16 @@ def run_hook(event: dict[str, Any], state_dir: Path, config: Any) -> Decision:
     if not isinstance(session, str) or not isinstance(transcript, str):
         return Decision(ALLOW)
     path = _state_file(state_dir, session)
-    state = load_state(path)
+    state = cache.load(path) if cache is not None else load_state(path)  # a failed call leaves it out of the cache
     marker = blocked_marker(state_dir, session)
     if not marker.exists():
         state.last_block = None  # the quick path let something through since: the last decision was no block
     read_transcript(state, Path(transcript).expanduser())
     decision = decide(event, state, config)
-    save_state(path, state)
+    if cache is not None:
+        cache.save(path, state)
+    else:
+        save_state(path, state)
     if decision.code == BLOCK:
         marker.touch()
     else:
