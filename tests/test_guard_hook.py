@@ -23,16 +23,17 @@ pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason=f"{FIXTURE} not pre
 
 
 def worker_pids(root: Path, wait: float = 5.0) -> list[int]:
-    """The pids of the hook workers started for state folders under ``root`` (each writes its pid into its
-    lock file once it is up; one started a moment ago is waited for)."""
-    pids = []
+    """The pids of the hook workers started for state folders under ``root``: the one serving each folder
+    (it writes its pid into its lock file once it is up, waited for) and the one last started there."""
+    pids = set()
     for started in root.rglob("worker/worker.started"):
         lock, deadline = started.with_name("worker.lock"), time.monotonic() + wait
         while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if lock.exists() and lock.read_text().strip():
-            pids.append(int(lock.read_text().split()[0]))
-    return pids
+        for path in (lock, started):
+            if path.exists() and path.read_text().strip():
+                pids.add(int(path.read_text().split()[0]))
+    return sorted(pids)
 
 
 @pytest.fixture(autouse=True)

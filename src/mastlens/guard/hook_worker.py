@@ -39,7 +39,7 @@ IDLE_ENV = "MASTLENS_GUARD_WORKER_IDLE"
 DEFAULT_IDLE = 900.0
 STARTUP_WAIT = 5.0  # seconds a deciding call waits for a worker it started (the hook's timeout is 10 s)
 ANSWER_WAIT = 8.0  # seconds a worker may take to answer once it took the call
-RESPAWN_AFTER = 30.0  # a worker is started at most this often per folder
+RESPAWN_AFTER = 30.0  # seconds a worker starting up is waited for rather than started again
 MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to ~104-108 bytes
 PROTOCOL = 1
 
@@ -127,23 +127,26 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start(state_dir: Path) -> int | None:
-    """Start the folder's worker in the background (at most once per :data:`RESPAWN_AFTER` s): its pid."""
+def start(state_dir: Path) -> int:
+    """The pid of the folder's worker coming up: one started less than :data:`RESPAWN_AFTER` s ago and still
+    running, else a new one, started in the background."""
     wdir = worker_dir(state_dir)
     stamp = wdir / "worker.started"
     try:
-        if time.time() - os.stat(stamp).st_mtime < RESPAWN_AFTER:
-            return None
-    except OSError:
+        pid = int(stamp.read_text(encoding="utf-8").strip() or 0)
+        if pid and time.time() - os.stat(stamp).st_mtime < RESPAWN_AFTER and _alive(pid):
+            return pid
+    except (OSError, ValueError):
         pass
     wdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    stamp.write_text("", encoding="utf-8")
     devnull = os.devnull
     actions = [(os.POSIX_SPAWN_OPEN, 0, devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_OPEN, 1, devnull, os.O_WRONLY, 0),
                (os.POSIX_SPAWN_OPEN, 2, devnull, os.O_WRONLY, 0)]
     safe_path = ["-P"] if sys.version_info >= (3, 11) else []  # not the caller's cwd first on sys.path
     argv = [sys.executable, *safe_path, "-m", "mastlens.guard.hook_worker", str(state_dir.absolute())]
-    return os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions, setsid=True)
+    pid = os.posix_spawn(sys.executable, argv, dict(os.environ), file_actions=actions, setsid=True)
+    stamp.write_text(f"{pid}\n", encoding="utf-8")
+    return pid
 
 
 def ask_or_start(event: dict[str, Any], state_dir: Path, rules_config: Path | None) -> tuple[int, str]:
@@ -159,7 +162,7 @@ def ask_or_start(event: dict[str, Any], state_dir: Path, rules_config: Path | No
         try:
             return ask(event, state_dir, rules_config)
         except NoWorker:
-            if pid is not None and not _alive(pid):
+            if not _alive(pid):
                 break  # it left at once (another worker took the folder, or it failed to start)
     raise NoWorker("no worker answered")
 
