@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mastlens.adapters.loader import read_file
+from mastlens.guard.hook_worker import settled
 from mastlens.judges.rules import judge_trace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -187,6 +188,7 @@ def test_the_fixture_session_as_recorded_is_never_blocked(tmp_path):
                         ("Stop", {"stop_hook_active": False})):
         result = hook(t.event(name, **extra), state)
         assert result.returncode == 0, (name, result.stderr)
+    assert settled(state)  # a worker that answered writes the state right after its answer
     assert list(state.glob("*.pickle"))  # the session's state was kept for the next call
 
 

@@ -16,6 +16,7 @@ from test_guard_hook import (  # noqa: F401 - the same skip reason, and the hook
 )
 
 from mastlens.guard.hook import load_state
+from mastlens.guard.hook_worker import settled
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -35,6 +36,7 @@ def run(command: list[str], event: dict | bytes, state: Path) -> subprocess.Comp
 def kept_state(state: Path) -> dict:
     """What a state folder holds, comparable across two folders: the quick path's JSON, the full path's
     session state (offsets, lines, last block, blocks), and which markers exist."""
+    assert settled(state)  # the worker, if one answered, writes the state right after its answer
     kept: dict = {}
     for path in sorted(state.iterdir()):
         if path.suffix == ".pickle":

@@ -4,8 +4,9 @@ A hook call is a new process, and a decision (a Stop, a call that could be the k
 detectors, whose import (pydantic behind the trace model) costs several times the interpreter's own start.
 So the hook hands deciding calls to a worker: a background process per state folder that has the detectors
 loaded and the sessions' states in memory, answering on a Unix socket in ``<state>/worker/``. It runs the
-very same :func:`~mastlens.guard.hook.run_hook` the hook would run, on the same state files (saved before it
-answers), so the decisions are the hook's own; only the imports are paid once.
+very same :func:`~mastlens.guard.hook.run_hook` the hook would run, on the same state files, so the decisions
+are the hook's own; only the imports are paid once. A call's state file is written right after the answer
+(``worker/worker.busy`` is locked from the call's start until then: :func:`settled` waits for it).
 
 * The hook asks the worker; when none answers it starts one (detached, its output to /dev/null) and waits
   for it (at most :data:`STARTUP_WAIT` s), else decides in-process as before. A quick-path call with no
@@ -178,6 +179,27 @@ def warm(state_dir: Path) -> None:
             pass
 
 
+def settled(state_dir: Path, timeout: float = 10.0) -> bool:
+    """Wait until the folder's worker has written the state of the call it answered last (True when it had,
+    or no worker ever ran there; False after ``timeout`` s)."""
+    import fcntl
+
+    try:
+        fh = open(worker_dir(state_dir) / "worker.busy", "rb")
+    except FileNotFoundError:
+        return True
+    with fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.01)
+
+
 # -- the worker's side -------------------------------------------------------------------------------------
 def _sources() -> dict[str, int]:
     out = {}
@@ -256,6 +278,7 @@ class Worker:
         lock.truncate()
         lock.write(f"{os.getpid()}\n")
         lock.flush()
+        busy = open(wdir / "worker.busy", "a+", encoding="utf-8")  # held from a call's start to its state saved
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # leave through the finally below
         last = time.monotonic()
         try:
@@ -267,10 +290,16 @@ class Worker:
                         return 0
                     continue
                 last = time.monotonic()
-                with conn:
-                    if not self._answer(conn):
-                        return 0
+                fcntl.flock(busy, fcntl.LOCK_EX)
+                try:
+                    with conn:
+                        if not self._answer(conn):
+                            return 0
+                    self.cache.flush()  # the state files written after the answer, off the hook's time
+                finally:
+                    fcntl.flock(busy, fcntl.LOCK_UN)
         finally:
+            self.cache.flush()
             server.close()
             if self._still_bound(path, bound):
                 os.unlink(path)
