@@ -15,8 +15,9 @@ are the hook's own; only the imports are paid once. A call's state file is writt
   ``$MASTLENS_GUARD_WORKER_IDLE`` seconds without a call (900 by default), when its socket or folder goes
   away, when a caller runs another interpreter or mastlens, or when a mastlens source file it loaded
   changes (the caller then decides in-process and a fresh worker starts).
-* ``MASTLENS_GUARD_WORKER=0`` turns it off (every decision in-process). The socket is the user's alone
-  (mode 0600 in a 0700 folder, and on Linux the peer's uid is checked).
+* ``MASTLENS_GUARD_WORKER=0`` turns it off (every decision in-process). The socket is the user's alone:
+  mode 0600 in a 0700 folder; the hook talks only to a socket its own user owns in a folder nobody else can
+  write, and on Linux the worker checks the caller's uid.
 * Errors inside the worker go back to the hook, which logs them and lets the agent go on, as for its own.
 
 Standard library only, and not even :mod:`socket` at import: a quick-path call imports this module to
@@ -90,6 +91,8 @@ def ask(event: dict[str, Any], state_dir: Path, rules_config: Path | None) -> tu
     path = _socket_path(state_dir)
     if path is None:
         raise NoWorker("the state folder's path is too long for a socket")
+    if not _ours(path):
+        raise NoWorker("no socket of this user's in the state folder")
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.settimeout(1.0)
@@ -109,6 +112,17 @@ def ask(event: dict[str, Any], state_dir: Path, rules_config: Path | None) -> tu
     if "error" in reply:
         raise RuntimeError(f"in the hook's worker: {reply['error']}")
     return int(reply["code"]), str(reply.get("reason") or "")
+
+
+def _ours(path: str) -> bool:
+    """Whether the socket and its folder are this user's and nobody else can write there (in a shared state
+    folder, a socket planted by someone else would get the hook's calls and could answer them)."""
+    try:
+        sock, folder = os.stat(path), os.stat(os.path.dirname(path))
+    except OSError:
+        return False
+    uid = os.getuid()
+    return sock.st_uid == uid and folder.st_uid == uid and not folder.st_mode & 0o022
 
 
 def _alive(pid: int) -> bool:
@@ -250,6 +264,7 @@ class Worker:
 
         wdir = worker_dir(self.state_dir)
         wdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(wdir, 0o700)
         lock = open(wdir / "worker.lock", "a+", encoding="utf-8")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
