@@ -188,7 +188,7 @@ def test_the_fixture_session_as_recorded_is_never_blocked(tmp_path):
                         ("Stop", {"stop_hook_active": False})):
         result = hook(t.event(name, **extra), state)
         assert result.returncode == 0, (name, result.stderr)
-    assert settled(state)  # a worker that answered writes the state right after its answer
+    assert settled(state)  # a worker that answered writes the states it keeps (when asked, or idle)
     assert list(state.glob("*.pickle"))  # the session's state was kept for the next call
 
 

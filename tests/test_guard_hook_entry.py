@@ -36,7 +36,7 @@ def run(command: list[str], event: dict | bytes, state: Path) -> subprocess.Comp
 def kept_state(state: Path) -> dict:
     """What a state folder holds, comparable across two folders: the quick path's JSON, the full path's
     session state (offsets, lines, last block, blocks), and which markers exist."""
-    assert settled(state)  # the worker, if one answered, writes the state right after its answer
+    assert settled(state)  # a worker that answered writes the states it keeps (when asked, or idle)
     kept: dict = {}
     for path in sorted(state.iterdir()):
         if path.suffix == ".pickle":

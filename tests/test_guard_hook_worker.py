@@ -18,6 +18,8 @@ from test_guard_hook import (  # noqa: F401 - the same skip reason, and the hook
 )
 from test_guard_hook_entry import ENV, LIGHT, PROBE, kept_state
 
+from mastlens.guard.hook import load_state
+
 IN_PROCESS = {**ENV, "MASTLENS_GUARD_WORKER": "0"}
 
 
@@ -138,3 +140,16 @@ def test_the_worker_leaves_when_idle_and_for_another_interpreter(tmp_path):
     assert gone(pid)  # the caller decides in-process; the next decision starts a worker of its own mastlens
     code, _, heavy = probe(stop, other)
     assert (code, heavy) == (0, "") and serving(other) != pid
+
+
+def test_the_worker_writes_the_states_it_keeps_once_it_has_a_quiet_moment(tmp_path):
+    t = Transcript(tmp_path / "session.jsonl")
+    state = tmp_path / "state"
+    t.call("Bash", {"command": "ls"}, "README.md")
+    assert probe(t.event("Stop", stop_hook_active=False), state)[0] == 0
+    serving(state)
+    deadline = time.monotonic() + 10
+    while not list(state.glob("*.pickle")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [kept] = state.glob("*.pickle")  # written without being asked
+    assert load_state(kept).offset == t.path.stat().st_size  # everything read so far

@@ -2,7 +2,8 @@
 
 Claude Code runs the hook on every tool call and stop, so the settings call :func:`hook_main` (the
 ``mastlens-guard-hook`` script, or ``python -m mastlens.cli.guard``) directly: it loads neither typer nor rich,
-and the detectors (with pydantic behind them) only when a decision needs them. ``mastlens guard claude-code``
+and a decision goes to the state folder's warm worker (:mod:`mastlens.guard.hook_worker`), so the hook process
+loads the detectors (with pydantic behind them) only when no worker answers. ``mastlens guard claude-code``
 runs the same hook through the full CLI.
 """
 

@@ -80,7 +80,7 @@ def _signature(path: Path) -> tuple[int, int, int] | None:
 
 class StateCache:
     """Session states kept in memory between calls (the hook's worker, :mod:`.hook_worker`). A call's state
-    is kept at once and written to its file by :meth:`flush`, which the worker runs right after answering;
+    is kept at once and written to its file by :meth:`flush`, which the worker runs when no call is waiting;
     a state is read from its file again only when the file changed since (another process wrote it). The
     detectors' per-call caches (each call's key, each call/result pair's failure) are kept with a session's
     transcript reading, so a Stop costs a look at each step rather than a parse of each call."""
@@ -268,7 +268,7 @@ def run_hook(event: dict[str, Any], state_dir: Path, config: Any, cache: StateCa
     read_transcript(state, Path(transcript).expanduser())
     decision = decide(event, state, config, cache.view_caches(path, state) if cache is not None else None)
     if cache is not None:
-        cache.keep(path, state)  # written once the worker has answered
+        cache.keep(path, state)  # written by the worker when it has a moment
     else:
         save_state(path, state)
     if decision.code == BLOCK:

@@ -5,8 +5,10 @@ detectors, whose import (pydantic behind the trace model) costs several times th
 So the hook hands deciding calls to a worker: a background process per state folder that has the detectors
 loaded and the sessions' states in memory, answering on a Unix socket in ``<state>/worker/``. It runs the
 very same :func:`~mastlens.guard.hook.run_hook` the hook would run, on the same state files, so the decisions
-are the hook's own; only the imports are paid once. A call's state file is written right after the answer
-(``worker/worker.busy`` is locked from the call's start until then: :func:`settled` waits for it).
+are the hook's own; only the imports are paid once. The states it changed are written to their files once it
+has been :data:`FLUSH_AFTER` s without a call, when it leaves, and when asked (:func:`settled`); an older
+state file is still a true one (its transcript offset and what was read up to it go together, and the last
+block's reason is in its marker), so a worker killed before writing loses nothing but re-reading.
 
 * The hook asks the worker; when none answers it starts one (detached, its output to /dev/null) and waits
   for it (at most :data:`STARTUP_WAIT` s), else decides in-process as before. A quick-path call with no
@@ -41,6 +43,7 @@ IDLE_ENV = "MASTLENS_GUARD_WORKER_IDLE"
 DEFAULT_IDLE = 900.0
 STARTUP_WAIT = 5.0  # seconds a deciding call waits for a worker it started (the hook's timeout is 10 s)
 ANSWER_WAIT = 8.0  # seconds a worker may take to answer once it took the call
+FLUSH_AFTER = 0.5  # seconds without a call after which the states changed are written to their files
 RESPAWN_AFTER = 30.0  # seconds a worker starting up is waited for rather than started again
 MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to ~104-108 bytes
 PROTOCOL = 1
@@ -193,25 +196,26 @@ def warm(state_dir: Path) -> None:
             pass
 
 
-def settled(state_dir: Path, timeout: float = 10.0) -> bool:
-    """Wait until the folder's worker has written the state of the call it answered last (True when it had,
-    or no worker ever ran there; False after ``timeout`` s)."""
-    import fcntl
+def settled(state_dir: Path) -> bool:
+    """Have the folder's worker, if one runs, write the states it keeps to their files (True once it has, or
+    when none runs; False when one took the request and did not confirm)."""
+    import socket
 
-    try:
-        fh = open(worker_dir(state_dir) / "worker.busy", "rb")
-    except FileNotFoundError:
+    path = _socket_path(state_dir)
+    if path is None or not _ours(path):
         return True
-    with fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    return False
-                time.sleep(0.01)
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.settimeout(ANSWER_WAIT)
+        try:
+            conn.connect(path)
+        except OSError:
+            return True  # no worker: nothing kept in memory
+        conn.sendall(json.dumps({"protocol": PROTOCOL, **identity(), "flush": True}).encode() + b"\n")
+        reply = json.loads(_read_line(conn) or b"null")
+    finally:
+        conn.close()
+    return isinstance(reply, dict) and bool(reply.get("flushed") or reply.get("stale"))
 
 
 # -- the worker's side -------------------------------------------------------------------------------------
@@ -293,26 +297,22 @@ class Worker:
         lock.truncate()
         lock.write(f"{os.getpid()}\n")
         lock.flush()
-        busy = open(wdir / "worker.busy", "a+", encoding="utf-8")  # held from a call's start to its state saved
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # leave through the finally below
         last = time.monotonic()
         try:
             while True:
+                server.settimeout(FLUSH_AFTER if self.cache.dirty else 1.0)
                 try:
                     conn, _ = server.accept()
                 except TimeoutError:
+                    self.cache.flush()  # a quiet moment: off the hook's time
                     if time.monotonic() - last > self.idle or not self._still_bound(path, bound):
                         return 0
                     continue
                 last = time.monotonic()
-                fcntl.flock(busy, fcntl.LOCK_EX)
-                try:
-                    with conn:
-                        if not self._answer(conn):
-                            return 0
-                    self.cache.flush()  # the state files written after the answer, off the hook's time
-                finally:
-                    fcntl.flock(busy, fcntl.LOCK_UN)
+                with conn:
+                    if not self._answer(conn):
+                        return 0
         finally:
             self.cache.flush()
             server.close()
@@ -336,8 +336,13 @@ class Worker:
             stale = (not isinstance(request, dict) or request.get("protocol") != PROTOCOL
                      or any(request.get(k) != v for k, v in self.me.items()) or _changed(self.sources))
             if stale:
+                self.cache.flush()  # the caller decides from the files now
                 conn.sendall(b'{"stale": true}\n')
                 return False
+            if request.get("flush"):
+                self.cache.flush()
+                conn.sendall(b'{"flushed": true}\n')
+                return True
             try:
                 reply: dict[str, Any] = dict(zip(("code", "reason"), self._decide(request)))
             except Exception as exc:  # noqa: BLE001 - the hook logs it and lets the agent go on
