@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from test_guard_hook import (  # noqa: F401 - the same skip reason, and the hook's workers stopped after each test
-    ERROR, FAILING, Transcript, pytestmark, stop_hook_workers, worker_pids,
+    ERROR, FAILING, Transcript, pytestmark, stop_hook_workers,
 )
 from test_guard_hook_entry import ENV, LIGHT, PROBE, kept_state
 
@@ -39,12 +39,12 @@ def in_process(event: dict, state: Path) -> tuple[int, str]:
 
 def serving(state: Path, timeout: float = 60.0) -> int:
     """The pid of the worker serving ``state``, once its socket takes calls."""
-    sock, deadline = state / "worker" / "worker.sock", time.monotonic() + timeout
+    sock, lock = state / "worker" / "worker.sock", state / "worker" / "worker.lock"
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        pids = worker_pids(state, wait=0)
-        lock = state / "worker" / "worker.lock"
-        if sock.exists() and pids and lock.read_text().strip():
-            return int(lock.read_text().split()[0])
+        text = lock.read_text().strip() if lock.exists() else ""
+        if sock.exists() and text:
+            return int(text.split()[0])
         time.sleep(0.05)
     raise AssertionError(f"no worker serves {state}")
 

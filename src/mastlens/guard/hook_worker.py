@@ -318,6 +318,8 @@ class Worker:
             server.close()
             if self._still_bound(path, bound):
                 os.unlink(path)
+            lock.seek(0)
+            lock.truncate()  # no pid: nobody serves the folder
 
     @staticmethod
     def _still_bound(path: str, inode: int) -> bool:
