@@ -10,7 +10,9 @@ process (process start included), the first (cold: the whole transcript read) re
 new call through the light entry the settings run (``python -m mastlens.cli.guard``, what the
 ``mastlens-guard-hook`` script runs) and through the whole CLI (``mastlens guard claude-code``), and, through the
 light entry, a Stop and a PreToolUse of a call made twice in a row just before (on a second transcript): the
-two that load the detectors. A bare
+two that need the detectors, which the state folder's warm worker (mastlens.guard.hook_worker) runs, and the
+same Stop decided in the hook's own process (MASTLENS_GUARD_WORKER=0: the detectors imported per call). Each
+case has its own state folder, so its own worker, started by its first call (the cold one). A bare
 ``python -c pass`` is timed as the floor, and the load average printed (the figures move with it). The hook
 processes get a bytecode cache in a temporary folder, as an installed mastlens has its bytecode compiled
 (``--no-bytecode-cache``: compiled from source every call where PYTHONDONTWRITEBYTECODE is set).
@@ -80,8 +82,9 @@ def _summary(ms: list[float]) -> str:
 
 def bench_hook(steps: int, calls: int, bytecode_cache: bool = True) -> None:
     """Each round gives the same PreToolUse (a new call: the quick path) to the light entry and to the whole
-    CLI, and a Stop and a third identical call (both the full path: the detectors) to the light entry, then
-    appends the calls; the cases alternate, so they share the machine's load."""
+    CLI, a Stop and a third identical call (both the full path: the detectors, in the worker) to the light
+    entry, and the Stop to the light entry with no worker, then appends the calls; the cases alternate, so
+    they share the machine's load."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {**HOOK_ENV, "PYTHONPYCACHEPREFIX": str(Path(tmp) / "pycache")} if bytecode_cache else ENV
         subprocess.run([sys.executable, "-c", "pass"], check=True, env=env)  # the cache warmed for the floor
@@ -98,12 +101,13 @@ def bench_hook(steps: int, calls: int, bytecode_cache: bool = True) -> None:
                 for i in range(steps // 2):
                     fh.write(_cc_call(session, 1 + 2 * i, i))
         base = {"session_id": session, "transcript_path": str(transcript), "cwd": tmp}
-        times: dict[str, list[float]] = {"light": [], "cli": [], "stop": [], "repeat": []}
+        times: dict[str, list[float]] = {"light": [], "cli": [], "stop": [], "repeat": [], "in-process": []}
+        no_worker = {**env, "MASTLENS_GUARD_WORKER": "0"}
 
         def call(case: str, command: list[str], event: dict) -> None:
             start = time.perf_counter()
             out = subprocess.run([*command, "--state-dir", str(Path(tmp) / case)], input=json.dumps(event).encode(),
-                                 capture_output=True, env=env)
+                                 capture_output=True, env=no_worker if case == "in-process" else env)
             times[case].append((time.perf_counter() - start) * 1000)
             assert out.returncode == 0, out.stderr
 
@@ -113,6 +117,7 @@ def bench_hook(steps: int, calls: int, bytecode_cache: bool = True) -> None:
             call("light", LIGHT_HOOK, new)
             call("cli", CLI_HOOK, new)
             call("stop", LIGHT_HOOK, {**base, "hook_event_name": "Stop", "stop_hook_active": False})
+            call("in-process", LIGHT_HOOK, {**base, "hook_event_name": "Stop", "stop_hook_active": False})
             with open(twice, "a") as fh:  # the same call twice (it succeeded): the next one could be a third
                 fh.write(_cc_call(session, 10 * steps + 4 * k, steps + k).replace("toolu_", "toolu_a"))
                 fh.write(_cc_call(session, 10 * steps + 4 * k + 2, steps + k).replace("toolu_", "toolu_b"))
@@ -125,8 +130,9 @@ def bench_hook(steps: int, calls: int, bytecode_cache: bool = True) -> None:
     print(f"  bare python -c pass: {_summary(floor)}")
     for case, what in (("light", "light entry (mastlens-guard-hook), PreToolUse, a new call (goal p99 < 150 ms)"),
                        ("cli", "whole CLI (mastlens guard claude-code), the same calls"),
-                       ("stop", "light entry, Stop (the detectors judge the stop)"),
-                       ("repeat", "light entry, PreToolUse, a third identical call in a row (the detectors decide)")):
+                       ("stop", "light entry, Stop (the detectors judge the stop, in the worker)"),
+                       ("repeat", "light entry, PreToolUse, a third identical call in a row (the worker decides)"),
+                       ("in-process", "light entry, Stop, no worker (MASTLENS_GUARD_WORKER=0: detectors imported)")):
         print(f"  {what}: cold {times[case][0]:.0f} ms; {_summary(times[case][1:])}")
 
 

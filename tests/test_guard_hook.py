@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,11 +13,37 @@ from pathlib import Path
 import pytest
 
 from mastlens.adapters.loader import read_file
+from mastlens.guard.hook_worker import settled
 from mastlens.judges.rules import judge_trace
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO.parent / "shared" / "fixtures" / "claude_code" / "tool_call_conversation.jsonl"
 pytestmark = pytest.mark.skipif(not FIXTURE.exists(), reason=f"{FIXTURE} not present (shared fixtures)")
+
+
+
+def worker_pids(root: Path) -> list[int]:
+    """The pids of the hook workers started for state folders under ``root``: the one serving each folder (in
+    its lock file while it serves) and the one started there last (perhaps still starting)."""
+    pids = set()
+    for started in root.rglob("worker/worker.started"):
+        for path in (started.with_name("worker.lock"), started):
+            text = path.read_text().strip() if path.exists() else ""
+            if text:
+                pids.add(int(text.split()[0]))
+    return sorted(pids)
+
+
+@pytest.fixture(autouse=True)
+def stop_hook_workers(tmp_path):
+    """The hook starts a worker per state folder (it would wait out its idle time): stopped after the test."""
+    yield
+    for pid in worker_pids(tmp_path):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass  # it had left already
+
 
 FAILING = {"command": "npm test -- --runInBand"}
 ERROR = "npm ERR! Missing script: \"test\"\n\nnpm ERR! To see a list of scripts, run:\nnpm ERR!   npm run"
@@ -158,6 +185,7 @@ def test_the_fixture_session_as_recorded_is_never_blocked(tmp_path):
                         ("Stop", {"stop_hook_active": False})):
         result = hook(t.event(name, **extra), state)
         assert result.returncode == 0, (name, result.stderr)
+    assert settled(state)  # a worker that answered writes the states it keeps (when asked, or idle)
     assert list(state.glob("*.pickle"))  # the session's state was kept for the next call
 
 

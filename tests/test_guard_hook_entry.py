@@ -11,9 +11,12 @@ import sys
 import tomllib
 from pathlib import Path
 
-from test_guard_hook import ERROR, FAILING, FIXTURE, Transcript, pytestmark  # noqa: F401 - same skip reason
+from test_guard_hook import (  # noqa: F401 - the same skip reason, and the hook's workers stopped after each test
+    ERROR, FAILING, FIXTURE, Transcript, pytestmark, stop_hook_workers,
+)
 
 from mastlens.guard.hook import load_state
+from mastlens.guard.hook_worker import settled
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(REPO / "src")}
@@ -33,6 +36,7 @@ def run(command: list[str], event: dict | bytes, state: Path) -> subprocess.Comp
 def kept_state(state: Path) -> dict:
     """What a state folder holds, comparable across two folders: the quick path's JSON, the full path's
     session state (offsets, lines, last block, blocks), and which markers exist."""
+    assert settled(state)  # a worker that answered writes the states it keeps (when asked, or idle)
     kept: dict = {}
     for path in sorted(state.iterdir()):
         if path.suffix == ".pickle":
@@ -41,7 +45,7 @@ def kept_state(state: Path) -> dict:
                                sorted(s.feed.sessions) if s.feed else None)
         elif path.name.endswith(".quick.json"):
             kept[path.name] = json.loads(path.read_text())
-        elif path.name != "errors.log":
+        elif path.name not in ("errors.log", "worker"):  # the worker's socket and lock: not the session's state
             kept[path.name] = path.read_bytes()
     return kept
 
@@ -83,13 +87,15 @@ def test_the_light_entry_decides_as_the_cli_does(tmp_path):
 
 
 def test_the_light_entry_loads_no_cli_and_pydantic_only_for_a_decision(tmp_path):
+    """Without the worker (decisions made in the hook's own process): the detectors load only to decide."""
     t = Transcript(tmp_path / "session.jsonl")
     state = tmp_path / "state"
     t.call("Bash", {"command": "ls"}, "README.md")
 
     def probe(event: dict, *args: str) -> tuple[str, str]:
         out = subprocess.run([sys.executable, "-c", PROBE, "--state-dir", str(state), *args], timeout=60,
-                             input=json.dumps(event).encode(), capture_output=True, env=ENV, check=True)
+                             input=json.dumps(event).encode(), capture_output=True, check=True,
+                             env={**ENV, "MASTLENS_GUARD_WORKER": "0"})
         code, _, heavy = out.stdout.decode().strip().partition(" ")
         return code, heavy
 
@@ -110,6 +116,7 @@ def test_the_light_entry_loads_no_cli_and_pydantic_only_for_a_decision(tmp_path)
     t.call("Bash", {"command": "pwd"}, "/Users/test/project")
     pwd = t.event("PreToolUse", tool_name="Bash", tool_input={"command": "pwd"})
     assert probe(pwd, "--rules-config", str(config)) == ("0", "pydantic")
+    assert not (state / "worker").exists()  # no worker was started
 
 
 def test_a_repeat_threshold_kept_for_a_changed_config_is_not_used(tmp_path):

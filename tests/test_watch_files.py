@@ -105,7 +105,7 @@ def test_kill_pid_stops_the_agent_when_its_loop_fires_and_not_before(tmp_path):
     try:
         time.sleep(1.5)
         path.write_text("".join(lines[:5]))  # one failed call: no loop yet
-        time.sleep(1.5)
+        watch.settle(1.5)  # whatever the watch says about it
         assert agent.poll() is None
         assert not watch.alerts()
         with open(path, "a") as fh:
@@ -113,7 +113,8 @@ def test_kill_pid_stops_the_agent_when_its_loop_fires_and_not_before(tmp_path):
         alert = watch.wait_for(lambda e: e["event"] == "alert" and e["mode"] == "FM-1.3")
         assert alert["action"] == f"sigterm:{agent.pid}"
         assert agent.wait(timeout=5) == -signal.SIGTERM
-        assert any(f"SIGTERM to pid {agent.pid}" in line for line in watch.stderr)
+        # the notice goes to stderr before the alert to stdout, but each pipe has its own reader thread
+        watch.wait_for_stderr(f"SIGTERM to pid {agent.pid}")
     finally:
         watch.stop()
         if agent.poll() is None:

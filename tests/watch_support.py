@@ -97,8 +97,10 @@ class Watch:
         self.events: list[dict] = []
         self.stderr: list[str] = []
         self._q: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self._readers = [threading.Thread(target=self._read, daemon=True),
+                         threading.Thread(target=self._read_err, daemon=True)]
+        for reader in self._readers:
+            reader.start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -128,6 +130,18 @@ class Watch:
                 return event
         raise AssertionError(f"no such event within {timeout} s; got {self.events}; stderr: {''.join(self.stderr)}")
 
+    def wait_for_stderr(self, text: str, timeout: float = 10.0) -> str:
+        """The first stderr line holding ``text``, waited for: stderr is read by its own thread, so a line the
+        watch wrote before an alert line may be taken in after that alert was."""
+        deadline = time.time() + timeout
+        while True:
+            found = next((line for line in list(self.stderr) if text in line), None)
+            if found is not None:
+                return found
+            if time.time() >= deadline:
+                raise AssertionError(f"no stderr line with {text!r} within {timeout} s: {''.join(self.stderr)}")
+            time.sleep(0.02)
+
     def settle(self, seconds: float = 0.5) -> None:
         """Collect whatever arrives in the next ``seconds``."""
         end = time.time() + seconds
@@ -147,4 +161,6 @@ class Watch:
             else:
                 self.proc.terminate()
             self.proc.wait(timeout=20)
+        for reader in self._readers:  # the process is gone: both pipes end, so everything it wrote is read
+            reader.join(timeout=10)
         self.settle(0.2)

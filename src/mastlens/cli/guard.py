@@ -2,7 +2,8 @@
 
 Claude Code runs the hook on every tool call and stop, so the settings call :func:`hook_main` (the
 ``mastlens-guard-hook`` script, or ``python -m mastlens.cli.guard``) directly: it loads neither typer nor rich,
-and the detectors (with pydantic behind them) only when a decision needs them. ``mastlens guard claude-code``
+and a decision goes to the state folder's warm worker (:mod:`mastlens.guard.hook_worker`), so the hook process
+loads the detectors (with pydantic behind them) only when no worker answers. ``mastlens guard claude-code``
 runs the same hook through the full CLI.
 """
 
@@ -89,28 +90,46 @@ def _default_state_dir() -> Path:
 def _hook(state_dir: Path, rules_config: Path | None) -> int:
     """One hook call: 0 to let Claude Code go on, 2 (reason on stderr) to block. Never fails closed."""
     try:
-        from mastlens.guard.hook_quick import quick_allow, remember_repeat_threshold
+        from mastlens.guard.hook_quick import quick_allow
 
         event = json.loads(sys.stdin.buffer.read() or b"{}")
         if not isinstance(event, dict):
             raise ValueError("the hook input is not a JSON object")
-        if quick_allow(event, state_dir, rules_config):  # not a possible repeat: no need to load the detectors
-            return 0
-        from mastlens.guard.hook import run_hook
-        from mastlens.judges.rules import DEFAULT_CONFIG, load_rules_config
+        from mastlens.guard import hook_worker
 
-        config = load_rules_config(rules_config) if rules_config else DEFAULT_CONFIG
-        remember_repeat_threshold(state_dir, rules_config, config.repeat_min_calls)
-        decision = run_hook(event, state_dir, config)
+        if quick_allow(event, state_dir, rules_config):  # not a possible repeat: no need to load the detectors
+            hook_worker.warm(state_dir)  # a worker ready for the next decision
+            return 0
+        code, reason = _decide(event, state_dir, rules_config)
     except Exception as exc:  # noqa: BLE001 - a guard's own bug must never stop the agent's work
         import traceback
 
         _log_error(state_dir, f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         sys.stderr.write(f"mastlens guard: internal error ({type(exc).__name__}: {exc}); not blocking\n")
         return 0
-    if decision.code == 2:
-        sys.stderr.write(decision.reason + "\n")
-    return decision.code
+    if code == 2:
+        sys.stderr.write(reason + "\n")
+    return code
+
+
+def _decide(event: dict[str, Any], state_dir: Path, rules_config: Path | None) -> tuple[int, str]:
+    """A decision by the detectors: the state folder's warm worker's (:mod:`mastlens.guard.hook_worker`,
+    the same code with the imports already paid), else made here."""
+    from mastlens.guard import hook_worker
+
+    if hook_worker.enabled():
+        try:
+            return hook_worker.ask_or_start(event, state_dir, rules_config)
+        except hook_worker.NoWorker:
+            pass
+    from mastlens.guard.hook import run_hook
+    from mastlens.guard.hook_quick import remember_repeat_threshold
+    from mastlens.judges.rules import DEFAULT_CONFIG, load_rules_config
+
+    config = load_rules_config(rules_config) if rules_config else DEFAULT_CONFIG
+    remember_repeat_threshold(state_dir, rules_config, config.repeat_min_calls)
+    decision = run_hook(event, state_dir, config)
+    return decision.code, decision.reason
 
 
 def hook_call(argv: list[str] | None = None) -> int:

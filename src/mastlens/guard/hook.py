@@ -70,6 +70,58 @@ def save_state(path: Path, state: SessionState) -> None:
     os.replace(tmp, path)
 
 
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+class StateCache:
+    """Session states kept in memory between calls (the hook's worker, :mod:`.hook_worker`). A call's state
+    is kept at once and written to its file by :meth:`flush`, which the worker runs when no call is waiting;
+    a state is read from its file again only when the file changed since (another process wrote it). The
+    detectors' per-call caches (each call's key, each call/result pair's failure) are kept with a session's
+    transcript reading, so a Stop costs a look at each step rather than a parse of each call."""
+
+    def __init__(self, limit: int = 16):
+        self.limit = limit
+        self.kept: dict[Path, tuple[tuple[int, int, int] | None, SessionState]] = {}
+        self.dirty: dict[Path, SessionState] = {}
+        self.views: dict[Path, tuple[Any, dict[int, str], dict[tuple[int, int], bool]]] = {}
+
+    def load(self, path: Path) -> SessionState:
+        if path in self.dirty:
+            return self.dirty.pop(path)
+        kept = self.kept.pop(path, None)
+        if kept is not None and kept[0] is not None and kept[0] == _signature(path):
+            return kept[1]
+        return load_state(path)
+
+    def keep(self, path: Path, state: SessionState) -> None:
+        self.dirty[path] = state
+
+    def flush(self) -> None:
+        """Write the states kept since the last flush."""
+        while self.dirty:
+            path, state = self.dirty.popitem()
+            save_state(path, state)
+            self.kept[path] = (_signature(path), state)
+        while len(self.kept) > self.limit:  # the least recently used session goes first
+            path = next(iter(self.kept))
+            del self.kept[path]
+            self.views.pop(path, None)
+
+    def view_caches(self, path: Path, state: SessionState) -> tuple[dict[int, str], dict[tuple[int, int], bool]]:
+        """The detectors' caches for the session's steps as ``state``'s transcript reading numbers them (new
+        ones when the transcript was read again from its start)."""
+        kept = self.views.get(path)
+        if kept is None or kept[0] is not state.feed:
+            kept = self.views[path] = (state.feed, {}, {})
+        return kept[1], kept[2]
+
+
 def read_transcript(state: SessionState, transcript: Path) -> list[Any]:
     """The session's steps so far, reading only the lines added since the last call."""
     follower = FollowedFile(transcript, state.offset, state.inode)
@@ -86,14 +138,15 @@ def read_transcript(state: SessionState, transcript: Path) -> list[Any]:
     return state.feed
 
 
-def decide(event: dict[str, Any], state: SessionState, config: Any) -> Decision:
-    """What the hook answers to one event (the transcript already read into ``state``)."""
+def decide(event: dict[str, Any], state: SessionState, config: Any, caches: tuple[dict, dict] | None = None) -> Decision:
+    """What the hook answers to one event (the transcript already read into ``state``; ``caches``: the
+    detectors' caches for this transcript reading, see :meth:`StateCache.view_caches`)."""
     name = event.get("hook_event_name")
     steps = _session_steps(state, event.get("session_id"))
     if name == "PreToolUse":
         decision = _pre_tool_use(steps, event, config)
     elif name in ("Stop", "SubagentStop"):
-        decision = Decision(ALLOW) if event.get("stop_hook_active") else _stop(steps, event, config)
+        decision = Decision(ALLOW) if event.get("stop_hook_active") else _stop(steps, event, config, caches)
     else:
         decision = Decision(ALLOW)
     if decision.code == BLOCK and decision.reason == state.last_block:
@@ -113,13 +166,16 @@ def _session_steps(state: SessionState, session_id: Any) -> list[Any]:
     return list(session.builder.steps) if session is not None else []
 
 
-def _view(steps: list[Any], config: Any) -> Any:
+def _view(steps: list[Any], config: Any, caches: tuple[dict, dict] | None = None) -> Any:
+    """The detectors' view of ``steps``; ``caches`` only when every tool call and result in them is the
+    transcript's own (a step made up for the decision would be cached under a real step's index)."""
     from mastlens.judges.rules.view import TraceView
     from mastlens.trace import Outcome, Source, Trace
 
     trace = Trace.model_construct(id="hook", source=Source(format="claude-code"), steps=steps, outcome=Outcome(),
                                   metadata={}, system=None, model=None, task=None)
-    return TraceView.build(trace, config)
+    keys, failures = caches if caches is not None else (None, None)
+    return TraceView.build(trace, config, keys=keys, failures=failures)
 
 
 def _pre_tool_use(steps: list[Any], event: dict[str, Any], config: Any) -> Decision:
@@ -154,7 +210,7 @@ def _pre_tool_use(steps: list[Any], event: dict[str, Any], config: Any) -> Decis
     return Decision(BLOCK, reason, "FM-1.3", evidence)
 
 
-def _stop(steps: list[Any], event: dict[str, Any], config: Any) -> Decision:
+def _stop(steps: list[Any], event: dict[str, Any], config: Any, caches: tuple[dict, dict] | None = None) -> Decision:
     from mastlens.judges.rules import DETECTORS
     from mastlens.judges.rules.judge import _run as run_detector
     from mastlens.trace import ModeStatus, Step, StepKind
@@ -166,7 +222,7 @@ def _stop(steps: list[Any], event: dict[str, Any], config: Any) -> Decision:
                               agent="assistant")]
     if not steps:
         return Decision(ALLOW)
-    view = _view(steps, config)
+    view = _view(steps, config, caches)  # a step added for the last message is no call: nothing cached for it
     for mode in STOP_MODES:
         verdict = run_detector(DETECTORS[mode], mode, view, config)
         if verdict.status is ModeStatus.PRESENT:
@@ -190,8 +246,9 @@ def _ends_with(steps: list[Any], text: str) -> bool:
     return False
 
 
-def run_hook(event: dict[str, Any], state_dir: Path, config: Any) -> Decision:
-    """Read the transcript since the last call, decide, and keep the session's state."""
+def run_hook(event: dict[str, Any], state_dir: Path, config: Any, cache: StateCache | None = None) -> Decision:
+    """Read the transcript since the last call, decide, and keep the session's state (``cache``: states kept
+    in memory from the last call, as the worker keeps them)."""
     session = event.get("session_id")
     transcript = event.get("transcript_path")
     if event.get("hook_event_name") == "SubagentStop" and isinstance(event.get("agent_transcript_path"), str):
@@ -202,15 +259,20 @@ def run_hook(event: dict[str, Any], state_dir: Path, config: Any) -> Decision:
     if not isinstance(session, str) or not isinstance(transcript, str):
         return Decision(ALLOW)
     path = _state_file(state_dir, session)
-    state = load_state(path)
+    state = cache.load(path) if cache is not None else load_state(path)  # a failed call leaves it out of the cache
     marker = blocked_marker(state_dir, session)
-    if not marker.exists():
-        state.last_block = None  # the quick path let something through since: the last decision was no block
+    try:  # the last decision's block, if it was one (the quick path removes the marker when it lets a call go)
+        state.last_block = marker.read_text(encoding="utf-8") or state.last_block
+    except FileNotFoundError:
+        state.last_block = None
     read_transcript(state, Path(transcript).expanduser())
-    decision = decide(event, state, config)
-    save_state(path, state)
+    decision = decide(event, state, config, cache.view_caches(path, state) if cache is not None else None)
+    if cache is not None:
+        cache.keep(path, state)  # written by the worker when it has a moment
+    else:
+        save_state(path, state)
     if decision.code == BLOCK:
-        marker.touch()
+        marker.write_text(decision.reason, encoding="utf-8")  # the reason, so no state file is needed to see it
     else:
         marker.unlink(missing_ok=True)
     return decision
