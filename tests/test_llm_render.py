@@ -208,7 +208,7 @@ def test_short_repeats_stay_verbatim_and_long_repeats_refer_back():
 
 
 def test_a_reference_never_points_outside_its_window():
-    big = "different output " * 400
+    big = "different output " * 60  # under the default cut: each shown whole, the windows must split them
     steps = [Step(index=0, kind=StepKind.SYSTEM, content="Diagnose only.")]
     steps.append(Step(index=0, kind=StepKind.USER, content="Please find the root cause. " * 20))
     for k in range(40):
