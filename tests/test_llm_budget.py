@@ -36,7 +36,8 @@ def test_a_cut_keeps_whole_lines_head_and_tail_and_the_lines_that_say_how_it_wen
     lines[200] = "2026-01-15T17:45:11.000Z ERROR cart trace_id=abcdef1234567890 EmptyCart failures (flag on)"
     lines[201] = "2026-01-15T17:45:12.000Z ERROR cart trace_id=fedcba0987654321 EmptyCart failures (flag on)"
     lines[400] = "ValueError: unknown namespace"
-    text = "Exit code: 1\nOutput:\n" + "\n".join(lines) + "\n==== FAILED tests/test_x.py::test_y\n==== 1 failed, 20 passed in 3.2s ===="
+    summary = "\n==== FAILED tests/test_x.py::test_y\n==== 1 failed, 20 passed in 3.2s ===="
+    text = "Exit code: 1\nOutput:\n" + "\n".join(lines) + summary
     cut = cut_lines(text, 700)
     assert len(cut) <= 700 + 40 and _accounted(text, cut)
     kept = cut.split("\n")
