@@ -298,7 +298,7 @@ def test_real_shaped_oss_rollout_with_instructions_twice_in_its_system_step(tmp_
     assert "[same as above: K characters]" in text.split("[step 1 ", 1)[1]  # the header's note
     assert text.count(run.instructions.splitlines()[3]) == 1
     # the AGENTS.md message wraps the document: all of it (its last paragraph too) refers to step 0
-    assert f"{run.instructions.splitlines()[0]}\n\n[same as step 0]\n</INSTRUCTIONS>" in bodies[1]
+    assert "<INSTRUCTIONS>\n[same as step 0]\n</INSTRUCTIONS>" in bodies[1]
     assert text.count(run.instructions.splitlines()[-1]) == 1
     # a quote from the folded copy still checks out against the full step
     assert verify_evidence(trace, [(0, run.instructions.splitlines()[-1])])[0].verified
@@ -314,3 +314,16 @@ def test_the_instructions_lead_so_runs_of_one_family_share_a_cacheable_prefix(tm
     assert texts[0] != texts[1] and texts[0].startswith("[step 0 | system]")
     assert shared >= len(doc)  # the instructions (steps 0 and 1) before anything that differs
     assert shared > texts[0].index("\n\nAgent system: ")  # steps 0 and 1, whole, then the run's own header
+
+
+def test_lines_of_an_earlier_step_fold_only_where_the_step_already_repeats_it():
+    doc = "\n\n".join(f"# Section {k}\n" + "\n".join(f"- Rule {k}.{r}: read the alerts of the same window and "
+                                                  "name the entity." for r in range(4)) for k in range(6))
+    quoted = doc.split("\n\n")[2]  # one section, about 300 characters
+    steps = [Step(index=0, kind=StepKind.SYSTEM, content=f"You are an SRE agent.\n\n{doc}\n\nFollow them."),
+             Step(index=1, kind=StepKind.USER, content=f"<INSTRUCTIONS>\n{doc}\n</INSTRUCTIONS>"),
+             Step(index=2, kind=StepKind.USER, content=f"As the rules say:\n{quoted}\nSo check the alerts.")]
+    bodies = _bodies(render_trace(Trace(id="f", source=Source(format="native"), steps=steps)).windows[0].text)
+    # the sections glued to the wrapper's lines (the first and the last) refer back too, as one reference
+    assert bodies[1] == "<INSTRUCTIONS>\n[same as step 0]\n</INSTRUCTIONS>"
+    assert quoted in bodies[2]  # a step that only quotes a piece of another stays as it was

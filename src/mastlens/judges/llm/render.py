@@ -322,7 +322,9 @@ class _Repeats:
             marker = f"[same as step {index}]"
             if not out or out[-1] != marker:  # a run of paragraphs from one step is one reference
                 out.append(marker)
-        body, more = self.lines.fold("\n\n".join(out))
+        # the rest of a step it already repeats: its pieces glued to a wrapper's lines (only there, so a
+        # multi-agent log that quotes a line or two of an earlier prompt is left as it was)
+        body, more = self.lines.fold("\n\n".join(out), refs)
         return body, refs | more
 
 

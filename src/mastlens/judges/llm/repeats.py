@@ -2,8 +2,9 @@
 
 :func:`collapse_inner_repeats` folds a block a step repeats inside itself (the task instructions and an AGENTS.md
 file carrying the same document) into ``[same as above: K characters]``. :class:`EarlierLines` folds a run of lines
-an earlier instruction or request step holds, in the same order, into ``[same as step N]``, wherever it sits in a
-later step (inside a wrapper such as ``<INSTRUCTIONS>...</INSTRUCTIONS>``, glued to the wrapper's own lines).
+an earlier instruction or request step holds, in the same order, into ``[same as step N]``, in a later step that
+already repeats that step (the paragraphs of a document sent again inside a wrapper such as
+``<INSTRUCTIONS>...</INSTRUCTIONS>``, whose first and last paragraphs are glued to the wrapper's own lines).
 """
 
 from __future__ import annotations
@@ -68,36 +69,67 @@ class EarlierLines:
             if len(line) >= ANCHOR_CHARS:
                 self.where.setdefault(line, []).append((k, i))
 
-    def fold(self, text: str) -> tuple[str, set[int]]:
-        """``text`` with every run of ``min_chars`` or more that an earlier step holds as ``[same as step N]`` (a
-        run of such references to one step, blank lines between, is one), and the steps referred to."""
-        if not self.where or len(text) < self.min_chars:
+    def fold(self, text: str, only: set[int]) -> tuple[str, set[int]]:
+        """``text`` with every run of lines that one of the earlier steps ``only`` holds as ``[same as step N]``,
+        and the steps referred to: a run of ``min_chars`` or more, or a shorter one beside a reference to the same
+        step (the rest of a paragraph the reference stands for); references to one step with only blank lines
+        between them are one."""
+        if not self.where or not only or len(text) < self.min_chars:
             return text, set()
         lines = text.split("\n")
         out: list[str] = []
         refs: set[int] = set()
         j = 0
         while j < len(lines):
-            best_chars, best_lines, best_source = 0, 0, -1
-            if len(lines[j]) >= ANCHOR_CHARS:
-                for k, i in self.where.get(lines[j], ())[-_LATEST:]:
-                    source = self.sources[k][1]
-                    size, n = _run(lines, j, source, i, len(source))
-                    if size > best_chars:
-                        best_chars, best_lines, best_source = size, n, k
-            if best_chars - 1 < self.min_chars:
-                out.append(lines[j])
-                j += 1
-                continue
-            index = self.sources[best_source][0]
+            size, n, k, i = self._longest(lines, j, only)
+            index = self.sources[k][0] if n else -1
             marker = f"[same as step {index}]"
-            refs.add(index)
-            j += best_lines
-            back = len(out)
-            while back and not out[back - 1].strip():
-                back -= 1
-            if back and out[back - 1] == marker:
-                del out[back:]
+            back = 0  # the short lines (a heading) the run began with, shown already
+            if n:
+                source = self.sources[k][1]
+                while (back < len(out) and back < i and out[-1 - back] == source[i - 1 - back]
+                       and not out[-1 - back].startswith("[same as step ")):
+                    size += len(out[-1 - back]) + 1
+                    back += 1
+            after = next((x for x in lines[j + n:] if x.strip()), None)
+            if n and (size - 1 >= self.min_chars or _last_marker(out[:len(out) - back]) == marker or after == marker):
+                del out[len(out) - back:]
+                refs.add(index)
+                j += n
+                _append_marker(out, marker)
+                continue
+            line = lines[j]
+            j += 1
+            if line.startswith("[same as step ") and _last_marker(out) == line:
+                _append_marker(out, line)
             else:
-                out.append(marker)
+                out.append(line)
         return "\n".join(out), refs
+
+    def _longest(self, lines: list[str], j: int, only: set[int]) -> tuple[int, int, int, int]:
+        """(characters, lines, source, its line) of the longest run from ``lines[j]`` in one of ``only``."""
+        best = (0, 0, -1, -1)
+        if len(lines[j]) < ANCHOR_CHARS:
+            return best
+        places = [w for w in self.where.get(lines[j], ()) if self.sources[w[0]][0] in only]
+        for k, i in places[-_LATEST:]:
+            source = self.sources[k][1]
+            size, n = _run(lines, j, source, i, len(source))
+            if size > best[0]:
+                best = (size, n, k, i)
+        return best
+
+
+def _last_marker(out: list[str]) -> str | None:
+    """The last non-blank line of ``out`` when it is a reference."""
+    last = next((x for x in reversed(out) if x.strip()), None)
+    return last if last is not None and last.startswith("[same as step ") else None
+
+
+def _append_marker(out: list[str], marker: str) -> None:
+    """``marker`` at the end of ``out``, or, when ``out`` already ends with it (blank lines after), merged."""
+    if _last_marker(out) == marker:
+        while not out[-1].strip():
+            out.pop()
+    else:
+        out.append(marker)
