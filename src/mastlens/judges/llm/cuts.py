@@ -65,11 +65,6 @@ def salient_starts(text: str, start: int = 0, end: int | None = None) -> set[int
     return found
 
 
-def is_salient(line: str) -> bool:
-    """Whether an output line tells how something went (an error, a failure, a test count, an exit status)."""
-    return bool(salient_starts(line))
-
-
 def is_patch_header(line: str) -> bool:
     """A patch's or diff's file line (``*** Update File: x``, ``diff --git``, ``--- a/x``, ``+++ b/x``)."""
     return bool(_PATCH_HEADER.match(line))
