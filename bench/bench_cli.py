@@ -12,8 +12,9 @@ real ITBench runs (tests/codex_coding_run.py):
    whether an HTTP client was loaded (it must not be);
 3. start-up of a command that needs no LLM (``mastlens traces`` on a small store; goal < 0.3 s), beside the
    bare interpreter's (``python -c pass``) on the same machine at the same moment;
-4. prompt bytes / raw bytes of big generated rollouts, every call and agent message kept (goal <= 5%), among
-   them one shaped like the real gpt-oss-120b rollout (its instructions twice inside its system step); and
+4. the whole request (the judge's system prompt and the user message with the rendered trace, every window) /
+   raw bytes of big generated rollouts, every call and agent message kept (goal <= 5%), among them one shaped
+   like the real gpt-oss-120b rollout (its instructions twice inside its system step); and
    what the first request of each coding rollout holds (judge prompt, instructions, calls, results, the
    rest) and how much of it is cacheable: the prefix it shares with a sibling run of the same family.
 
@@ -137,9 +138,10 @@ def composition(trace: Trace, sibling: Trace | None) -> dict[str, int]:
     return out
 
 
-def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool, dict[str, int] | None]]:
-    """(shape, raw bytes, prompt chars, calls, agent messages, nothing lost, composition) for big generated
-    rollouts; the composition for the coding rollouts, each beside a sibling of its family."""
+def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, int, bool, dict[str, int] | None]]:
+    """(shape, raw bytes, rendered trace chars, whole request chars, calls, agent messages, nothing lost,
+    composition) for big generated rollouts; the composition for the coding rollouts, each beside a sibling of
+    its family."""
     sys.path.insert(0, str(REPO / "examples"))
     from itbench_runs import write_run
     from make_examples import RUNS
@@ -164,14 +166,17 @@ def prompt_ratios(tmp: Path) -> list[tuple[str, int, int, int, int, bool, dict[s
             write_run(tmp / "ex" / str(i), model=model, scenario=scenario, pattern=pattern, seed=i, scale=300)
             rollouts.append((f"{folder} {pattern} x300", next((tmp / "ex" / str(i)).rglob("rollout-*.jsonl"))))
     out = []
+    taxonomy = load_taxonomy()
     for shape, path in rollouts:
         trace = read_file(path).traces[0]
-        text = "\n".join(w.text for w in render_trace(trace).windows)
+        windows = render_trace(trace).windows
+        text = "\n".join(w.text for w in windows)
+        request = sum(len(m["content"]) for w in windows for m in build_messages(w, taxonomy))
         calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
         said = [s for s in trace.steps if s.kind in (StepKind.ASSISTANT, StepKind.REASONING)]
         kept = all(f"[step {s.index} |" in text for s in calls) and all(s.content in text for s in said)
         parts = composition(trace, read_file(siblings[path]).traces[0]) if path in siblings else None
-        out.append((shape, path.stat().st_size, len(text), len(calls), len(said), kept, parts))
+        out.append((shape, path.stat().st_size, len(text), request, len(calls), len(said), kept, parts))
     return out
 
 
@@ -211,7 +216,7 @@ def print_composition(ratios: list[tuple]) -> None:
     print()
     print(f"| rollout | {' | '.join(_PARTS)} | request (/ raw) | cacheable |")
     print("|---|" + "---|" * (len(_PARTS) + 2))
-    for shape, raw, _, _, _, _, parts in ratios:
+    for shape, raw, *_, parts in ratios:
         if parts is None:
             continue
         cells = " | ".join(f"{parts[p]:,}" for p in _PARTS)
@@ -278,9 +283,10 @@ def main() -> None:
           f"heavy imports: {', '.join(sorted(rerun_heavy)) or 'none'}) | < 1 s per 1,000, 0 calls, no HTTP client |")
     print(f"| start-up of `mastlens traces` (5 traces stored) | **{start_min * 1000:.0f} ms** fastest of 7, "
           f"median {start_median * 1000:.0f} ms (heavy imports: {', '.join(sorted(start_heavy)) or 'none'}) | < 300 ms |")
-    for shape, raw, chars, calls, said, kept, _ in ratios:
-        print(f"| prompt / raw, {shape} | **{chars / raw:.2%}** ({chars:,} of {raw:,} bytes; {calls} calls, {said} "
-              f"agent messages {'all kept' if kept else 'NOT ALL KEPT'}) | <= 5% |")
+    for shape, raw, chars, request, calls, said, kept, _ in ratios:
+        print(f"| whole request / raw, {shape} | **{request / raw:.2%}** ({request:,} of {raw:,} bytes; rendered "
+              f"trace {chars / raw:.2%}; {calls} calls, {said} agent messages {'all kept' if kept else 'NOT ALL KEPT'}) "
+              "| <= 5% |")
     print()
     print_composition(ratios)
     print()

@@ -12,13 +12,20 @@ from codex_coding_run import write_coding_run, write_oss_coding_run
 from conftest import EXAMPLES
 
 from mastlens.adapters.loader import read_file
+from mastlens.judges.llm.prompt import build_messages
 from mastlens.judges.llm.render import arguments_text, collapse_inner_repeats, estimate_tokens, render_trace
 from mastlens.judges.llm.verify import verify_evidence
+from mastlens.taxonomy import load_taxonomy
 from mastlens.trace import Source, Step, StepKind, Trace
 
 _LABEL = re.compile(r"^\[step (\d+)(?: \| [^\]]*)?\]\n", re.MULTILINE)
 _SAME = re.compile(r"\[same as step (\d+)\]")
 _AGENT_KINDS = (StepKind.ASSISTANT, StepKind.REASONING, StepKind.SYSTEM, StepKind.USER)
+
+
+def request_chars(rendering) -> int:
+    """Characters of the whole first request the judge sends: its system prompt and the user message."""
+    return sum(len(m["content"]) for m in build_messages(rendering.windows[0], load_taxonomy()))
 
 
 def _trace(n_results: int = 3, output: str = "log line\n" * 2000, reasoning: str = "think " * 500) -> Trace:
@@ -118,7 +125,7 @@ def test_generated_3mb_rollout_is_at_most_five_percent_with_every_call_and_messa
     trace = read_file(run.path).traces[0]
     rendering = render_trace(trace)
     assert raw > 3_000_000 and not rendering.segmented
-    assert rendering.chars <= 0.05 * raw, f"prompt is {rendering.chars / raw:.2%} of raw"
+    assert request_chars(rendering) <= 0.05 * raw, f"request is {request_chars(rendering) / raw:.2%} of raw"
     text = rendering.windows[0].text
     _assert_nothing_lost(trace, text)
     assert sum(s.kind is StepKind.TOOL_CALL for s in trace.steps) == run.calls
@@ -128,6 +135,19 @@ def test_generated_3mb_rollout_is_at_most_five_percent_with_every_call_and_messa
     assert text.count(run.instructions[:300]) == 1
     wrapped = next(s for s in trace.steps if s.content.startswith("# AGENTS.md instructions"))
     assert f"<INSTRUCTIONS>\n[same as step {trace.steps[0].index}]\n</INSTRUCTIONS>" in _bodies(text)[wrapped.index]
+
+
+def test_generated_1mb_coding_rollout_whole_request_is_at_most_five_percent(tmp_path):
+    run = write_coding_run(tmp_path / "rollout-1mb.jsonl", target_bytes=1_000_000, calls=25)
+    raw = run.path.stat().st_size
+    trace = read_file(run.path).traces[0]
+    rendering = render_trace(trace)
+    assert not rendering.segmented
+    assert request_chars(rendering) <= 0.05 * raw, f"request is {request_chars(rendering) / raw:.2%} of raw"
+    text = rendering.windows[0].text
+    _assert_nothing_lost(trace, text)
+    for message in run.agent_messages + run.reasoning:
+        assert message in text
 
 
 @pytest.mark.parametrize("index", range(9))
@@ -143,7 +163,7 @@ def test_every_example_run_shape_at_real_size_is_at_most_five_percent(tmp_path, 
     rendering = render_trace(trace)
     raw = rollout.stat().st_size
     if raw >= 1_000_000:  # (one shape stops after a single small output and never grows)
-        assert rendering.chars <= 0.05 * raw, f"{folder}/{scenario}/{run}: {rendering.chars / raw:.2%}"
+        assert request_chars(rendering) <= 0.05 * raw, f"{folder}/{scenario}/{run}: {request_chars(rendering) / raw:.2%}"
     _assert_nothing_lost(trace, rendering.windows[0].text)
 
 
@@ -208,7 +228,7 @@ def test_short_repeats_stay_verbatim_and_long_repeats_refer_back():
 
 
 def test_a_reference_never_points_outside_its_window():
-    big = "different output " * 400
+    big = "different output " * 60  # under the default cut: each shown whole, the windows must split them
     steps = [Step(index=0, kind=StepKind.SYSTEM, content="Diagnose only.")]
     steps.append(Step(index=0, kind=StepKind.USER, content="Please find the root cause. " * 20))
     for k in range(40):
@@ -260,7 +280,8 @@ def test_real_shaped_oss_rollout_with_instructions_twice_in_its_system_step(tmp_
     trace = read_file(run.path).traces[0]
     rendering = render_trace(trace)
     text = rendering.windows[0].text
-    assert not rendering.segmented and rendering.chars <= 0.05 * raw, f"prompt is {rendering.chars / raw:.2%} of raw"
+    assert not rendering.segmented
+    assert request_chars(rendering) <= 0.05 * raw, f"request is {request_chars(rendering) / raw:.2%} of raw"
     calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
     assert len(calls) == run.calls == 25 and sorted({s.tool for s in calls}) == \
         ["apply_patch", "mcp__offline_incident_analysis__get_alerts", "shell"]
@@ -276,6 +297,9 @@ def test_real_shaped_oss_rollout_with_instructions_twice_in_its_system_step(tmp_
     assert int(count.replace(",", "")) >= len(run.instructions) - 200
     assert "[same as above: K characters]" in text.split("[step 1 ", 1)[1]  # the header's note
     assert text.count(run.instructions.splitlines()[3]) == 1
+    # the AGENTS.md message wraps the document: all of it (its last paragraph too) refers to step 0
+    assert "<INSTRUCTIONS>\n[same as step 0]\n</INSTRUCTIONS>" in bodies[1]
+    assert text.count(run.instructions.splitlines()[-1]) == 1
     # a quote from the folded copy still checks out against the full step
     assert verify_evidence(trace, [(0, run.instructions.splitlines()[-1])])[0].verified
 
@@ -290,3 +314,16 @@ def test_the_instructions_lead_so_runs_of_one_family_share_a_cacheable_prefix(tm
     assert texts[0] != texts[1] and texts[0].startswith("[step 0 | system]")
     assert shared >= len(doc)  # the instructions (steps 0 and 1) before anything that differs
     assert shared > texts[0].index("\n\nAgent system: ")  # steps 0 and 1, whole, then the run's own header
+
+
+def test_lines_of_an_earlier_step_fold_only_where_the_step_already_repeats_it():
+    doc = "\n\n".join(f"# Section {k}\n" + "\n".join(f"- Rule {k}.{r}: read the alerts of the same window and "
+                                                  "name the entity." for r in range(4)) for k in range(6))
+    quoted = doc.split("\n\n")[2]  # one section, about 300 characters
+    steps = [Step(index=0, kind=StepKind.SYSTEM, content=f"You are an SRE agent.\n\n{doc}\n\nFollow them."),
+             Step(index=1, kind=StepKind.USER, content=f"<INSTRUCTIONS>\n{doc}\n</INSTRUCTIONS>"),
+             Step(index=2, kind=StepKind.USER, content=f"As the rules say:\n{quoted}\nSo check the alerts.")]
+    bodies = _bodies(render_trace(Trace(id="f", source=Source(format="native"), steps=steps)).windows[0].text)
+    # the sections glued to the wrapper's lines (the first and the last) refer back too, as one reference
+    assert bodies[1] == "<INSTRUCTIONS>\n[same as step 0]\n</INSTRUCTIONS>"
+    assert quoted in bodies[2]  # a step that only quotes a piece of another stays as it was

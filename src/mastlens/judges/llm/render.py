@@ -3,9 +3,12 @@
 What the agent was told (system steps), what it said and thought, and which tools it called are kept;
 tool output (and error/event bodies) and long tool-call argument values (patch bodies, heredocs, inline
 scripts) are cut head + tail, always with an explicit marker, while tool names and short argument values
-stay verbatim. A tool call's arguments are shown once, even when the adapter's text repeats them. A long
-block seen before (the instructions again as the first user message, a re-sent request, an identical
-output) is replaced by ``[same as step N]``; a long block repeated inside one instruction or request step
+stay verbatim. A trace whose long outputs (or long arguments) together exceed its budget (``budget``: a share
+of its raw size, at least nine default cuts) gets a smaller share per item, cut by whole lines keeping the
+lines that say how a command went, or a patch's file names (``cuts``). A tool call's arguments are shown
+once, even when the adapter's text repeats them. A long block seen before (the instructions again as the
+first user message, a re-sent request, an identical output, a run of an earlier step's lines inside a
+wrapper) is replaced by ``[same as step N]``; a long block repeated inside one instruction or request step
 (the task instructions and an AGENTS.md file carrying the same document) by ``[same as above: K
 characters]``. The instructions come first in every window, before the run's own header (task, step
 count), so requests for runs of one family share them in their prefix, which providers cache. Sizes are
@@ -16,16 +19,17 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mastlens.judges.llm.budget import step_limits
+from mastlens.judges.llm.cuts import cut_argument, cut_lines
+from mastlens.judges.llm.repeats import SAME_ABOVE, EarlierLines, collapse_inner_repeats
 from mastlens.trace import Step, StepKind, Trace
 
 CHARS_PER_TOKEN = 4
 TOOL_OUTPUT_CHARS = 1200
 REPEAT_MIN_CHARS = 200  # shorter repeats stay verbatim, and calls always do: the judge must see loops
-INNER_REPEAT_MIN_CHARS = 1000  # a block repeated inside one step is shown once from this size on
-_ANCHOR_CHARS = 16  # lines shorter than this (blank, a brace) never start a repeated block
 _CUT_KINDS = {StepKind.TOOL_RESULT, StepKind.ERROR, StepKind.EVENT}
 _PINNED_KINDS = {StepKind.SYSTEM}
 _EMBEDDING_KINDS = {StepKind.SYSTEM, StepKind.USER}  # instructions and requests re-sent inside wrappers
@@ -33,7 +37,6 @@ SHOWN_ABOVE = "(shown above)"  # stands in the arguments for the command the cal
 _REPEATS_NOTE = "Text repeated from an earlier step is shown once; later copies read [same as step N]."
 _INNER_REPEATS_NOTE = ("A long block repeated inside one step is shown once; the later copy reads "
                        "[same as above: K characters].")
-_SAME_ABOVE = "[same as above: "
 _CUT_ARGUMENTS_NOTE = ("Long tool-call arguments (patch bodies, scripts) are cut like long outputs: "
                        "[... K characters omitted ...].")
 _OMITTED = " characters omitted ...]"
@@ -51,38 +54,6 @@ def cut_middle(text: str, limit: int) -> str:
     tail = limit - head
     omitted = len(text) - head - tail
     return f"{text[:head]}\n[... {omitted} characters omitted ...]\n{text[len(text) - tail:]}"
-
-
-def collapse_inner_repeats(text: str, min_chars: int = INNER_REPEAT_MIN_CHARS) -> str:
-    """``text`` with each later copy of a run of whole lines it already holds (``min_chars`` or more) replaced
-    by ``[same as above: K characters]``. A copy never overlaps its original, so a line repeated in a
-    row (a loop's output) is not folded into itself."""
-    if len(text) < 2 * min_chars:
-        return text
-    lines = text.split("\n")
-    seen: dict[str, list[int]] = {}
-    out: list[str] = []
-    j = 0
-    while j < len(lines):
-        line = lines[j]
-        best_chars, best_lines = 0, 0
-        if len(line) >= _ANCHOR_CHARS:
-            for i in seen.get(line, ())[-8:]:  # the latest few earlier copies of this line are enough
-                k = size = 0
-                while j + k < len(lines) and i + k < j and lines[i + k] == lines[j + k]:
-                    size += len(lines[j + k]) + 1
-                    k += 1
-                if size > best_chars:
-                    best_chars, best_lines = size, k
-        if best_chars - 1 >= min_chars:
-            out.append(f"{_SAME_ABOVE}{best_chars - 1:,} characters]")
-            j += best_lines
-            continue
-        if len(line) >= _ANCHOR_CHARS:
-            seen.setdefault(line, []).append(j)
-        out.append(line)
-        j += 1
-    return "\n".join(out)
 
 
 def step_label(step: Step) -> str:
@@ -110,14 +81,14 @@ def step_text(step: Step) -> str:
     return step.content
 
 
-def _cut_values(value: object, limit: int) -> object:
+def _cut_values(value: object, limit: int, cut: Callable[[str, int], str] = cut_middle) -> object:
     """``value`` with every long string inside it cut head + tail (keys, numbers and short strings kept)."""
     if isinstance(value, str):
-        return cut_middle(value, limit)
+        return cut(value, limit)
     if isinstance(value, list):
-        return [_cut_values(v, limit) for v in value]
+        return [_cut_values(v, limit, cut) for v in value]
     if isinstance(value, dict):
-        return {k: _cut_values(v, limit) for k, v in value.items()}
+        return {k: _cut_values(v, limit, cut) for k, v in value.items()}
     return value
 
 
@@ -168,26 +139,26 @@ def _same_json(text: str, arguments: object) -> bool:
         return False
 
 
-def call_text(step: Step, limit: int = TOOL_OUTPUT_CHARS // 2) -> str:
+def call_text(step: Step, limit: int = TOOL_OUTPUT_CHARS // 2, cut: Callable[[str, int], str] = cut_middle) -> str:
     """A tool call as the judge sees it: its arguments once, long values cut head + tail.
 
     When the content is the adapter's rendering of the arguments (the shell command, the arguments'
     JSON), it is not shown twice: a command stays readable (cut like an output) and the arguments point
-    at it; other content (the agent's words with the call) is kept whole.
+    at it; other content (the agent's words with the call) is kept whole. ``cut`` cuts a long value.
     """
     args, content = step.arguments, step.content
     text = content.strip()
     if args is None or args == "" or args == {}:
         return content
     if isinstance(args, str):
-        shown = cut_middle(args, limit)
+        shown = cut(args, limit)
         return shown if not text or text == args.strip() else f"{content}\narguments: {shown}"
     if not text or _same_json(text, args):
-        return f"arguments: {arguments_text(_cut_values(args, limit))}"
+        return f"arguments: {arguments_text(_cut_values(args, limit, cut))}"
     if _shown_in(args, text):
-        rest = arguments_text(_cut_values(_pointing_above(args, text), limit))
-        return f"{cut_middle(content, limit)}\narguments: {rest}"
-    return f"{content}\narguments: {arguments_text(_cut_values(args, limit))}"
+        rest = arguments_text(_cut_values(_pointing_above(args, text), limit, cut))
+        return f"{cut(content, limit)}\narguments: {rest}"
+    return f"{content}\narguments: {arguments_text(_cut_values(args, limit, cut))}"
 
 
 def _notes(step: Step, body: str) -> str:
@@ -217,12 +188,21 @@ def argument_chars(tool_output_chars: int) -> int:
     return max(200, tool_output_chars // 2)
 
 
-def step_body(step: Step, tool_output_chars: int = TOOL_OUTPUT_CHARS) -> str:
-    """A step's text before labels and notes: calls shown once, outputs and long arguments cut."""
+def step_body(step: Step, tool_output_chars: int = TOOL_OUTPUT_CHARS, share: int | None = None) -> str:
+    """A step's text before labels and notes: calls shown once, outputs and long arguments cut. ``share``:
+    the step's share of its trace's budget, when below the default limit (then cut by whole lines, keeping
+    the lines that tell how a command went, or a patch's file names: see ``cuts``)."""
     if step.kind is StepKind.TOOL_CALL:
-        return call_text(step, argument_chars(tool_output_chars))
+        limit = argument_chars(tool_output_chars)
+        if share is not None and share < limit:
+            return call_text(step, share, cut_argument)
+        return call_text(step, limit)
     body = step_text(step)
-    return cut_middle(body, tool_output_chars) if step.kind in _CUT_KINDS else body
+    if step.kind not in _CUT_KINDS:
+        return body
+    if share is not None and share < tool_output_chars:
+        return cut_lines(body, share)
+    return cut_middle(body, tool_output_chars)
 
 
 def render_step(step: Step, tool_output_chars: int = TOOL_OUTPUT_CHARS) -> str:
@@ -270,7 +250,7 @@ def _header(trace: Trace, blocks: list[_Block]) -> str:
     lines.append(f"Steps: {len(trace.steps)}")
     if any(b.refs for b in blocks):
         lines.append(_REPEATS_NOTE)
-    if any(_SAME_ABOVE in b.text and _SAME_ABOVE not in step_text(b.step) for b in blocks):
+    if any(SAME_ABOVE in b.text and SAME_ABOVE not in step_text(b.step) for b in blocks):
         lines.append(_INNER_REPEATS_NOTE)
     if any(b.step.kind is StepKind.TOOL_CALL and _OMITTED in b.text for b in blocks):
         lines.append(_CUT_ARGUMENTS_NOTE)
@@ -298,9 +278,10 @@ class _Repeats:
         self.whole: dict[str, int] = {}
         self.embeddable: list[tuple[int, str]] = []  # long instructions and requests, in order
         self.paragraphs: dict[str, int] = {}
+        self.lines = EarlierLines(REPEAT_MIN_CHARS)
 
-    def block(self, step: Step, limit: int) -> _Block:
-        body = step_body(step, limit)
+    def block(self, step: Step, limit: int, share: int | None = None) -> _Block:
+        body = step_body(step, limit, share)
         if step.kind in _EMBEDDING_KINDS:
             body = collapse_inner_repeats(body)
         alone = _block(step, body)
@@ -315,6 +296,7 @@ class _Repeats:
             return _Block(step, alone, alone)
         text, refs = self._embedded(body)
         self.embeddable.append((step.index, full.strip()))
+        self.lines.add(step.index, full)
         for para in _paragraphs(full):
             if len(para) >= REPEAT_MIN_CHARS:
                 self.paragraphs.setdefault(para.strip(), step.index)
@@ -323,14 +305,13 @@ class _Repeats:
         return _Block(step, alone, _block(step, text), frozenset(refs))
 
     def _embedded(self, body: str) -> tuple[str, set[int]]:
-        """``body`` with earlier instructions inside it (whole, else paragraph by paragraph) as references."""
+        """``body`` with earlier instructions inside it (whole, else paragraph by paragraph, else runs of
+        lines) as references."""
         refs: set[int] = set()
         for index, earlier in self.embeddable:
             if earlier in body:
                 body = body.replace(earlier, f"[same as step {index}]")
                 refs.add(index)
-        if not self.paragraphs:
-            return body, refs
         out: list[str] = []
         for para in body.split("\n\n"):
             index = self.paragraphs.get(para.strip()) if len(para) >= REPEAT_MIN_CHARS else None
@@ -341,20 +322,24 @@ class _Repeats:
             marker = f"[same as step {index}]"
             if not out or out[-1] != marker:  # a run of paragraphs from one step is one reference
                 out.append(marker)
-        return "\n\n".join(out), refs
+        # the rest of a step it already repeats: its pieces glued to a wrapper's lines (only there, so a
+        # multi-agent log that quotes a line or two of an earlier prompt is left as it was)
+        body, more = self.lines.fold("\n\n".join(out), refs)
+        return body, refs | more
 
 
-def _blocks(trace: Trace, limit: int) -> list[_Block]:
+def _blocks(trace: Trace, limit: int, raw_chars: int) -> list[_Block]:
     repeats = _Repeats()
-    return [repeats.block(s, limit) for s in trace.steps]
+    shares = step_limits(trace, raw_chars, limit, argument_chars(limit))
+    return [repeats.block(s, limit, shares.get(k)) for k, s in enumerate(trace.steps)]
 
 
 def render_trace(trace: Trace, *, max_tokens: int = 100_000, tool_output_chars: int = TOOL_OUTPUT_CHARS,
                  overlap_share: float = 0.1) -> Rendering:
     """Render ``trace`` into one window, or into overlapping windows of whole steps if over budget."""
-    blocks = _blocks(trace, tool_output_chars)
-    header = _header(trace, blocks)
     raw_chars = sum(len(s.content) + len(arguments_text(s.arguments)) for s in trace.steps)
+    blocks = _blocks(trace, tool_output_chars, raw_chars)
+    header = _header(trace, blocks)
     budget = max_tokens * CHARS_PER_TOKEN
     total = len(header) + sum(len(b.text) + 2 for b in blocks)
     if total <= budget:
