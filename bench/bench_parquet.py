@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,22 +28,46 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
+CHUNK = 1_000_000  # vectors generated and written at a time (a 10M dataset is written in ten parts)
+
+
 def _write(n: int, folder: Path) -> dict:
+    """Generate ``n`` vectors and write them as ``export --to parquet`` does, a million at a time (each part
+    with its own seed and trace ids following the previous part's, the files of all parts side by side)."""
     from bench_stats import generate
 
-    from mastlens.analysis.export import write_vector_dataset
+    from mastlens.analysis.export import MANIFEST, write_vector_dataset
 
-    started = time.perf_counter()
-    df = generate(n)
-    df.attrs.update(excluded={"stale": 0, "errors": 0, "not_in_store": 0}, success_decided="")
-    generated = time.perf_counter() - started
-    days = np.array([f"2026-01-{d:02d}" for d in range(1, 8)])[np.arange(n) % 7].tolist()
-    started = time.perf_counter()
-    write_vector_dataset(df, folder, days)
-    written = time.perf_counter() - started
+    generated = written = 0.0
+    full_frame = 0
+    for start in range(0, n, CHUNK):
+        size = min(CHUNK, n - start)
+        started = time.perf_counter()
+        df = generate(size, seed=1 + start // CHUNK)
+        if start:
+            df["id"] = [f"run-{start + i}" for i in range(size)]
+        df.attrs.update(excluded={"stale": 0, "errors": 0, "not_in_store": 0}, success_decided="")
+        generated += time.perf_counter() - started
+        days = np.array([f"2026-01-{d:02d}" for d in range(1, 8)])[(start + np.arange(size)) % 7].tolist()
+        started = time.perf_counter()
+        part = folder if not start else folder.parent / f"{folder.name}.part"
+        write_vector_dataset(df, part, days)
+        if start:  # the part's files beside the others (their names are unique), then the part's folder goes
+            for path in part.rglob("*.parquet"):
+                target = folder / path.relative_to(part)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.rename(target)
+            shutil.rmtree(part)
+        written += time.perf_counter() - started
+        full_frame += int(df.memory_usage(deep=True).sum())
+        del df
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for facts in manifest["sets"].values():
+        facts["rows"] = n
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     files = list(folder.rglob("*.parquet"))
     return {"generated_s": generated, "write_s": written, "files": len(files),
-            "bytes": sum(p.stat().st_size for p in files), "full_frame_bytes": int(df.memory_usage(deep=True).sum())}
+            "bytes": sum(p.stat().st_size for p in files), "full_frame_bytes": full_frame}
 
 
 def _read(folder: str) -> None:
