@@ -2,9 +2,9 @@
 holds. Every table is a sum of integer counts (or the first few trace ids by a total order), so neither the
 batch size nor the order DuckDB hands the rows over in changes a figure.
 
-A batch carries ``_li`` (group index), ``_si`` (source index), ``_s`` (success 1 / 0 / -1), ``_c`` (the judge's
-own outcome call, 1 / 0 / -1), ``_score``, ``_ord`` (the order of example ids), ``id``, and per mode ``_m{j}``
-(tri-state bool) and ``_o{j}`` (onset, a double or null).
+A batch carries the key columns (its group and source indices are passed beside it), ``_s`` (success, a
+nullable bool), ``_c`` (the judge's own outcome call, a nullable bool), ``_score``, ``_ord`` (the order of
+example ids), ``id``, and per mode ``_m{j}`` (tri-state bool) and ``_o{j}`` (onset, a number or null).
 """
 
 from __future__ import annotations
@@ -17,13 +17,34 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
-def mask_bits(matrix: np.ndarray) -> np.ndarray:
-    """Each row of a (rows x modes) bool matrix as an int64 bit mask (mode j is bit j)."""
-    packed = np.packbits(matrix, axis=1, bitorder="little")
-    out = np.zeros(len(matrix), dtype=np.int64)
-    for b in range(packed.shape[1]):
-        out |= packed[:, b].astype(np.int64) << (8 * b)
-    return out
+def _bits(buffer: pa.Buffer | None, offset: int, n: int, default: bool) -> np.ndarray:
+    """An Arrow bitmap as a numpy bool array (``default`` everywhere when there is none)."""
+    if buffer is None:
+        return np.full(n, default)
+    start = offset // 8
+    raw = np.frombuffer(buffer, dtype=np.uint8)[start:(offset + n + 7) // 8 + 1]
+    return np.unpackbits(raw, bitorder="little")[offset % 8:offset % 8 + n].view(bool)
+
+
+def bools(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(true, not null) of a bool column, straight from its bitmaps."""
+    n = len(column)
+    if column.type == pa.null():
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    validity, data = column.buffers()[:2]
+    valid = _bits(validity, column.offset, n, True)
+    return _bits(data, column.offset, n, False) & valid, valid
+
+
+def numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(values as floats, not null and not NaN) of a numeric column, straight from its buffers."""
+    n = len(column)
+    if column.type == pa.null():
+        return np.zeros(n), np.zeros(n, dtype=bool)
+    validity, data = column.buffers()[:2]
+    values = np.frombuffer(data, dtype=column.type.to_pandas_dtype())[column.offset:column.offset + n]
+    values = values.astype(float)
+    return values, _bits(validity, column.offset, n, True) & ~np.isnan(values)
 
 
 def merge_counts(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
@@ -88,6 +109,7 @@ class Reducer:
         self.interventions = interventions
         self.patterns: list[pd.DataFrame] = []
         self.scores: list[pd.DataFrame] = []
+        self.score_values = np.zeros(0)
         self.calls = np.zeros(n_groups * 9, dtype=np.int64)
         self.before = np.zeros(n_groups * n_modes * n_modes, dtype=np.int64)
         self.after = np.zeros_like(self.before)
@@ -96,38 +118,42 @@ class Reducer:
         self.first_rows = np.zeros(n_groups, dtype=np.int64)
         self.top = TopN(examples, len(interventions) + 1)  # kind len(interventions): unexplained failures
 
-    def add(self, batch: pa.RecordBatch) -> None:
+    def add(self, batch: pa.RecordBatch, li: np.ndarray, si: np.ndarray) -> None:
+        """One batch; ``li`` / ``si``: each row's group and source index."""
         m = self.m
-        li = batch.column("_li").to_numpy().astype(np.int64)
-        si = batch.column("_si").to_numpy().astype(np.int64)
-        s = batch.column("_s").to_numpy().astype(np.int64)
-        present = np.empty((len(li), m), dtype=bool)
-        assessed = np.empty((len(li), m), dtype=bool)
+        s = _tri(batch.column("_s"))
+        present, assessed = zip(*(bools(batch.column(f"_m{j}")) for j in range(m))) if m else ((), ())
+        pm = np.zeros(len(li), dtype=np.int64)
+        am = np.zeros(len(li), dtype=np.int64)
         for j in range(m):
-            col = batch.column(f"_m{j}")
-            present[:, j] = pc.fill_null(col, False).to_numpy(zero_copy_only=False)
-            assessed[:, j] = col.is_valid().to_numpy(zero_copy_only=False)
-        pm = mask_bits(present)
-        key = (((li * self.s + si) * 3 + (s + 1)) << (2 * m)) | (mask_bits(assessed) << m) | pm
-        uniq, counts = np.unique(key, return_counts=True)
-        self.patterns.append(pd.DataFrame({"key": uniq, "n": counts}))
-        self._scores(li, batch.column("_score").to_numpy(zero_copy_only=False))
-        called = batch.column("_c").to_numpy().astype(np.int64)
-        self.calls += np.bincount(li * 9 + (s + 1) * 3 + called + 1, minlength=self.g * 9)
+            pm |= present[j].astype(np.int64) << j
+            am |= assessed[j].astype(np.int64) << j
+        key = (((li * self.s + si) * 3 + (s + 1)) << (2 * m)) | (am << m) | pm
+        counts = pd.Series(key).value_counts(sort=False)  # hashing: cheaper than sorting the batch
+        self.patterns.append(pd.DataFrame({"key": counts.index.to_numpy(), "n": counts.to_numpy()}))
+        score, scored = numbers(batch.column("_score"))
+        self._scores(li[scored], score[scored])
+        self.calls += np.bincount(li * 9 + (s + 1) * 3 + _tri(batch.column("_c")) + 1, minlength=self.g * 9)
         self._onsets(li, s, present, batch)
         failed = s == 0
-        ords, ids = batch.column("_ord"), batch.column("id")
+        ids = batch.column("id")
+        ords = batch.column("_ord") if "_ord" in batch.schema.names else ids
         for kind, cols in enumerate(self.interventions):
-            hits = present[:, cols].sum(axis=1) * failed if cols else np.zeros(len(li), dtype=np.int64)
-            self.top.add(kind, li, hits, ords, ids, self.g)
+            hits = np.zeros(len(li), dtype=np.int64)
+            for j in cols:
+                hits += present[j]
+            self.top.add(kind, li, hits * failed, ords, ids, self.g)
         self.top.add(len(self.interventions), li, (failed & (pm == 0)).astype(np.int64), ords, ids, self.g)
 
     def _scores(self, li: np.ndarray, score: np.ndarray) -> None:
-        valid = ~np.isnan(score)
-        if not valid.any():
+        if not len(score):
             return
-        values, inverse = np.unique(score[valid], return_inverse=True)
-        code = li[valid] * len(values) + inverse
+        values = self.score_values  # the values seen so far: most batches hold no new one
+        at = np.minimum(np.searchsorted(values, score), max(len(values) - 1, 0))
+        if not len(values) or not np.array_equal(values[at], score):
+            values = self.score_values = np.union1d(values, score)
+            at = np.searchsorted(values, score)
+        code = li * len(values) + at
         if len(values) * self.g <= 4 * len(code):
             counts = np.bincount(code, minlength=len(values) * self.g)
             code = np.flatnonzero(counts)
@@ -137,33 +163,55 @@ class Reducer:
         self.scores.append(pd.DataFrame({"li": code // len(values), "value": values[code % len(values)],
                                          "n": counts}))
 
-    def _onsets(self, li: np.ndarray, s: np.ndarray, present: np.ndarray, batch: pa.RecordBatch) -> None:
-        """Pair order (``before`` / ``after`` / ``both``) and first onsets, over each row's localized modes only:
-        the work is the pairs that exist, not every pair of modes in every row."""
-        m = self.m
-        onset = np.full(present.shape, np.nan)
+    def _onsets(self, li: np.ndarray, s: np.ndarray, present: list[np.ndarray], batch: pa.RecordBatch) -> None:
+        """Pair order (``before`` / ``after`` / ``both``) and first onsets. Each row's localized modes are
+        laid out left-justified (in mode order), so that position pair (p, q) covers only the rows with more
+        than q of them: the work is the pairs that exist, not every pair of modes in every row."""
+        m, n = self.m, len(li)
+        onsets, localized = [], []
         for j in range(m):
-            onset[:, j] = np.where(present[:, j], batch.column(f"_o{j}").to_numpy(zero_copy_only=False), np.nan)
-        localized = ~np.isnan(onset)
-        rows, modes = np.nonzero(localized)  # row-major: modes ascending within a row
-        if not len(rows):
+            values, valid = numbers(batch.column(f"_o{j}"))
+            onsets.append(values)
+            localized.append(valid & present[j])
+        k = np.zeros(n, dtype=np.int8)
+        for j in range(m):
+            k += localized[j]
+        if not k.any():
             return
-        values = onset[rows, modes]
-        k = localized.sum(axis=1)
-        start = np.cumsum(k) - k
-        rest = (k[rows] - (np.arange(len(rows)) - start[rows]) - 1).astype(np.int16)  # later localized modes
-        order = np.argsort(rest, kind="stable")
-        sorted_rest = rest[order]
+        depth = int(k.max())
+        mode_at = np.zeros((depth, n), dtype=np.int64)
+        value_at = np.zeros((depth, n))
+        filled = np.zeros(n, dtype=np.int64)
+        for j in range(m):
+            rows = np.flatnonzero(localized[j])
+            mode_at[filled[rows], rows] = j
+            value_at[filled[rows], rows] = onsets[j][rows]
+            filled[rows] += 1
+        codes, lt, gt = [], [], []
+        for q in range(1, depth):
+            rows = np.flatnonzero(k > q)  # rows with more than q localized modes
+            right, vq = mode_at[q, rows] + li[rows] * m * m, value_at[q, rows]
+            for p in range(q):
+                code = right + mode_at[p, rows] * m
+                vp = value_at[p, rows]
+                codes.append(code)
+                lt.append(code[vp < vq])
+                gt.append(code[vp > vq])
         size = self.g * m * m
-        for d in range(1, int(sorted_rest[-1]) + 1):
-            e = order[np.searchsorted(sorted_rest, d):]
-            f = e + d
-            code = (li[rows[e]] * m + modes[e]) * m + modes[f]
-            self.both += np.bincount(code, minlength=size)
-            self.before += np.bincount(code[values[e] < values[f]], minlength=size)
-            self.after += np.bincount(code[values[e] > values[f]], minlength=size)
-        earliest = np.where(localized, onset, np.inf).min(axis=1)
-        failed = s == 0
-        self.first_rows += np.bincount(li[failed & (k > 0)], minlength=self.g)
-        first = failed[rows] & (values == earliest[rows])
-        self.first += np.bincount(li[rows[first]] * m + modes[first], minlength=self.g * m)
+        if codes:
+            self.both += np.bincount(np.concatenate(codes), minlength=size)
+            self.before += np.bincount(np.concatenate(lt), minlength=size)
+            self.after += np.bincount(np.concatenate(gt), minlength=size)
+        earliest = np.full(n, np.inf)
+        for values, where in zip(onsets, localized):
+            np.minimum(earliest, values, out=earliest, where=where)
+        opened = (s == 0) & (k > 0)
+        self.first_rows += np.bincount(li[opened], minlength=self.g)
+        for j in range(m):
+            self.first[j::m] += np.bincount(li[opened & localized[j] & (onsets[j] == earliest)], minlength=self.g)
+
+
+def _tri(column: pa.Array) -> np.ndarray:
+    """A nullable bool column as 1 / 0 / -1 (null)."""
+    true, valid = bools(column)
+    return np.where(valid, true.astype(np.int64), -1)

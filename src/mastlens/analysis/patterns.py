@@ -11,8 +11,9 @@ where both are localized and which shows first; per mode, the failed traces it o
 trace ids of each kind (unexplained failures, the playbook's examples).
 
 DuckDB hands the rows over in Arrow batches, from the exported Parquet files or from a frame built from the
-store, and :mod:`mastlens.analysis.pattern_reduce` counts them in one pass: both paths give the same tables,
-and the statistics, computed from the tables only, the same figures.
+store, and :mod:`mastlens.analysis.pattern_reduce` counts them in one pass (memory: one batch and the
+distinct rows, whatever the number of traces): both paths give the same tables, and the statistics, computed
+from the tables only, the same figures.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mastlens.analysis.pattern_reduce import Reducer, merge_counts
 
@@ -92,18 +94,51 @@ class Patterns:
         return {item: self.examples.get((group, k), []) for k, item in enumerate(self.interventions)}
 
 
-def _column(rel: Relation, name: str, sql_type: str, null: str = "NULL") -> str:
-    return f"CAST(r.{quote(name)} AS {sql_type})" if name in rel.columns else f"CAST({null} AS {sql_type})"
+def _column(rel: Relation, name: str, sql_type: str | None = None) -> str:
+    if name not in rel.columns:
+        return f"CAST(NULL AS {sql_type or 'DOUBLE'})"
+    return f"CAST(r.{quote(name)} AS {sql_type})" if sql_type else f"r.{quote(name)}"
 
 
-def _tri(expression: str) -> str:
-    return f"CAST(CASE WHEN {expression} IS NULL THEN -1 WHEN {expression} THEN 1 ELSE 0 END AS TINYINT)"
+class _KeyIndex:
+    """Each row's group and source index from its key values, by lookup (no join in the scan)."""
+
+    def __init__(self, distinct: pa.Table, li: np.ndarray, si: np.ndarray) -> None:
+        self.values = [pc.unique(distinct.column(k)) for k in distinct.column_names]
+        code = self._code([distinct.column(k) for k in distinct.column_names])
+        size = int(np.prod([len(v) for v in self.values]))
+        self.li, self.si = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+        self.li[code], self.si[code] = li, si
+
+    def _code(self, columns: list[pa.Array]) -> np.ndarray:
+        code = np.zeros(len(columns[0]), dtype=np.int64)
+        for values, column in zip(self.values, columns):
+            at = pc.index_in(column, value_set=values, skip_nulls=False)
+            code = code * len(values) + at.to_numpy(zero_copy_only=False).astype(np.int64)
+        return code
+
+    def of(self, batch: pa.RecordBatch, n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+        code = self._code([batch.column(f"_k{i}") for i in range(n_keys)])
+        return self.li[code], self.si[code]
+
+
+def _rebatched(reader: pa.RecordBatchReader, rows: int):  # noqa: ANN202 - a generator of record batches
+    """The reader's batches joined into ones of about ``rows`` rows (DuckDB may stream small ones)."""
+    pending, size = [], 0
+    for batch in reader:
+        pending.append(batch)
+        size += batch.num_rows
+        if size >= rows:
+            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            pending, size = [], 0
+    if size:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
 def reduce_vectors(rel: Relation, mode_ids: list[str], labeler: Labeler, judge_call: str,
                    onset_suffix: str, playbook: list[tuple[str, list[str]]]) -> Patterns:
-    """Count the rows of ``rel`` into :class:`Patterns`. ``labeler`` names the groups and sources from the
-    distinct values of ``rel.keys``; ``playbook``: (intervention, its modes) for the example ids."""
+    """Count the rows of ``rel`` into :class:`Patterns` in one scan. ``labeler`` names the groups and sources
+    from the distinct values of ``rel.keys``; ``playbook``: (intervention, its modes) for the example ids."""
     con, keys = rel.con, rel.keys
     distinct = con.sql(f"SELECT DISTINCT {', '.join(quote(k) for k in keys)} FROM {rel.sql} AS r",
                        params=rel.params or None).to_arrow_table()
@@ -111,28 +146,24 @@ def reduce_vectors(rel: Relation, mode_ids: list[str], labeler: Labeler, judge_c
     labels, sources, by_source = labeler(frame) if len(frame) else (np.array([], object), None, [])
     names = sorted(set(labels.tolist()))
     source_names = sorted(set(sources.tolist())) if sources is not None else [""]
-    keymap = distinct.append_column("_li", pa.array([names.index(v) for v in labels], pa.int32())).append_column(
-        "_si", pa.array([source_names.index(v) for v in sources] if sources is not None else [0] * len(labels),
-                        pa.int32()))
-    con.register("_mastlens_keys", keymap)
+    index = _KeyIndex(distinct, np.array([names.index(v) for v in labels], dtype=np.int64),
+                      np.array([source_names.index(v) for v in sources] if sources is not None
+                               else [0] * len(labels), dtype=np.int64)) if len(frame) else None
     col = {m: j for j, m in enumerate(mode_ids)}
-    selected = ["k._li", "k._si", f"{_tri(_column(rel, 'success', 'BOOLEAN'))} AS _s",
-                f"{_tri(_column(rel, judge_call, 'BOOLEAN'))} AS _c",
-                f"{_column(rel, 'score', 'DOUBLE')} AS _score", f"r.{quote(rel.order)} AS _ord",
-                "CAST(r.id AS VARCHAR) AS id"]
+    selected = [f"r.{quote(k)} AS _k{i}" for i, k in enumerate(keys)]
+    selected += [f"{_column(rel, 'success', 'BOOLEAN')} AS _s", f"{_column(rel, judge_call, 'BOOLEAN')} AS _c",
+                 f"{_column(rel, 'score', 'DOUBLE')} AS _score", "CAST(r.id AS VARCHAR) AS id"]
+    if rel.order != "id":
+        selected.append(f"r.{quote(rel.order)} AS _ord")
     selected += [f"CAST(r.{quote(m)} AS BOOLEAN) AS _m{j}" for j, m in enumerate(mode_ids)]
-    selected += [f"{_column(rel, m + onset_suffix, 'DOUBLE')} AS _o{j}" for j, m in enumerate(mode_ids)]
-    on = " AND ".join(f"r.{quote(k)} IS NOT DISTINCT FROM k.{quote(k)}" for k in keys)
+    selected += [f"{_column(rel, m + onset_suffix)} AS _o{j}" for j, m in enumerate(mode_ids)]
     reducer = Reducer(len(mode_ids), max(1, len(names)), len(source_names),
                       [[col[m] for m in modes if m in col] for _, modes in playbook], EXAMPLES)
-    try:
-        reader = con.sql(f"SELECT {', '.join(selected)} FROM {rel.sql} AS r JOIN _mastlens_keys AS k ON {on}",
+    if index is not None:
+        reader = con.sql(f"SELECT {', '.join(selected)} FROM {rel.sql} AS r",
                          params=rel.params or None).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            if batch.num_rows:
-                reducer.add(batch)
-    finally:
-        con.unregister("_mastlens_keys")
+        for batch in _rebatched(reader, BATCH_ROWS):
+            reducer.add(batch, *index.of(batch, len(keys)))
     return _patterns(reducer, mode_ids, names, source_names if sources is not None else None, by_source,
                      judge_call in rel.columns, [name for name, _ in playbook])
 
