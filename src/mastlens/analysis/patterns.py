@@ -18,6 +18,8 @@ from the tables only, the same figures.
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,16 +125,43 @@ class _KeyIndex:
 
 
 def _rebatched(reader: pa.RecordBatchReader, rows: int):  # noqa: ANN202 - a generator of record batches
-    """The reader's batches joined into ones of about ``rows`` rows (DuckDB may stream small ones)."""
-    pending, size = [], 0
-    for batch in reader:
-        pending.append(batch)
-        size += batch.num_rows
-        if size >= rows:
-            yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+    """The reader's batches joined into ones of about ``rows`` rows (DuckDB may stream small ones), read ahead
+    by a thread of their own: DuckDB scans the next batch (without the GIL) while the caller counts this one."""
+    ready: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
             pending, size = [], 0
-    if size:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+            for batch in reader:
+                if stop.is_set():
+                    return
+                pending.append(batch)
+                size += batch.num_rows
+                if size >= rows:
+                    ready.put(pa.Table.from_batches(pending).combine_chunks().to_batches()[0])
+                    pending, size = [], 0
+            if size:
+                ready.put(pa.Table.from_batches(pending).combine_chunks().to_batches()[0])
+            ready.put(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            ready.put(exc)
+
+    worker = threading.Thread(target=read, name="mastlens-scan", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # the consumer stopped early (an error): unblock the reader, let it end
+            try:
+                ready.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
 
 
 def reduce_vectors(rel: Relation, mode_ids: list[str], labeler: Labeler, judge_call: str,
