@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from mastlens.analysis.export import MANIFEST, partition_value, read_manifest
 from mastlens.analysis.patterns import STORE_DTYPES, Patterns, Relation, reduce_vectors
