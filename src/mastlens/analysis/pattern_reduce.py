@@ -42,9 +42,11 @@ def numbers(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if column.type == pa.null():
         return np.zeros(n), np.zeros(n, dtype=bool)
     validity, data = column.buffers()[:2]
-    values = np.frombuffer(data, dtype=column.type.to_pandas_dtype())[column.offset:column.offset + n]
-    values = values.astype(float)
-    return values, _bits(validity, column.offset, n, True) & ~np.isnan(values)
+    raw = np.frombuffer(data, dtype=column.type.to_pandas_dtype())[column.offset:column.offset + n]
+    valid = _bits(validity, column.offset, n, True)
+    if raw.dtype.kind == "f":
+        return raw.astype(float), valid & ~np.isnan(raw)
+    return raw.astype(float), valid
 
 
 def merge_counts(parts: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
@@ -181,12 +183,14 @@ class Reducer:
         depth = int(k.max())
         mode_at = np.zeros((depth, n), dtype=np.int64)
         value_at = np.zeros((depth, n))
-        filled = np.zeros(n, dtype=np.int64)
+        flat_modes, flat_values = mode_at.reshape(-1), value_at.reshape(-1)
+        filled = np.zeros(n, dtype=np.int64)  # localized modes before mode j, per row
         for j in range(m):
             rows = np.flatnonzero(localized[j])
-            mode_at[filled[rows], rows] = j
-            value_at[filled[rows], rows] = onsets[j][rows]
-            filled[rows] += 1
+            at = filled[rows] * n + rows
+            flat_modes[at] = j
+            flat_values[at] = onsets[j][rows]
+            filled += localized[j]
         codes, lt, gt = [], [], []
         for q in range(1, depth):
             rows = np.flatnonzero(k > q)  # rows with more than q localized modes
