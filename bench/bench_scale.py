@@ -15,8 +15,12 @@ file in a temporary folder):
    (lease recoveries), requests sent twice (the killed worker's C requests on the wire, plus the replies of the
    one commit under way at the kill: judges/offload.py), lost (0).
 
+With ``--vectors N`` it also runs bench_parquet.py over N generated vectors (``stats --from`` through DuckDB:
+wall time and peak memory; the goal is 10,000,000 in < 30 s and < 2 GB).
+
 Reproduce:  python bench/bench_scale.py [--ingest 20000] [--traces 2000] [--workers 4] [--concurrency 16]
             [--latency 0.5] [--lease 3] [--pg postgresql://USER@HOST:PORT/NAME] [--backends postgresql,sqlite]
+            [--vectors 10000000]
 """
 
 from __future__ import annotations
@@ -161,9 +165,16 @@ def main() -> None:
     parser.add_argument("--lease", type=float, default=3.0)
     parser.add_argument("--pg", help="a PostgreSQL server to use (default: a throwaway cluster)")
     parser.add_argument("--backends", default="postgresql,sqlite")
+    parser.add_argument("--vectors", type=int, default=0,
+                        help="also stats --from over this many generated Parquet vectors (bench_parquet.py; "
+                             "the goal is 10,000,000 in < 30 s and < 2 GB)")
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores")
     rows: list[str] = []
+    if args.vectors:
+        parquet = subprocess.run([sys.executable, str(REPO / "bench" / "bench_parquet.py"), "--traces",
+                                  str(args.vectors)], capture_output=True, text=True, check=True)
+        rows += [f"Parquet     {line}" for line in parquet.stdout.splitlines() if not line.startswith("load")]
     with FakeOpenAI(latency=args.latency) as srv, tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             if backend == "sqlite":

@@ -9,15 +9,17 @@ from mastlens.analysis.results import Comparison
 
 
 def compare_groups(a: str, b: str, present: np.ndarray, assessed: np.ndarray, groups: np.ndarray,
-                   mode_ids: list[str]) -> list[Comparison]:
-    """``diff`` = prevalence in ``a`` minus prevalence in ``b`` (each over its assessed traces)."""
+                   mode_ids: list[str], weights: np.ndarray | None = None) -> list[Comparison]:
+    """``diff`` = prevalence in ``a`` minus prevalence in ``b`` (each over its assessed traces).
+    ``weights``: how many traces each row stands for (default one)."""
     known = sorted(set(groups.tolist()))
     for name in (a, b):
         if name not in known:
             raise ValueError(f"no group {name!r} to compare (groups: {', '.join(map(str, known)) or 'none'})")
-    in_a, in_b = groups == a, groups == b
-    na, ka = (assessed & in_a[:, None]).sum(axis=0), (present & in_a[:, None]).sum(axis=0)
-    nb, kb = (assessed & in_b[:, None]).sum(axis=0), (present & in_b[:, None]).sum(axis=0)
+    w = np.ones(len(groups), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+    in_a, in_b = w * (groups == a), w * (groups == b)
+    na, ka = in_a @ assessed, in_a @ present
+    nb, kb = in_b @ assessed, in_b @ present
     diff, low, high = newcombe_diff(ka, na, kb, nb)
     p_values = [fisher_p(int(ka[j]), int(na[j] - ka[j]), int(kb[j]), int(nb[j] - kb[j]))
                 for j in range(len(mode_ids))]

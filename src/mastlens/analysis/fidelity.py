@@ -22,12 +22,18 @@ MIN_INFORMATIVE = 0.05  # se + sp - 1 at or below this: the judge says too littl
 _EPS = 1e-9  # so that se + sp - 1 computed as 0.05000000000000004 still counts as 0.05
 
 
-def auroc(scores: np.ndarray, positive: np.ndarray) -> float | None:
-    """P(score of a positive > score of a negative) + 0.5 P(equal); None without both classes."""
+def _weights(weights: np.ndarray | None, n: int) -> np.ndarray:
+    return np.ones(n, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+
+
+def auroc(scores: np.ndarray, positive: np.ndarray, weights: np.ndarray | None = None) -> float | None:
+    """P(score of a positive > score of a negative) + 0.5 P(equal); None without both classes.
+    ``weights``: how many traces each row stands for (default one)."""
     scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
+    w = _weights(weights, len(scores))
     values, inverse = np.unique(scores, return_inverse=True)
-    pos = np.bincount(inverse[positive], minlength=len(values)).astype(float)
-    neg = np.bincount(inverse[~positive], minlength=len(values)).astype(float)
+    pos = np.bincount(inverse[positive], weights=w[positive], minlength=len(values)).astype(float)
+    neg = np.bincount(inverse[~positive], weights=w[~positive], minlength=len(values)).astype(float)
     value = _auroc_counts(pos[None, :], neg[None, :])[0]
     return None if np.isnan(value) else float(value)
 
@@ -41,15 +47,18 @@ def _auroc_counts(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 
 
 def auroc_ci(scores: np.ndarray, positive: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS,
-             seed: int = SEED) -> tuple[float, float] | None:
-    """Percentile bootstrap 95% CI of :func:`auroc`, resampling each class within itself (seeded)."""
+             seed: int = SEED, weights: np.ndarray | None = None) -> tuple[float, float] | None:
+    """Percentile bootstrap 95% CI of :func:`auroc`, resampling each class within itself (seeded): a
+    multinomial draw of each class's traces over its score values, so traces given one by one or as
+    distinct rows with counts (``weights``) draw the same."""
     scores, positive = np.asarray(scores, dtype=float), np.asarray(positive, dtype=bool)
-    n1, n0 = int(positive.sum()), int((~positive).sum())
+    w = _weights(weights, len(scores))
+    n1, n0 = int(w[positive].sum()), int(w[~positive].sum())
     if n1 == 0 or n0 == 0:
         return None
     values, inverse = np.unique(scores, return_inverse=True)
-    pos = np.bincount(inverse[positive], minlength=len(values))
-    neg = np.bincount(inverse[~positive], minlength=len(values))
+    pos = np.bincount(inverse[positive], weights=w[positive], minlength=len(values))
+    neg = np.bincount(inverse[~positive], weights=w[~positive], minlength=len(values))
     rng = np.random.default_rng(seed)
     boot = _auroc_counts(rng.multinomial(n1, pos / n1, size=rounds).astype(float),
                          rng.multinomial(n0, neg / n0, size=rounds).astype(float))
@@ -57,18 +66,20 @@ def auroc_ci(scores: np.ndarray, positive: np.ndarray, *, rounds: int = BOOTSTRA
 
 
 def stratified_auroc(scores: np.ndarray, failed: np.ndarray, sources: np.ndarray, *, rounds: int = BOOTSTRAP_ROUNDS,
-                     seed: int = SEED) -> tuple[float | None, tuple[float, float] | None, dict[str, float]]:
+                     seed: int = SEED, weights: np.ndarray | None = None
+                     ) -> tuple[float | None, tuple[float, float] | None, dict[str, float]]:
     """Within-source AUROC of ``scores`` for ``failed``, weighted by failed x successful pairs, with its
     bootstrap CI (each class resampled within each source, seeded) and each source's own AUROC (sources
-    with one outcome only are left out)."""
+    with one outcome only are left out). ``weights``: how many traces each row stands for."""
+    w = _weights(weights, len(failed))
     values, inverse = np.unique(np.asarray(scores, dtype=float), return_inverse=True)
     rng = np.random.default_rng(seed)
     total, weights, per_source = np.zeros(rounds), 0.0, {}
     point = 0.0
     for name in sorted(set(np.asarray(sources).tolist())):
         rows = sources == name
-        pos = np.bincount(inverse[rows & failed], minlength=len(values)).astype(float)
-        neg = np.bincount(inverse[rows & ~failed], minlength=len(values)).astype(float)
+        pos = np.bincount(inverse[rows & failed], weights=w[rows & failed], minlength=len(values)).astype(float)
+        neg = np.bincount(inverse[rows & ~failed], weights=w[rows & ~failed], minlength=len(values)).astype(float)
         n1, n0 = pos.sum(), neg.sum()
         if not n1 or not n0:
             continue
@@ -88,49 +99,53 @@ def stratified_auroc(scores: np.ndarray, failed: np.ndarray, sources: np.ndarray
 
 def outcome_separation(present: np.ndarray, success: np.ndarray, *, group: str = "all",
                        sources: np.ndarray | None = None, rounds: int = BOOTSTRAP_ROUNDS,
-                       seed: int = SEED) -> OutcomeSeparation:
+                       seed: int = SEED, weights: np.ndarray | None = None) -> OutcomeSeparation:
     """Separation of failed from successful traces by their failure vectors.
 
     ``present``: traces x modes booleans (not assessed counts as not present); ``success``: per trace 1, 0
     or -1 (unknown, left out); ``sources``: per trace its source (:mod:`mastlens.analysis.strata`). When the
     runs with a known outcome come from more than one source, the AUROC is the within-source one.
+    ``weights``: how many traces each row stands for (default one).
     """
     present, success = np.asarray(present, dtype=bool), np.asarray(success)
     known = success >= 0
+    w = _weights(weights, len(success))[known]
     scores = present[known].sum(axis=1).astype(float) if present.ndim == 2 else np.zeros(int(known.sum()))
     failed = success[known] == 0
-    out = OutcomeSeparation(group=group, n=int(known.sum()), n_failed=int(failed.sum()),
-                            n_success=int((~failed).sum()))
+    out = OutcomeSeparation(group=group, n=int(w.sum()), n_failed=int(w[failed].sum()),
+                            n_success=int(w[~failed].sum()))
     if out.n_failed:
-        out.flagged_failed = float((scores[failed] > 0).mean())
+        out.flagged_failed = int(w[failed & (scores > 0)].sum()) / out.n_failed
     if out.n_success:
-        out.flagged_success = float((scores[~failed] > 0).mean())
+        out.flagged_success = int(w[~failed & (scores > 0)].sum()) / out.n_success
     origin = None if sources is None else np.asarray(sources, dtype=object)[known]
-    strata = Strata.of(origin, failed) if origin is not None else None
+    strata = Strata.of(origin, failed, w) if origin is not None else None
     if strata is not None and strata.mixed:
-        return _stratified(out, scores, failed, origin, strata, rounds, seed)
+        return _stratified(out, scores, failed, origin, strata, rounds, seed, w)
     if not out.n_failed or not out.n_success:
         out.note = "needs both failed and successful runs with a known outcome"
         return out
-    out.auroc = auroc(scores, failed)
-    out.auroc_ci = auroc_ci(scores, failed, rounds=rounds, seed=seed)
+    out.auroc = auroc(scores, failed, w)
+    out.auroc_ci = auroc_ci(scores, failed, rounds=rounds, seed=seed, weights=w)
     if out.auroc_ci and out.auroc_ci[0] <= 0.5 <= out.auroc_ci[1]:
         out.note = "the CI includes 0.5: on these runs the vectors do not tell failures from successes"
     return out
 
 
 def _stratified(out: OutcomeSeparation, scores: np.ndarray, failed: np.ndarray, origin: np.ndarray,
-                strata: Strata, rounds: int, seed: int) -> OutcomeSeparation:
+                strata: Strata, rounds: int, seed: int, w: np.ndarray) -> OutcomeSeparation:
     out.stratified = True
-    out.auroc_pooled = auroc(scores, failed) if out.n_failed and out.n_success else None
-    out.auroc, out.auroc_ci, per_source = stratified_auroc(scores, failed, origin, rounds=rounds, seed=seed)
+    out.auroc_pooled = auroc(scores, failed, w) if out.n_failed and out.n_success else None
+    out.auroc, out.auroc_ci, per_source = stratified_auroc(scores, failed, origin, rounds=rounds, seed=seed,
+                                                           weights=w)
+    flagged = scores > 0
     for s in strata.strata:
         rows = origin == s.source
         f, ok = rows & failed, rows & ~failed
         out.sources.append(SourceOutcome(
             source=s.source, n=s.n, n_failed=s.n_failed, n_success=s.n_success, auroc=per_source.get(s.source),
-            flagged_failed=float((scores[f] > 0).mean()) if f.any() else None,
-            flagged_success=float((scores[ok] > 0).mean()) if ok.any() else None))
+            flagged_failed=int(w[f & flagged].sum()) / int(w[f].sum()) if f.any() else None,
+            flagged_success=int(w[ok & flagged].sum()) / int(w[ok].sum()) if ok.any() else None))
     one_sided = [s.source for s in strata.strata if not s.informative]
     out.sources_note = (f"{len(strata.strata)} sources ({strata.describe()}): AUROC within each source, combined "
                         "weighted by its failed x successful pairs")
@@ -148,16 +163,17 @@ def _stratified(out: OutcomeSeparation, scores: np.ndarray, failed: np.ndarray, 
 
 def separation_by_group(present: np.ndarray, success: np.ndarray, groups: np.ndarray, *,
                         sources: np.ndarray | None = None, rounds: int = BOOTSTRAP_ROUNDS,
-                        seed: int = SEED) -> list[OutcomeSeparation]:
+                        seed: int = SEED, weights: np.ndarray | None = None) -> list[OutcomeSeparation]:
     """Overall ("all") first, then one entry per group when there is more than one."""
-    out = [outcome_separation(present, success, sources=sources, rounds=rounds, seed=seed)]
+    w = _weights(weights, len(success))
+    out = [outcome_separation(present, success, sources=sources, rounds=rounds, seed=seed, weights=w)]
     names = sorted(set(np.asarray(groups).tolist()))
     if len(names) > 1:
         for name in names:
             rows = np.asarray(groups) == name
             out.append(outcome_separation(present[rows], success[rows], group=str(name),
                                           sources=None if sources is None else np.asarray(sources)[rows],
-                                          rounds=rounds, seed=seed))
+                                          rounds=rounds, seed=seed, weights=w[rows]))
     return out
 
 

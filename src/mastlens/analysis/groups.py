@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -79,45 +81,63 @@ def load_verdict_rules(path: str | Path) -> VerdictRules:
     return VerdictRules(**values)
 
 
-def _mean_sd(values: np.ndarray) -> tuple[float | None, float | None]:
-    if len(values) == 0:
+def weights_of(weights: np.ndarray | None, rows: int) -> np.ndarray:
+    """How many traces each row stands for: ``weights`` (distinct rows with counts), or one each."""
+    return np.ones(rows, dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+
+
+def _mean_sd(values: np.ndarray, weights: np.ndarray) -> tuple[float | None, float | None]:
+    """Mean and sample SD of whole numbers, each ``weights`` times, exactly (integer sums, one rounding)."""
+    n = int(weights.sum())
+    if n == 0:
         return None, None
-    mean = float(values.mean())
-    return mean, (float(values.std(ddof=1)) if len(values) > 1 else None)
+    values = values.astype(np.int64)
+    s1, s2 = int(weights @ values), int(weights @ (values * values))
+    return s1 / n, (math.sqrt(Fraction(n * s2 - s1 * s1, n * (n - 1))) if n > 1 else None)
 
 
 def category_stats(present: np.ndarray, assessed: np.ndarray, mode_ids: list[str],
-                   categories: dict[str, str]) -> list[CategoryStat]:
+                   categories: dict[str, str], weights: np.ndarray | None = None) -> list[CategoryStat]:
     """A category is present when any of its modes is; assessed when any of its modes was assessed."""
+    w = weights_of(weights, len(present))
     out = []
     for cat in sorted(set(categories.values())):
         cols = [j for j, m in enumerate(mode_ids) if categories[m] == cat]
-        k = int(present[:, cols].any(axis=1).sum())
-        n = int(assessed[:, cols].any(axis=1).sum())
+        k = int(w @ present[:, cols].any(axis=1))
+        n = int(w @ assessed[:, cols].any(axis=1))
         low, high = wilson(np.array([k]), np.array([n]))
         out.append(CategoryStat(id=cat, n_assessed=n, prevalence=num(ratio(k, n)), prevalence_ci=ci(low[0], high[0])))
     return out
 
 
-def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: np.ndarray, score: np.ndarray,
-                mode_ids: list[str], categories: dict[str, str], rules: VerdictRules = DEFAULT_RULES,
-                sources: np.ndarray | None = None) -> GroupStats:
+def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: np.ndarray,
+                score: np.ndarray | float | None, mode_ids: list[str], categories: dict[str, str],
+                rules: VerdictRules = DEFAULT_RULES, sources: np.ndarray | None = None,
+                weights: np.ndarray | None = None) -> GroupStats:
     """Statistics of one group. ``success`` holds 1 / 0 / -1 (unknown) per trace; ``score`` may hold NaN.
     ``sources`` (per trace, :mod:`mastlens.analysis.strata`): when the runs with a known outcome come from
-    more than one, each mode's effect and test are the within-source ones (see :func:`stratify_modes`)."""
+    more than one, each mode's effect and test are the within-source ones (see :func:`stratify_modes`).
+    With ``weights`` the rows are distinct vectors standing for that many traces each
+    (:mod:`mastlens.analysis.patterns`) and ``score`` is the group's mean score (None: no trace has one)."""
+    w = weights_of(weights, len(success))
     ok, failed = success == 1, success == 0
-    n, n_ok, n_failed = len(success), int(ok.sum()), int(failed.sum())
+    n, n_ok, n_failed = int(w.sum()), int(w[ok].sum()), int(w[failed].sum())
     per_trace = present.sum(axis=1)
-    mean_all, sd_all = _mean_sd(per_trace)
-    mean_failed, sd_failed = _mean_sd(per_trace[failed])
-    histogram = np.bincount(per_trace, minlength=1) if n else np.zeros(1, dtype=int)
-    histogram_failed = np.bincount(per_trace[failed], minlength=len(histogram))
-    scores = score[~np.isnan(score)]
+    mean_all, sd_all = _mean_sd(per_trace, w)
+    mean_failed, sd_failed = _mean_sd(per_trace[failed], w[failed])
+    histogram = (np.bincount(per_trace, weights=w, minlength=1) if n else np.zeros(1)).astype(np.int64)
+    histogram_failed = np.bincount(per_trace[failed], weights=w[failed], minlength=len(histogram)).astype(np.int64)
+    if weights is None:
+        scores = np.asarray(score, dtype=float)
+        scores = scores[~np.isnan(scores)]
+        mean_score = float(scores.mean()) if len(scores) else None
+    else:
+        mean_score = score
 
-    n_assessed = assessed.sum(axis=0)
-    k_all = present.sum(axis=0)
-    ns, ks = (assessed & ok[:, None]).sum(axis=0), (present & ok[:, None]).sum(axis=0)
-    nf, kf = (assessed & failed[:, None]).sum(axis=0), (present & failed[:, None]).sum(axis=0)
+    wf, wo = w * failed, w * ok
+    n_assessed, k_all = w @ assessed, w @ present
+    ns, ks = wo @ assessed, wo @ present
+    nf, kf = wf @ assessed, wf @ present
     p_all, p_ok, p_failed = ratio(k_all, n_assessed), ratio(ks, ns), ratio(kf, nf)
     ci_all, ci_ok, ci_failed = wilson(k_all, n_assessed), wilson(ks, ns), wilson(kf, nf)
 
@@ -142,39 +162,38 @@ def group_stats(name: str, present: np.ndarray, assessed: np.ndarray, success: n
         ))
     out = GroupStats(
         name=name, n=n, n_failed=n_failed, n_unknown_outcome=n - n_ok - n_failed,
-        success_rate=num(ratio(n_ok, n_ok + n_failed)), mean_score=float(scores.mean()) if len(scores) else None,
+        success_rate=num(ratio(n_ok, n_ok + n_failed)), mean_score=mean_score,
         modes_per_trace=mean_all, modes_per_trace_sd=sd_all,
         modes_per_failed_trace=mean_failed, modes_per_failed_trace_sd=sd_failed,
         modes_histogram={str(i): int(c) for i, c in enumerate(histogram)},
         modes_histogram_failed={str(i): int(c) for i, c in enumerate(histogram_failed)},
-        categories=category_stats(present, assessed, mode_ids, categories), modes=modes,
+        categories=category_stats(present, assessed, mode_ids, categories, w), modes=modes,
     )
     if sources is not None:
-        stratify_modes(out, present, assessed, success, np.asarray(sources, dtype=object), rules)
+        stratify_modes(out, present, assessed, success, np.asarray(sources, dtype=object), rules, w)
     return out
 
 
 def stratify_modes(group: GroupStats, present: np.ndarray, assessed: np.ndarray, success: np.ndarray,
-                   sources: np.ndarray, rules: VerdictRules = DEFAULT_RULES) -> None:
+                   sources: np.ndarray, rules: VerdictRules = DEFAULT_RULES, weights: np.ndarray | None = None) -> None:
     """When ``group``'s runs with a known outcome come from more than one source, replace each mode's
     delta, lift, odds ratio, p values and verdict by the within-source ones (Mantel-Haenszel effects, the
     Cochran-Mantel-Haenszel test, Holm over the modes), keeping the pooled delta, odds ratio and p."""
+    w = weights_of(weights, len(success))
     known = success >= 0
     failed = success == 0
-    strata = Strata.of(sources[known], failed[known])
+    strata = Strata.of(sources[known], failed[known], w[known])
     if not strata.mixed:
         return
     group.stratified = True
     names = [s.source for s in strata.strata]
     group.sources = [SourceOutcome(source=s.source, n=s.n, n_failed=s.n_failed, n_success=s.n_success)
                      for s in strata.strata]
-    in_source = np.stack([sources == n for n in names])  # sources x traces
-    tests = []
-    for j in range(present.shape[1]):
-        a, p = assessed[:, j], present[:, j]
-        nf, kf = (in_source & (a & failed)).sum(1), (in_source & (p & failed)).sum(1)
-        ns, ks = (in_source & (a & (success == 1))).sum(1), (in_source & (p & (success == 1))).sum(1)
-        tests.append(cmh_test(kf, nf, ks, ns))
+    in_source = np.stack([sources == n for n in names]).astype(np.int64)  # sources x rows
+    wf, wo = w * failed, w * (success == 1)
+    nf, kf = in_source @ (assessed * wf[:, None]), in_source @ (present * wf[:, None])  # sources x modes
+    ns, ks = in_source @ (assessed * wo[:, None]), in_source @ (present * wo[:, None])
+    tests = [cmh_test(kf[:, j], nf[:, j], ks[:, j], ns[:, j]) for j in range(present.shape[1])]
     adjusted = holm([t.p_value for t in tests])
     for m, t, p_holm in zip(group.modes, tests, adjusted):
         m.stratified, m.n_strata = True, t.n_strata

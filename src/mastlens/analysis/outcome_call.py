@@ -13,16 +13,18 @@ from mastlens.analysis.proportions import ci, wilson
 from mastlens.analysis.results import OutcomeCall
 
 
-def outcome_call(called: np.ndarray, success: np.ndarray, *, group: str = "all") -> OutcomeCall:
+def outcome_call(called: np.ndarray, success: np.ndarray, *, group: str = "all",
+                 weights: np.ndarray | None = None) -> OutcomeCall:
     """``called``: per run 1 (the judge says completed), 0 (not completed) or -1 (no call); ``success``: per
-    run 1, 0 or -1 (unknown)."""
+    run 1, 0 or -1 (unknown); ``weights``: how many runs each row stands for (default one)."""
     called, success = np.asarray(called), np.asarray(success)
+    w = np.ones(len(success), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
     known = success >= 0
     both = known & (called >= 0)
     agree = both & (called == success)
-    out = OutcomeCall(group=group, n_known=int(known.sum()), n_called=int(both.sum()), n_agree=int(agree.sum()),
-                      completed_but_failed=int((both & (called == 1) & (success == 0)).sum()),
-                      not_completed_but_succeeded=int((both & (called == 0) & (success == 1)).sum()))
+    out = OutcomeCall(group=group, n_known=int(w @ known), n_called=int(w @ both), n_agree=int(w @ agree),
+                      completed_but_failed=int(w @ (both & (called == 1) & (success == 0))),
+                      not_completed_but_succeeded=int(w @ (both & (called == 0) & (success == 1))))
     if out.n_called:
         low, high = wilson(np.array([out.n_agree]), np.array([out.n_called]))
         out.accuracy = out.n_agree / out.n_called
@@ -30,18 +32,21 @@ def outcome_call(called: np.ndarray, success: np.ndarray, *, group: str = "all")
     return out
 
 
-def outcome_calls(called: np.ndarray | None, success: np.ndarray, groups: np.ndarray) -> list[OutcomeCall]:
+def outcome_calls(called: np.ndarray | None, success: np.ndarray, groups: np.ndarray,
+                  weights: np.ndarray | None = None) -> list[OutcomeCall]:
     """Overall ("all") first, then one entry per group when there is more than one; empty when the judge
     made no call on any run with a known outcome (nothing to measure)."""
     if called is None:
         return []
-    overall = outcome_call(called, success)
+    w = np.ones(len(success), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
+    overall = outcome_call(called, success, weights=w)
     if not overall.n_called:
         return []
     out = [overall]
     names = sorted(set(np.asarray(groups).tolist()))
     if len(names) > 1:
-        out += [outcome_call(called[groups == n], success[groups == n], group=str(n)) for n in names]
+        out += [outcome_call(called[groups == n], success[groups == n], group=str(n), weights=w[groups == n])
+                for n in names]
     return out
 
 

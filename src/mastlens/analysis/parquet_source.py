@@ -1,11 +1,13 @@
 """Failure vectors read from an exported Parquet dataset through DuckDB (``stats --from``, ``report --from``).
 
-``mastlens export --to parquet DIR`` writes a hive-partitioned dataset (``analysis/export.py``); this module
-reads it back as the frame :func:`~mastlens.analysis.vectors.failure_vectors` builds from the store, so
-:func:`~mastlens.analysis.stats.stats_from_vectors` gives the same figures from either. DuckDB scans the files
-out of core: it keeps only the rows of the asked set and only the columns the statistics use (id, outcome,
-the group key, the mode and onset columns; no other metadata), so the frame holds a few bytes per trace and
-mode whatever the files carry. The source is a dataset folder, a glob (``'DIR/**/*.parquet'``) or one file.
+``mastlens export --to parquet DIR`` writes a hive-partitioned dataset (``analysis/export.py``).
+:func:`stats_from_parquet` scans the asked set's files once (the ``set_key`` partition prunes the other sets'
+files) and reduces the rows batch by batch to :class:`~mastlens.analysis.patterns.Patterns`, the distinct
+vectors with counts, which the statistics are computed from exactly as on the store's path: out of core, with
+memory bounded by the batch and the number of distinct vectors, not by the number of traces.
+:func:`vectors_from_parquet` reads the set back as the frame :func:`~mastlens.analysis.vectors.failure_vectors`
+builds (only the columns the statistics use). The source is a dataset folder, a glob (``'DIR/**/*.parquet'``)
+or one file.
 """
 
 from __future__ import annotations
@@ -17,18 +19,17 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from mastlens.analysis.export import MANIFEST, read_manifest
-from mastlens.analysis.stats import stats_from_vectors
+from mastlens.analysis.export import MANIFEST, partition_value, read_manifest
+from mastlens.analysis.patterns import STORE_DTYPES, Patterns, Relation, reduce_vectors
+from mastlens.analysis.stats import group_labels, playbook_modes, source_labels, stats_from_patterns
 from mastlens.analysis.vectors import AS_INGESTED, JUDGE_TASK_COMPLETED, ONSET_SUFFIX
 from mastlens.analysis.groups import DEFAULT_RULES, VerdictRules
 from mastlens.analysis.results import StatsResult
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 
 _WILDCARDS = ("*", "?", "[")
-#: Arrow types read as the store frame's nullable pandas dtypes (modes and success tri-state, whole numbers)
-_STORE_DTYPES = {pa.bool_(): pd.BooleanDtype(), pa.int64(): pd.Int64Dtype()}
+_STORE_DTYPES = STORE_DTYPES  # Arrow types read as the store frame's nullable pandas dtypes
 _OUTCOME = ("id", "model", "system", "task", "format", "source", "success", "score", "decisive_step",
             "decisive_agent", JUDGE_TASK_COMPLETED)
 
@@ -93,6 +94,32 @@ def _nullable(values: pd.Series, dtype: str) -> pd.Series:
     return values.astype(dtype) if len(values) else pd.Series([], dtype=dtype)
 
 
+def _chosen_set(src: ParquetSource, con, columns: list[str], set_name: str | None) -> str:  # noqa: ANN001
+    sets = src.sets(con, columns)
+    if set_name is None:
+        if len(sets) > 1:
+            raise ValueError(f"the dataset holds several sets ({', '.join(sets)}): choose one with --set")
+        return sets[0] if sets else ""
+    if set_name not in sets:
+        raise ValueError(f"no set {set_name!r} in the dataset (sets there: {', '.join(sets) or 'none'})")
+    return set_name
+
+
+def _no_group(group_by: str, columns: list[str]) -> str:
+    keys = sorted({c.split(".", 1)[1] for c in columns if c.startswith(("meta.", "tag."))})
+    return (f"cannot group by {group_by!r}: use model, system, task, a tag or a metadata key "
+            f"({', '.join(keys) or 'the traces have none'})")
+
+
+def _where(src: ParquetSource, columns: list[str], set_name: str) -> tuple[str, list[Any]]:
+    """The set's rows; with the ``set_key`` partition too, so that DuckDB skips the other sets' files."""
+    if "set" not in columns:
+        return "", [src.pattern]
+    if "set_key" in columns:
+        return 'WHERE set_key = ? AND "set" = ?', [src.pattern, partition_value(set_name), set_name]
+    return 'WHERE "set" = ?', [src.pattern, set_name]
+
+
 def vectors_from_parquet(source: str | Path | ParquetSource, set_name: str | None = None, *,
                          group_by: str = "model", taxonomy: Taxonomy | None = None) -> pd.DataFrame:
     """The failure vectors of ``set_name`` (default: the dataset's only set) in the Parquet dataset, as the
@@ -104,27 +131,18 @@ def vectors_from_parquet(source: str | Path | ParquetSource, set_name: str | Non
     con = src.connect()
     try:
         columns = src.columns(con)
-        sets = src.sets(con, columns)
-        if set_name is None:
-            if len(sets) > 1:
-                raise ValueError(f"the dataset holds several sets ({', '.join(sets)}): choose one with --set")
-            set_name = sets[0] if sets else ""
-        elif set_name not in sets:
-            raise ValueError(f"no set {set_name!r} in the dataset (sets there: {', '.join(sets) or 'none'})")
+        set_name = _chosen_set(src, con, columns, set_name)
         mode_ids = [m for m in taxonomy.ids if m in columns]
         group = _group_source(columns, group_by, mode_ids)
         if group is None and group_by not in ("model", "system", "task"):
-            keys = sorted({c.split(".", 1)[1] for c in columns if c.startswith(("meta.", "tag."))})
-            raise ValueError(f"cannot group by {group_by!r}: use model, system, task, a tag or a metadata key "
-                             f"({', '.join(keys) or 'the traces have none'})")
+            raise ValueError(_no_group(group_by, columns))
         wanted = [c for c in _OUTCOME if c in columns]
         if group and group not in wanted:
             wanted.append(group)
         onsets = [f"{m}{ONSET_SUFFIX}" for m in mode_ids if f"{m}{ONSET_SUFFIX}" in columns]
         selected = [_quote(c) for c in wanted + mode_ids] + [f"CAST({_quote(c)} AS DOUBLE) AS {_quote(c)}"
                                                              for c in onsets]  # NaN where there is none
-        where = 'WHERE "set" = ?' if "set" in columns else ""
-        params = [src.pattern] + ([set_name] if where else [])
+        where, params = _where(src, columns, set_name)
         arrow = con.sql(f"SELECT {', '.join(selected)} FROM {src.scan()} {where} ORDER BY id",
                         params=params).to_arrow_table()
     finally:
@@ -156,11 +174,67 @@ def _typed(df: pd.DataFrame, mode_ids: list[str], onsets: list[str]) -> pd.DataF
     return df
 
 
+def _labeler(group_by: str, group: str | None, model_aliases: dict[str, str] | None):  # noqa: ANN202
+    """Group and source labels of the distinct key values, as :func:`~mastlens.analysis.stats.group_labels` and
+    :func:`~mastlens.analysis.stats.source_labels` name them on the store's frame (the same functions, on
+    the distinct values instead of every row)."""
+
+    def labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+        frame.attrs["modes"] = []
+        groups = group_labels(frame, group_by, model_aliases)
+        sources = source_labels(frame)
+        by_source: list[str] = []
+        if sources is not None and group == "model":
+            no_model = ~frame["model"].map(lambda v: isinstance(v, str) and bool(v)).to_numpy(dtype=bool)
+            by_source = sorted(set(sources[no_model].tolist()))
+        return groups, sources, by_source
+
+    return labels
+
+
+def patterns_from_parquet(source: str | Path | ParquetSource, set_name: str | None = None, *,
+                          group_by: str = "model", model_aliases: dict[str, str] | None = None,
+                          taxonomy: Taxonomy | None = None) -> tuple[Patterns, dict[str, Any]]:
+    """The set's vectors in the Parquet dataset reduced to :class:`~mastlens.analysis.patterns.Patterns`
+    in one DuckDB scan (nothing per trace stays in memory), and the run facts of the manifest (as
+    ``df.attrs``). Raises ``ValueError`` for an unknown set or group key."""
+    src = source if isinstance(source, ParquetSource) else ParquetSource.open(source)
+    taxonomy = taxonomy or load_taxonomy()
+    con = src.connect()
+    try:
+        columns = src.columns(con)
+        set_name = _chosen_set(src, con, columns, set_name)
+        mode_ids = [m for m in taxonomy.ids if m in columns]
+        group = _group_source(columns, group_by, mode_ids)
+        if group is None:
+            raise ValueError(_no_group(group_by, columns))
+        keys = [group] + [c for c in ("model", "source") if c in columns and c != group
+                          and (c == "source" or group == "model")]
+        where, params = _where(src, columns, set_name)
+        rel = Relation(con, f"(SELECT * FROM {src.scan()} {where})", params, set(columns), keys, order="id")
+        patterns = reduce_vectors(rel, mode_ids, _labeler(group_by, group, model_aliases), JUDGE_TASK_COMPLETED,
+                                  ONSET_SUFFIX, playbook_modes())
+    finally:
+        con.close()
+    return patterns, _attrs(src, set_name, taxonomy)
+
+
+def _attrs(src: ParquetSource, set_name: str, taxonomy: Taxonomy) -> dict[str, Any]:
+    facts = src.manifest.get("sets", {}).get(set_name, {})
+    return {"set": set_name, "success_rule": facts.get("success_rule") or AS_INGESTED,
+            "success_decided": facts.get("success_decided", ""),
+            "excluded": facts.get("excluded") or {"stale": 0, "errors": 0, "not_in_store": 0},
+            "modes": list(taxonomy.ids)}
+
+
 def stats_from_parquet(source: str | Path, set_name: str | None = None, *, group_by: str = "model",
                        compare: list[str] | tuple[str, str] | None = None, rules: VerdictRules = DEFAULT_RULES,
                        model_aliases: dict[str, str] | None = None) -> StatsResult:
-    """:func:`~mastlens.analysis.stats.compute_stats` on an exported Parquet dataset instead of the store."""
+    """:func:`~mastlens.analysis.stats.compute_stats` on an exported Parquet dataset instead of the store:
+    DuckDB scans the files once into :class:`~mastlens.analysis.patterns.Patterns`, and the statistics are
+    computed from those as on the store's path."""
     taxonomy = load_taxonomy()
-    df = vectors_from_parquet(source, set_name, group_by=group_by, taxonomy=taxonomy)
-    return stats_from_vectors(df, set_name=df.attrs["set"], group_by=group_by, compare=compare, rules=rules,
-                              taxonomy=taxonomy, model_aliases=model_aliases)
+    patterns, attrs = patterns_from_parquet(source, set_name, group_by=group_by, model_aliases=model_aliases,
+                                            taxonomy=taxonomy)
+    return stats_from_patterns(patterns, attrs, set_name=attrs["set"], group_by=group_by, compare=compare,
+                               rules=rules, taxonomy=taxonomy, model_aliases=model_aliases)

@@ -44,9 +44,12 @@ def load_playbook() -> tuple[Intervention, ...]:
                  for e in data["interventions"])
 
 
-def recommend(group: GroupStats, present: np.ndarray, failed: np.ndarray, trace_ids: np.ndarray,
-              mode_ids: list[str], playbook: tuple[Intervention, ...] | None = None) -> list[Recommendation]:
-    """Interventions that apply to ``group``, best first, with example failed traces showing their modes."""
+def recommend(group: GroupStats, present: np.ndarray | None, failed: np.ndarray | None, trace_ids: np.ndarray | None,
+              mode_ids: list[str], playbook: tuple[Intervention, ...] | None = None,
+              examples: dict[str, list[str]] | None = None) -> list[Recommendation]:
+    """Interventions that apply to ``group``, best first, with example failed traces showing their modes:
+    from the per-trace ``present`` / ``failed`` / ``trace_ids``, or ``examples`` (per intervention, failed
+    traces by most of its modes present, then trace order; :mod:`mastlens.analysis.patterns`)."""
     playbook = playbook if playbook is not None else load_playbook()
     by_mode = {m.id: m for m in group.modes}
     col = {m: j for j, m in enumerate(mode_ids)}
@@ -64,11 +67,14 @@ def recommend(group: GroupStats, present: np.ndarray, failed: np.ndarray, trace_
         score = sum(weights.values())
         if score <= 0:
             continue
-        cols = [col[m] for m in weights if m in col]
-        hits = present[:, cols].sum(axis=1) * failed
-        order = np.argsort(-hits, kind="stable")
-        examples = [str(trace_ids[i]) for i in order[:MAX_EXAMPLES] if hits[i] > 0]
+        if examples is not None:  # a mode with no weight is absent from every failed trace: no hit either way
+            shown = examples.get(item.id, [])[:MAX_EXAMPLES]
+        else:
+            cols = [col[m] for m in weights if m in col]
+            hits = present[:, cols].sum(axis=1) * failed
+            order = np.argsort(-hits, kind="stable")
+            shown = [str(trace_ids[i]) for i in order[:MAX_EXAMPLES] if hits[i] > 0]
         out.append(Recommendation(group=group.name, intervention=item.id, title=item.title, fix=item.fix,
                                   modes=sorted(weights, key=lambda m: -weights[m]), score=round(score, 4),
-                                  example_traces=examples))
+                                  example_traces=shown))
     return sorted(out, key=lambda r: -r.score)

@@ -75,14 +75,42 @@ def fisher_p(a: int, b: int, c: int, d: int) -> float | None:
     if a + c == 0 or b + d == 0:
         return 1.0
     n1, n2, n = a + b, c + d, a + c
-    low = max(0, n - n2)
-    x = np.arange(low, min(n1, n) + 1, dtype=float)
+    low, high = _support(n1, n2, n, a)
+    x = np.arange(low, high + 1, dtype=float)
     log_p = _log_choose(n1, x) + _log_choose(n2, n - x)
     tail = log_p <= log_p[a - low] + _TIE
     return float(min(1.0, math.exp(logsumexp(log_p[tail]) - logsumexp(log_p))))
 
 
 _TIE = math.log1p(1e-7)
+_NEGLIGIBLE = 800.0  # log-probability this far below the observed table's: exp() of it is exactly 0.0
+_WIDE = 4096  # supports narrower than this are summed whole
+
+
+def _support(n1: int, n2: int, n: int, a: int) -> tuple[int, int]:
+    """The tables worth summing: the whole support, or on a wide one (groups of millions of traces) the
+    interval where the log-probability is within :data:`_NEGLIGIBLE` of the observed table's. The
+    hypergeometric is log-concave, so that set is an interval around the mode and everything outside it adds
+    exactly 0.0 to both sums (its exp() underflows): the p value is unchanged, at the cost of the interval."""
+    low, high = max(0, n - n2), min(n1, n)
+    if high - low <= _WIDE:
+        return low, high
+
+    def log_p(x: int) -> float:
+        return float(_log_choose(n1, np.array(float(x))) + _log_choose(n2, np.array(float(n - x))))
+
+    level = log_p(a) - _NEGLIGIBLE
+    mode = min(high, max(low, (n + 1) * (n1 + 1) // (n1 + n2 + 2)))
+
+    def edge(inside: int, outside: int) -> int:  # the last x from ``inside`` towards ``outside`` above level
+        if log_p(outside) >= level:
+            return outside
+        while abs(outside - inside) > 1:
+            middle = (inside + outside) // 2
+            inside, outside = (middle, outside) if log_p(middle) >= level else (inside, middle)
+        return inside
+
+    return min(a, edge(mode, low)), max(a, edge(mode, high))
 
 
 def _log_choose(n: int, k: np.ndarray) -> np.ndarray:

@@ -25,11 +25,15 @@ def _separates(x: np.ndarray, y: np.ndarray) -> bool:
 
 
 def design(present: np.ndarray, assessed: np.ndarray, success: np.ndarray, groups: np.ndarray,
-           mode_ids: list[str]) -> tuple[np.ndarray, np.ndarray, list[str], list[str]]:
-    """(X with intercept, y, term names, notes) after dropping unusable rows and columns."""
+           mode_ids: list[str], weights: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str], list[str]]:
+    """(X with intercept, y, row weights, term names, notes) after dropping unusable rows and columns.
+    ``weights``: how many traces each row stands for (default one)."""
     notes: list[str] = []
+    w = np.ones(len(success), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
     rows = success >= 0
-    share = assessed[rows].mean(axis=0) if rows.any() else np.ones(len(mode_ids))  # no outcome: nothing to drop
+    share = ((w[rows] @ assessed[rows]) / w[rows].sum() if rows.any()
+             else np.ones(len(mode_ids)))  # no outcome: nothing to drop
     modes = [j for j in range(len(mode_ids)) if share[j] >= MIN_ASSESSED_SHARE]
     if len(modes) < len(mode_ids):
         notes.append("left out (assessed in under 90% of traces): "
@@ -37,6 +41,7 @@ def design(present: np.ndarray, assessed: np.ndarray, success: np.ndarray, group
     rows = rows & assessed[:, modes].all(axis=1)
     y = success[rows] == 1
     g = groups[rows]
+    w = w[rows]
     one_sided = [name for name in sorted(set(g.tolist())) if len(set(y[g == name].tolist())) < 2]
     both_outcomes = len(set(y.tolist())) == 2
     if one_sided and both_outcomes and len(set(g.tolist())) > 1:
@@ -47,9 +52,9 @@ def design(present: np.ndarray, assessed: np.ndarray, success: np.ndarray, group
         rows_idx = np.flatnonzero(rows)[keep]
         rows = np.zeros_like(rows)
         rows[rows_idx] = True
-        y, g = y[keep], g[keep]
+        y, g, w = y[keep], g[keep], w[keep]
     if len(set(y.tolist())) < 2:  # nothing to fit; per-mode notes would only be noise
-        return np.ones((len(y), 1)), y.astype(float), [INTERCEPT], notes
+        return np.ones((len(y), 1)), y.astype(float), w, [INTERCEPT], notes
     x_modes = present[rows][:, modes]
     columns, names, constant, separating, twins = [np.ones(len(y))], [INTERCEPT], [], [], []
     for k, j in enumerate(modes):
@@ -74,50 +79,56 @@ def design(present: np.ndarray, assessed: np.ndarray, success: np.ndarray, group
     for level in levels[1:]:
         columns.append((g == level).astype(float))
         names.append(f"group={level}")
-    return np.column_stack(columns) if len(y) else np.zeros((0, len(columns))), y.astype(float), names, notes
+    x = np.column_stack(columns) if len(y) else np.zeros((0, len(columns)))
+    return x, y.astype(float), w, names, notes
 
 
-def aggregate(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def aggregate(x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Identical 0/1 design rows merged into one binomial row of (successes, failures).
 
     The likelihood, estimates and standard errors are those of the per-trace logit; fitting on the distinct
     patterns (a few thousand at most in practice) instead of every trace is what keeps 100,000 traces fast.
+    ``weights``: how many traces each row stands for (default one).
     """
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
     binary = x[:, 1:]  # after the intercept every column is a 0/1 indicator
     if binary.shape[1] > 62:  # too many to pack into one integer key: one row per trace
-        return x, np.column_stack([y, 1 - y])
+        return x, np.column_stack([y * w, (1 - y) * w])
     keys = binary.astype(np.int64) @ (np.int64(1) << np.arange(binary.shape[1], dtype=np.int64))
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    successes = np.bincount(inverse, weights=y)
-    totals = np.bincount(inverse).astype(float)
+    successes = np.bincount(inverse, weights=y * w)
+    totals = np.bincount(inverse, weights=w)
     return x[first], np.column_stack([successes, totals - successes])
 
 
 def logistic_regression(present: np.ndarray, assessed: np.ndarray, success: np.ndarray, groups: np.ndarray,
-                        mode_ids: list[str]) -> Regression:
+                        mode_ids: list[str], weights: np.ndarray | None = None) -> Regression:
+    """``weights``: how many traces each row stands for (default one)."""
     import statsmodels.api as sm
 
-    x, y, names, notes = design(present, assessed, success, groups, mode_ids)
-    n = len(y)
+    x, y, w, names, notes = design(present, assessed, success, groups, mode_ids, weights)
+    n = int(w.sum())
+    n_success = int(w @ y.astype(np.int64)) if len(y) else 0
 
     def result(note: str | None, terms: list[RegressionTerm] | None = None) -> Regression:
         text = "; ".join([*notes, note] if note else notes) or None
         return Regression(n=n, note=text, terms=terms or [])
 
-    if n == 0 or y.min(initial=1) == y.max(initial=0):
+    if n == 0 or n_success in (0, n):
         return result("not fitted: needs traces with both outcomes (successes and failures)")
     if not any(name != INTERCEPT and not name.startswith("group=") for name in names):
         # group terms alone say nothing about modes: no table of them
         return result("not fitted: no mode varies without separating the outcome")
-    events = int(min(y.sum(), n - y.sum()))
+    events = min(n_success, n - n_success)
     if n <= len(names) + 1:
         return result(f"not fitted: {n} traces for {len(names)} parameters")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            covariates, outcomes = aggregate(x, y)
+            covariates, outcomes = aggregate(x, y, w)
             start = np.zeros(covariates.shape[1])
-            start[0] = np.log(y.mean() / (1 - y.mean()))  # intercept at the overall log-odds: no IRLS warm start
+            mean = n_success / n
+            start[0] = np.log(mean / (1 - mean))  # intercept at the overall log-odds: no IRLS warm start
             fit = sm.GLM(outcomes, covariates, family=sm.families.Binomial()).fit(
                 method="newton", maxiter=100, start_params=start)
         except (np.linalg.LinAlgError, ValueError) as exc:

@@ -66,9 +66,12 @@ class Strata:
     strata: list[Stratum] = field(default_factory=list)
 
     @classmethod
-    def of(cls, sources: np.ndarray, failed: np.ndarray) -> Strata:
+    def of(cls, sources: np.ndarray, failed: np.ndarray, weights: np.ndarray | None = None) -> Strata:
+        """``weights``: how many runs each row stands for (default one)."""
+        w = np.ones(len(failed), dtype=np.int64) if weights is None else np.asarray(weights, dtype=np.int64)
         names = sorted(set(np.asarray(sources).tolist()))
-        return cls([Stratum(str(s), int((sources == s).sum()), int(failed[sources == s].sum())) for s in names])
+        return cls([Stratum(str(s), int(w[sources == s].sum()), int(w[(sources == s) & failed].sum()))
+                    for s in names])
 
     @property
     def mixed(self) -> bool:
