@@ -120,6 +120,14 @@ def _where(src: ParquetSource, columns: list[str], set_name: str) -> tuple[str, 
     return 'WHERE "set" = ?', [src.pattern, set_name]
 
 
+def _scan_plan(src: ParquetSource, con, set_name: str | None, group_by: str,  # noqa: ANN001
+               taxonomy: Taxonomy) -> tuple[list[str], str, list[str], str | None]:
+    """The dataset's columns, the chosen set, the mode columns present and the column to group by."""
+    columns = src.columns(con)
+    mode_ids = [m for m in taxonomy.ids if m in columns]
+    return columns, _chosen_set(src, con, columns, set_name), mode_ids, _group_source(columns, group_by, mode_ids)
+
+
 def vectors_from_parquet(source: str | Path | ParquetSource, set_name: str | None = None, *,
                          group_by: str = "model", taxonomy: Taxonomy | None = None) -> pd.DataFrame:
     """The failure vectors of ``set_name`` (default: the dataset's only set) in the Parquet dataset, as the
@@ -130,10 +138,7 @@ def vectors_from_parquet(source: str | Path | ParquetSource, set_name: str | Non
     taxonomy = taxonomy or load_taxonomy()
     con = src.connect()
     try:
-        columns = src.columns(con)
-        set_name = _chosen_set(src, con, columns, set_name)
-        mode_ids = [m for m in taxonomy.ids if m in columns]
-        group = _group_source(columns, group_by, mode_ids)
+        columns, set_name, mode_ids, group = _scan_plan(src, con, set_name, group_by, taxonomy)
         if group is None and group_by not in ("model", "system", "task"):
             raise ValueError(_no_group(group_by, columns))
         wanted = [c for c in _OUTCOME if c in columns]
@@ -202,10 +207,7 @@ def patterns_from_parquet(source: str | Path | ParquetSource, set_name: str | No
     taxonomy = taxonomy or load_taxonomy()
     con = src.connect()
     try:
-        columns = src.columns(con)
-        set_name = _chosen_set(src, con, columns, set_name)
-        mode_ids = [m for m in taxonomy.ids if m in columns]
-        group = _group_source(columns, group_by, mode_ids)
+        columns, set_name, mode_ids, group = _scan_plan(src, con, set_name, group_by, taxonomy)
         if group is None:
             raise ValueError(_no_group(group_by, columns))
         keys = [group] + [c for c in ("model", "source") if c in columns and c != group
