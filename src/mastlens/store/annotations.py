@@ -29,15 +29,15 @@ class AnnotationStore:
 
     def save_annotations(self, annotations: Iterable[Annotation], *, lease_worker: str | None = None) -> None:
         """Write many annotations in one transaction (label files, batches), each replacing any earlier one.
-        With ``lease_worker``, the worker's leases on those traces are marked done in the same transaction."""
+        The traces' work rows (leased work) record the new state in the same transaction, done by
+        ``lease_worker`` when given."""
         with self.transaction():
-            done: dict[str, list[str]] = {}
+            done: dict[tuple[str, bool], list[str]] = {}
             for ann in annotations:
                 self._write_annotation(ann)
-                done.setdefault(ann.set, []).append(ann.trace_id)
-            if lease_worker is not None:
-                for set_name, trace_ids in done.items():
-                    self.finish_leases(set_name, trace_ids, lease_worker)
+                done.setdefault((ann.set, ann.status.value == "ok"), []).append(ann.trace_id)
+            for (set_name, ok), trace_ids in done.items():
+                self.finish_leases(set_name, trace_ids, lease_worker, ok=ok)
 
     def _write_annotation(self, ann: Annotation) -> None:
         v = ann.verdict
@@ -167,6 +167,9 @@ class AnnotationStore:
                     SELECT ?, m.trace_id, {', '.join('m.' + c for c in m_cols)}
                     FROM memo_wanted w JOIN mode_annotations m ON m.set_name = w.src_set AND m.trace_id = w.trace_id""",
                 (set_name,))
+            self.conn.execute(
+                "UPDATE work_leases SET done = 1, expires_at = 0 WHERE set_name = ? "
+                "AND trace_id IN (SELECT trace_id FROM memo_wanted)", (set_name,))
             rows = self.conn.execute(
                 """SELECT w.trace_id, a.verdict_meta FROM memo_wanted w
                    JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""").fetchall()

@@ -232,6 +232,7 @@ class Store(AnnotationStore, LeaseStore):
                 (*self._columns(trace, digest), trace.id),
             )
             self.conn.execute("UPDATE trace_annotations SET stale = 1 WHERE trace_id = ?", (trace.id,))
+            self.conn.execute("UPDATE work_leases SET done = 2 WHERE trace_id = ? AND done = 1", (trace.id,))
         return StoreResult("replaced", trace.id, original)
 
     @staticmethod

@@ -15,6 +15,11 @@ from typing import Any
 from mastlens.store.dialect import Dialect
 
 
+# work_leases.done: 0 to do (free or leased), DONE_OK a current ok verdict is stored, DONE_RETRY the stored
+# verdict is an error or out of date (the trace changed): a later run's offer frees it again
+DONE_OK = 1
+DONE_RETRY = 2
+
 class LeaseStore:
     """The lease half of :class:`mastlens.store.Store` (a mixin: ``conn`` and ``dialect`` come from it)."""
 
@@ -24,9 +29,13 @@ class LeaseStore:
 
     def offer_work(self, set_name: str, trace_ids: list[str]) -> None:
         """Put the traces in the set's pool and make them this connection's selection (what its claims
-        choose from). New ones are free; finished ones are free again (a new run asked for them: an error
-        to retry, a changed trace) unless a current ok verdict is stored meanwhile; a trace another worker
-        holds now stays its own."""
+        choose from). New ones are free; finished ones whose verdict is an error or out of date are free
+        again (a new run asked for them); a trace another worker holds now stays its own, and one with a
+        current ok verdict stays done, even if that verdict was stored after this run chose its traces.
+
+        The state is the row's own ``done`` (see :meth:`finish_leases`), never a look at the annotations:
+        under PostgreSQL's read committed, a subquery would read the annotations as of the statement's start
+        while the conflicting row is read as of now, and a verdict stored in between would be judged again."""
         d = self.dialect
         with self.transaction():
             self.conn.execute(d.ddl("CREATE TEMP TABLE IF NOT EXISTS lease_selection (trace_id TEXT PRIMARY KEY)"))
@@ -38,9 +47,7 @@ class LeaseStore:
             self.conn.execute(
                 f"""INSERT INTO work_leases (set_name, trace_id) SELECT ?, trace_id FROM lease_selection
                     WHERE true ON CONFLICT (set_name, trace_id) DO UPDATE SET done = 0, worker = '', expires_at = 0
-                    WHERE work_leases.done = 1 AND NOT EXISTS (SELECT 1 FROM trace_annotations a
-                        WHERE a.set_name = work_leases.set_name AND a.trace_id = work_leases.trace_id
-                        AND a.status = 'ok' AND a.stale = 0)""", (set_name,))
+                    WHERE work_leases.done = {DONE_RETRY}""", (set_name,))
 
     def claim_work(self, set_name: str, n: int, worker: str, ttl: float) -> tuple[list[str], int]:
         """Lease to ``worker`` for ``ttl`` seconds up to ``n`` free traces of the selection (free: never
@@ -67,12 +74,20 @@ class LeaseStore:
             "AND done = 0", (ttl, set_name, worker))
         return cur.rowcount
 
-    def finish_leases(self, set_name: str, trace_ids: list[str], worker: str) -> None:
-        """Mark the traces done (called inside the transaction that stores their verdicts). Done whoever
-        holds the lease now: the verdict is stored, so nobody need judge the trace again."""
-        self.conn.execute(
-            f"UPDATE work_leases SET done = 1, worker = ?, expires_at = 0 WHERE set_name = ? "
-            f"AND {self.dialect.in_list('trace_id')}", (worker, set_name, self.dialect.list_param(trace_ids)))
+    def finish_leases(self, set_name: str, trace_ids: list[str], worker: str | None = None, *,
+                      ok: bool = True) -> None:
+        """Mark the traces done (inside the transaction that stores their verdicts): ``DONE_OK`` for a
+        current ok verdict, ``DONE_RETRY`` for an error a later run retries. Done whoever holds the lease
+        now: the verdict is stored, so nobody need judge the trace again in this run. With ``worker``
+        the rows name it as the one that finished them."""
+        state = DONE_OK if ok else DONE_RETRY
+        ids = self.dialect.list_param(trace_ids)
+        if worker is None:
+            self.conn.execute(f"UPDATE work_leases SET done = ?, expires_at = 0 WHERE set_name = ? "
+                              f"AND {self.dialect.in_list('trace_id')}", (state, set_name, ids))
+        else:
+            self.conn.execute(f"UPDATE work_leases SET done = ?, worker = ?, expires_at = 0 WHERE set_name = ? "
+                              f"AND {self.dialect.in_list('trace_id')}", (state, worker, set_name, ids))
 
     def release_leases(self, set_name: str, worker: str) -> int:
         """Give the worker's unfinished traces back to the pool (a run that stops early); returns how many."""

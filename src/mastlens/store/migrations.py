@@ -225,6 +225,13 @@ MIGRATIONS: list[str | PerEngine] = [
     );
     CREATE INDEX work_leases_free ON work_leases(set_name, done, expires_at);
     """,
+    # work_leases.done = 2: finished with an error or an out-of-date verdict (a later run frees it again);
+    # 1 now always means a current ok verdict, so a run's offer never has to look at the annotations
+    """
+    UPDATE work_leases SET done = 2 WHERE done = 1 AND NOT EXISTS (SELECT 1 FROM trace_annotations a
+        WHERE a.set_name = work_leases.set_name AND a.trace_id = work_leases.trace_id
+        AND a.status = 'ok' AND a.stale = 0);
+    """,
 ]
 
 
