@@ -60,6 +60,15 @@ socket.socket.connect_ex = _guarded_connect_ex  # type: ignore[method-assign]
 for _var in ("OPENAI_API_KEY", "MASTLENS_API_KEY", "OPENAI_BASE_URL", "MASTLENS_BASE_URL", "MASTLENS_DB"):
     os.environ.pop(_var, None)
 
+# rich fixes a console's width for good when COLUMNS is set as it is created; the CLI's consoles are created on
+# the first command a test runs, so without this the COLUMNS of whichever CliRunner call came first would hold
+# for every later test. Created here with no COLUMNS, they read it (each call's env) whenever they print.
+_columns = os.environ.pop("COLUMNS", None)
+import mastlens.cli.common  # noqa: E402,F401
+
+if _columns is not None:
+    os.environ["COLUMNS"] = _columns
+
 
 def lacking(message: str) -> NoReturn:
     """Stop a test that lacks what it needs: a failure in CI (which installs and has everything), a skip
