@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from _fidelity_sources import Origin, ids_by_group, origins
-from mastlens.analysis.agreement import agreement_from_matrices, statuses
+from mastlens.analysis.agreement import agreement_from_matrices, describe_shared_labels, shared_label_blocks, statuses
 from mastlens.analysis.fidelity import outcome_separation
 from mastlens.analysis.localization import localization_by_group, localization_pairs
 from mastlens.analysis.vectors import failure_vectors, mode_matrices
@@ -79,9 +79,17 @@ def kappas(store: Store, set_name: str, ids: set[str], *, rounds: int | None = N
     """MAST-Data: per-mode kappa of ``set_name`` against the annotators' majority on the traces ``ids``."""
     n, result = agreement_on(store, set_name, ids, rounds=rounds)
     if result is None:
-        return {"n": 0, "modes": []}
+        return {"n": 0, "modes": [], "shared_labels": []}
     return {"n": n, "modes": [{"id": s.id, "n": s.n, "positives": s.tp + s.fn, "kappa": s.kappa,
-                               "kappa_ci": s.kappa_ci} for s in result.modes]}
+                               "kappa_ci": s.kappa_ci} for s in result.modes],
+            "shared_labels": shared_labels(store, ids)}
+
+
+def shared_labels(store: Store, ids: set[str]) -> list[str]:
+    """The warning lines when the majority's labels repeat one block across the measured traces (the
+    published human-labelled file does: MAST issue #16)."""
+    found = shared_label_blocks(store, MAJORITY, sorted(ids))
+    return describe_shared_labels([found]) if found is not None else []
 
 
 def source_figures(store: Store, set_name: str, split: str | None, *, rounds: int | None = None,

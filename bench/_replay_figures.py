@@ -9,7 +9,7 @@ functions ``agree`` and ``stats`` use.
 
 from __future__ import annotations
 
-from _fidelity_figures import agreement_on, localization as _localization, outcome_matrices
+from _fidelity_figures import agreement_on, localization as _localization, outcome_matrices, shared_labels
 from _fidelity_print import ci as _ci, localization_lines, pct as _pct
 from mastlens.analysis.fidelity import outcome_separation
 from mastlens.store import Store
@@ -43,8 +43,9 @@ def kappas(store: Store, set_name: str, ids: set[str]) -> dict:
     mode's prevalence beside the humans'."""
     n, result = agreement_on(store, set_name, ids)
     if result is None:
-        return {"n": 0, "modes": [], "micro": None, "macro": None}
+        return {"n": 0, "modes": [], "micro": None, "macro": None, "shared_labels": []}
     return {"n": n, "micro": result.micro.model_dump(mode="json"), "macro": result.macro.kappa,
+            "shared_labels": shared_labels(store, ids),
             "modes": [{"id": s.id, "n": s.n, "positives": s.tp + s.fn, "kappa": s.kappa, "kappa_ci": s.kappa_ci,
                        "prevalence_humans": s.prevalence_a, "prevalence_judge": s.prevalence_b}
                       for s in result.modes]}
@@ -78,6 +79,8 @@ def print_figures(group: str, fig: dict, counts: dict) -> None:
     else:
         micro = fig["micro"] or {}
         kappa, macro = micro.get("kappa"), fig["macro"]
+        for line in fig.get("shared_labels", []):
+            print(f"  warning: {line}")
         print(f"  {fig['n']} traces: micro kappa {'-' if kappa is None else f'{kappa:+.2f}'}"
               f"{_ci(micro.get('kappa_ci'), as_pct=False)}, macro {'-' if macro is None else f'{macro:+.2f}'}; "
               f"prevalence judge {_pct(micro.get('prevalence_b'))} vs humans {_pct(micro.get('prevalence_a'))}")

@@ -116,6 +116,8 @@ def _print_source(group: str, f: dict) -> None:
             print(f"  published {name}: step exact {_pct(step)}, agent {_pct(agent)}")
     else:
         print(f"\n{group} human labels ({f['n']} traces): Cohen's kappa vs the annotators' majority, per mode")
+        for line in f.get("shared_labels", []):
+            print(f"  warning: {line}")
         for s in f["modes"]:
             if s["n"]:
                 kappa = "-" if s["kappa"] is None else f"{s['kappa']:+.2f}{_ci(s['kappa_ci'], as_pct=False)}"

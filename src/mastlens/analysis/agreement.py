@@ -7,12 +7,16 @@ reruns give the same interval.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from mastlens.analysis.bootstrap import BOOTSTRAP_ROUNDS, SEED, bootstrap_sums
 from mastlens.analysis.localization import compute_localization
 from mastlens.analysis.proportions import num
-from mastlens.analysis.results import AgreementResult, AgreementStat, Calibration, CalibrationApplied, MacroAgreement
+from mastlens.analysis.results import (
+    AgreementResult, AgreementStat, Calibration, CalibrationApplied, MacroAgreement, SharedLabelBlocks,
+)
 from mastlens.analysis.thresholds import apply_thresholds
 from mastlens.store import Store
 from mastlens.taxonomy import load_taxonomy
@@ -137,6 +141,38 @@ def compute_agreement(store: Store, set_a: str, set_b: str, *, rounds: int = BOO
     b = np.array([sb[t] for t in common]) if common else empty
     result = agreement_from_matrices(a, b, mode_ids, set_a, set_b, rounds=rounds, seed=seed)
     result.calibration = used
+    result.shared_labels = [s for name in dict.fromkeys((set_a, set_b))
+                            if (s := shared_label_blocks(store, name, common)) is not None]
     localized = compute_localization(store, set_a, set_b, rounds=rounds, seed=seed)
     result.localization = localized[0] if localized else None
     return result
+
+
+def shared_label_blocks(store: Store, set_name: str, trace_ids: list[str]) -> SharedLabelBlocks | None:
+    """Whether ``set_name``'s labels on ``trace_ids`` repeat one block of labels across traces, as their source
+    file recorded it (``label_block`` in each label's metadata, set by the adapter); None when none repeats."""
+    wanted = set(trace_ids)
+    marked = {trace_id: block for trace_id, block in store.conn.execute(
+        """SELECT trace_id, json_extract(verdict_meta, '$.label_block') FROM trace_annotations
+           WHERE set_name = ? AND stale = 0 AND status = 'ok'""", (set_name,)) if trace_id in wanted and block}
+    counts = Counter(marked.values())
+    shared = [t for t, block in marked.items() if counts[block] > 1]
+    if not shared:
+        return None
+    groups = sorted((sorted(t for t, b in marked.items() if b == block) for block in counts),
+                    key=lambda ids: (-len(ids), ids))
+    return SharedLabelBlocks(set=set_name, n_traces=len(wanted), n_marked=len(marked), n_shared=len(shared),
+                             n_blocks=len(counts), example=groups[0][:3])
+
+
+def describe_shared_labels(shared: list[SharedLabelBlocks]) -> list[str]:
+    """One line per finding that label sets repeat blocks of labels across the compared traces (sets with the
+    same finding, e.g. two annotators of one file, share a line)."""
+    by_finding: dict[tuple, list[str]] = {}
+    for s in shared:
+        by_finding.setdefault((s.n_shared, s.n_marked, s.n_blocks, tuple(s.example)), []).append(s.set)
+    return [f"{' and '.join(names)}: {n_shared} of {n_marked} traces carry the very same block of labels as another "
+            f"trace compared here ({n_blocks} distinct blocks; e.g. {' = '.join(example)}): the source file did not "
+            "label them one by one, so agreement here counts each block once per copy and says little about how a "
+            "trace is judged"
+            for (n_shared, n_marked, n_blocks, example), names in by_finding.items()]

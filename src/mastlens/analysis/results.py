@@ -300,6 +300,18 @@ class MacroAgreement(BaseModel):
     kappa: float | None = None
 
 
+class SharedLabelBlocks(BaseModel):
+    """A label set whose source file gave several compared traces one identical block of labels (the
+    adapter marks each label with its block: ``label_block``), so its labels were not made per trace."""
+
+    set: str
+    n_traces: int  # compared traces
+    n_marked: int  # of those, labels that carry a block mark
+    n_shared: int  # of those, labels whose block another compared trace has too
+    n_blocks: int  # distinct blocks among the marked
+    example: list[str] = Field(default_factory=list)  # trace ids of the largest shared block
+
+
 class AgreementResult(BaseModel):
     a: str
     b: str
@@ -309,6 +321,7 @@ class AgreementResult(BaseModel):
     macro: MacroAgreement = Field(default_factory=MacroAgreement)
     localization: "Localization | None" = None  # when A localizes (decisive steps/agents or mode onsets)
     calibration: CalibrationApplied | None = None  # --calibration, applied to B
+    shared_labels: list[SharedLabelBlocks] = Field(default_factory=list)  # either set, when its labels repeat
 
 
 # -- fidelity: localization, outcome separation (analysis/localization.py, analysis/fidelity.py) ------------

@@ -12,7 +12,9 @@ from mastlens.cli.common import console
 from mastlens.cli.tables import NAME_WIDTH, fitted_table, middle, print_table
 
 if TYPE_CHECKING:
-    from mastlens.analysis.results import AgreementResult, GroupStats, Localization, ModeStat, StatsResult
+    from mastlens.analysis.results import (
+        AgreementResult, GroupStats, Localization, ModeStat, StatsResult,
+    )
 
 TOP_PAIRS = 10
 TOP_RECOMMENDATIONS = 3
@@ -314,6 +316,10 @@ def print_agreement(result: AgreementResult, wide: bool = False) -> None:
     """Per-mode agreement of B with reference A over the modes both assess, then the micro and macro
     summaries; the modes A labels none of, or B does not assess, in one line each (no rows of dashes)."""
     a, b = escape(result.a), escape(result.b)
+    from mastlens.analysis.agreement import describe_shared_labels
+
+    for line in describe_shared_labels(result.shared_labels):
+        console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
     compared = [s for s in result.modes if s.n > 0]
     unlabelled = [s.id for s in result.modes if s.n_labelled_a == 0]
     unassessed = [s.id for s in result.modes if s.n == 0 and s.n_labelled_a > 0]

@@ -210,9 +210,14 @@ def build_context(
     card = reliability_card(store, set_name, list(annotations.values()), taxonomy, store.count_traces(), stale)
     card.separation, card.separation_warning = separation_card(stats_d)
     card.outcome_call = outcome_call_card(stats_d)
+    agreement_d = as_dict(agreement)
+    if agreement_d is not None:
+        from mastlens.analysis.agreement import describe_shared_labels
+
+        agreement_d["shared_label_lines"] = describe_shared_labels(agreement.shared_labels)
     return ReportContext(
         title=title or f"mastlens report: {set_name}", set_name=set_name, stats=stats_d,
-        agreement=as_dict(agreement), taxonomy=taxonomy, card=card, traces=views, groups=groups,
+        agreement=agreement_d, taxonomy=taxonomy, card=card, traces=views, groups=groups,
         group_keys=group_keys, anchors={k: v for k, v in anchors.items() if k in shown_ids},
         mode_names=mode_names, mode_categories={m.id: m.category for m in taxonomy.modes},
         generated_by=f"mastlens {__version__}", n_traces_omitted=len(traces) - len(shown), db=db,

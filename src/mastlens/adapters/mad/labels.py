@@ -5,10 +5,17 @@ file's ``annotations`` list ``{"failure mode": "<code> <name>\\n\\n<definition>"
 ...}`` in three taxonomy versions whose numbers mean different things, so entries are matched by
 name only (the taxonomy's names and aliases); names of retired modes map to nothing, and every mode
 with no entry stays not assessed for that record.
+
+The published human-labelled file carries fewer label blocks than records: records of different systems and
+tasks share a byte-identical ``annotations`` array, every annotator's column included (19 records, 8 blocks in
+the copy checked; reported upstream as MAST issue #16). :class:`SharedBlocks` finds them in any file of this
+shape, says so in the ingest notes, and marks each label with its block so agreement can warn.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections import Counter
@@ -42,6 +49,41 @@ class LabelMapping:
             modes = ", ".join(f"{m} in {c} records" for m, c in sorted(self.no_source.items()))
             out.append(f"modes with no label entry, stored as not assessed: {modes}")
         return out
+
+
+def block_digest(annotations: Any) -> str | None:
+    """A digest of a record's whole ``annotations`` array (every annotator's column); None when it is empty."""
+    if not isinstance(annotations, list) or not annotations:
+        return None
+    text = json.dumps(annotations, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+@dataclass
+class SharedBlocks:
+    """The label blocks of one file's records, to find records that carry the very same block."""
+
+    members: dict[str, list[str]] = field(default_factory=dict)  # digest -> trace ids, in file order
+
+    def add(self, digest: str | None, trace_id: str) -> None:
+        if digest is not None:
+            self.members.setdefault(digest, []).append(trace_id)
+
+    def others(self, digest: str | None, trace_id: str) -> list[str]:
+        """The other records whose block is ``digest``."""
+        return [t for t in self.members.get(digest or "", []) if t != trace_id]
+
+    def notes(self) -> list[str]:
+        shared = [ids for ids in self.members.values() if len(ids) > 1]
+        if not shared:
+            return []
+        records = sum(len(ids) for ids in self.members.values())
+        n_shared = sum(len(ids) for ids in shared)
+        example = " = ".join(max(shared, key=len)[:3])
+        return [f"human labels: {n_shared} of {records} records share a byte-identical annotation block (every "
+                f"annotator's column) with another record, {len(self.members)} distinct blocks in all (e.g. "
+                f"{example}): these labels were not made per trace, so agreement with them says little about a "
+                "judge; each label records its block (label_block, label_block_shared_with)"]
 
 
 def flag(value: Any) -> bool | None:

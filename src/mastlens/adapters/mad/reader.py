@@ -21,7 +21,7 @@ from typing import Any
 
 from mastlens.adapters.base import Adapter, ReadContext, TraceLabels, head_text
 from mastlens.adapters.jsonstream import first_record_keys, iter_records, read_each
-from mastlens.adapters.mad.labels import LabelMapping, dataset_flags, human_flags
+from mastlens.adapters.mad.labels import LabelMapping, SharedBlocks, block_digest, dataset_flags, human_flags
 from mastlens.adapters.mad.steps import parse_log
 from mastlens.taxonomy import Taxonomy, load_taxonomy
 from mastlens.trace import Outcome, Source, Trace
@@ -49,13 +49,26 @@ class MadAdapter(Adapter):
     def read(self, path: Path, ctx: ReadContext) -> Iterator[Trace]:
         taxonomy = load_taxonomy()
         mapping = LabelMapping()
+        blocks = SharedBlocks()
+        first_label = len(ctx.labels)
+
         def build(line: int | None, index: int, record: Any) -> Trace:
             trace, labels = self._trace(path, ctx, record, line, index, taxonomy, mapping)
+            if isinstance(record, dict) and "annotations" in record:
+                digest = block_digest(record["annotations"])
+                blocks.add(digest, trace.id)
+                for label in labels:
+                    label.metadata["label_block"] = digest
             ctx.labels.extend(labels)
             return trace
 
         yield from read_each(ctx, iter_records(path), build, "a MAST-Data record")
+        for label in ctx.labels[first_label:]:  # stored after the file is read, so the marks still land
+            others = blocks.others(label.metadata.get("label_block"), label.trace_id)
+            if others:
+                label.metadata["label_block_shared_with"] = others
         ctx.notes.extend(mapping.notes())
+        ctx.notes.extend(blocks.notes())
 
     def _trace(self, path: Path, ctx: ReadContext, record: Any, line: int | None, index: int,
                taxonomy: Taxonomy, mapping: LabelMapping) -> tuple[Trace, list[TraceLabels]]:
