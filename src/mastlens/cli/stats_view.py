@@ -12,9 +12,7 @@ from mastlens.cli.common import console
 from mastlens.cli.tables import NAME_WIDTH, fitted_table, middle, print_table
 
 if TYPE_CHECKING:
-    from mastlens.analysis.results import (
-        AgreementResult, GroupStats, Localization, ModeStat, StatsResult,
-    )
+    from mastlens.analysis.results import AgreementResult, GroupStats, Localization, ModeStat, StatsResult
 
 TOP_PAIRS = 10
 TOP_RECOMMENDATIONS = 3
@@ -315,9 +313,9 @@ def _mode_ids(ids: list[str]) -> str:
 def print_agreement(result: AgreementResult, wide: bool = False) -> None:
     """Per-mode agreement of B with reference A over the modes both assess, then the micro and macro
     summaries; the modes A labels none of, or B does not assess, in one line each (no rows of dashes)."""
-    a, b = escape(result.a), escape(result.b)
     from mastlens.analysis.agreement import describe_shared_labels
 
+    a, b = escape(result.a), escape(result.b)
     for line in describe_shared_labels(result.shared_labels):
         console.print(f"[yellow]warning:[/] {escape(line)}", soft_wrap=True)
     compared = [s for s in result.modes if s.n > 0]

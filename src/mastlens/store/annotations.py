@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mastlens.store.dialect import Dialect
+from mastlens.store.leases import DONE_OK
 
 if TYPE_CHECKING:
     from mastlens.trace import Annotation
@@ -168,8 +169,8 @@ class AnnotationStore:
                     FROM memo_wanted w JOIN mode_annotations m ON m.set_name = w.src_set AND m.trace_id = w.trace_id""",
                 (set_name,))
             self.conn.execute(
-                "UPDATE work_leases SET done = 1, expires_at = 0 WHERE set_name = ? "
-                "AND trace_id IN (SELECT trace_id FROM memo_wanted)", (set_name,))
+                "UPDATE work_leases SET done = ?, expires_at = 0 WHERE set_name = ? "
+                "AND trace_id IN (SELECT trace_id FROM memo_wanted)", (DONE_OK, set_name))
             rows = self.conn.execute(
                 """SELECT w.trace_id, a.verdict_meta FROM memo_wanted w
                    JOIN trace_annotations a ON a.set_name = w.src_set AND a.trace_id = w.trace_id""").fetchall()

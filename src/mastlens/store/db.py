@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from mastlens.store.annotations import AnnotationStore, _bool
 from mastlens.store.dialect import POSTGRESQL, SQLITE
-from mastlens.store.leases import LeaseStore
+from mastlens.store.leases import DONE_OK, DONE_RETRY, LeaseStore
 from mastlens.store.migrations import migrate
 from mastlens.store.pg import PgConnection, is_server_url, redact
 
@@ -232,7 +232,8 @@ class Store(AnnotationStore, LeaseStore):
                 (*self._columns(trace, digest), trace.id),
             )
             self.conn.execute("UPDATE trace_annotations SET stale = 1 WHERE trace_id = ?", (trace.id,))
-            self.conn.execute("UPDATE work_leases SET done = 2 WHERE trace_id = ? AND done = 1", (trace.id,))
+            self.conn.execute("UPDATE work_leases SET done = ? WHERE trace_id = ? AND done = ?",
+                              (DONE_RETRY, trace.id, DONE_OK))
         return StoreResult("replaced", trace.id, original)
 
     @staticmethod

@@ -20,6 +20,7 @@ from mastlens.store.dialect import Dialect
 DONE_OK = 1
 DONE_RETRY = 2
 
+
 class LeaseStore:
     """The lease half of :class:`mastlens.store.Store` (a mixin: ``conn`` and ``dialect`` come from it)."""
 
@@ -80,14 +81,10 @@ class LeaseStore:
         current ok verdict, ``DONE_RETRY`` for an error a later run retries. Done whoever holds the lease
         now: the verdict is stored, so nobody need judge the trace again in this run. With ``worker``
         the rows name it as the one that finished them."""
-        state = DONE_OK if ok else DONE_RETRY
-        ids = self.dialect.list_param(trace_ids)
-        if worker is None:
-            self.conn.execute(f"UPDATE work_leases SET done = ?, expires_at = 0 WHERE set_name = ? "
-                              f"AND {self.dialect.in_list('trace_id')}", (state, set_name, ids))
-        else:
-            self.conn.execute(f"UPDATE work_leases SET done = ?, worker = ?, expires_at = 0 WHERE set_name = ? "
-                              f"AND {self.dialect.in_list('trace_id')}", (state, worker, set_name, ids))
+        self.conn.execute(
+            f"UPDATE work_leases SET done = ?, worker = COALESCE(?, worker), expires_at = 0 WHERE set_name = ? "
+            f"AND {self.dialect.in_list('trace_id')}",
+            (DONE_OK if ok else DONE_RETRY, worker, set_name, self.dialect.list_param(trace_ids)))
 
     def release_leases(self, set_name: str, worker: str) -> int:
         """Give the worker's unfinished traces back to the pool (a run that stops early); returns how many."""
