@@ -12,8 +12,8 @@ file in a temporary folder):
    traces without a verdict (lost, must be 0);
 3. the same K workers with one of them killed with SIGKILL once a tenth of the traces are stored (leases of
    ``--lease`` seconds, default 3): the leases it held at the kill, all taken over and finished by the others
-   (lease recoveries), requests sent twice (the killed worker's C requests on the wire, plus the replies of the
-   one commit under way at the kill: judges/offload.py), lost (0).
+   (lease recoveries), requests sent twice (at most the killed worker's C: a reply keeps its request slot until
+   it is stored, judges/offload.py), lost (0).
 
 With ``--vectors N`` it also runs bench_parquet.py over N generated vectors (``stats --from`` through DuckDB:
 wall time and peak memory; the goal is 10,000,000 in < 30 s and < 2 GB).
@@ -150,7 +150,7 @@ def bench_backend(name: str, location_for: callable, args: argparse.Namespace, s
                 f"{many['twice']}, lost {many['lost']}")
     rows.append(f"{name:<11} {args.workers} workers, one SIGKILLed: {killed['traces/s']:6.1f} traces/s; leases held "
                 f"at the kill {killed['held_at_kill']}, recovered by the others {killed['recovered']}; requests "
-                f"sent twice {killed['resent']} (the C = {args.concurrency} on the wire plus replies in the commit under way), "
+                f"sent twice {killed['resent']} (at most C = {args.concurrency}: on the wire or not yet stored), "
                 f"lost {killed['lost']}")
     return rows
 

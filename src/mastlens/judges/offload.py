@@ -6,8 +6,10 @@ rendering and hashing them, cache look-ups, and the store's writes. While no req
 once on the loop's thread instead, sparing the thread hand-offs. Writes are buffered and committed in
 batches (judge-cache entries, then annotations: one transaction each per batch): while requests are in
 flight, as soon as the writer is free (what finished during one commit goes in the next), so a crash
-costs at most the replies of one commit and the requests on the wire; otherwise every ``max_delay``
-seconds or ``batch`` annotations; and always when the run ends.
+costs at most the requests on the wire; otherwise every ``max_delay`` seconds or ``batch`` annotations;
+and always when the run ends. A reply holds its request slot until the commit that stores what it yielded
+(:meth:`RunWork.release_when_durable`), so requests on the wire and replies not yet stored together never
+exceed the run's concurrency: that is all a crash can cost.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class InlineWork:
         if self.store is not None:
             self.store.cache_put(key, value)
 
+    def release_when_durable(self, releases: list[Any]) -> None:
+        """Free held request slots once what their replies yielded is stored: here, written already."""
+        for release in releases:
+            release.set()
+
 
 class RunWork(InlineWork):
     """A run's helper thread and write buffer (see the module docstring)."""
@@ -51,10 +58,12 @@ class RunWork(InlineWork):
         self._lock = threading.Lock()
         self._cache: dict[str, str] = {}
         self._annotations: list[Annotation] = []
+        self._releases: list[Any] = []  # held request slots, freed by the commit of the cache entries before them
         self._oldest: float | None = None
         self._flushing: asyncio.Future[None] | None = None
         self.busy_s = 0.0  # time spent on the run's blocking work, on either thread (reported by the benchmark)
         self.flushes = 0
+        self.failed_flushes = 0  # commits that failed (a store locked too long); their writes were retried
         # True while requests are in flight (set by the judge); None: always use the helper thread
         self.waiting: Callable[[], bool] | None = None
         self.lease_worker: str | None = None  # set by a leased run: its leases end with the verdicts' commit
@@ -85,6 +94,15 @@ class RunWork(InlineWork):
             self._cache[key] = value
             self._oldest = self._oldest or time.monotonic()
 
+    def release_when_durable(self, releases: list[Any]) -> None:
+        """Free held request slots with the next commit of the reply cache, started at once: it holds every
+        entry put before this call (a commit under way may not, so the next one frees them)."""
+        if not releases:
+            return
+        with self._lock:
+            self._releases.extend(releases)
+        self._start_flush()
+
     def save(self, annotation: Annotation) -> None:
         """Queue one finished trace's annotation; written with the next batch."""
         with self._lock:
@@ -109,26 +127,44 @@ class RunWork(InlineWork):
         if done.cancelled() or done.exception() is not None:
             return
         with self._lock:
-            pending = bool(self._annotations)
-        if pending and self._requests_in_flight():
+            pending = bool(self._annotations) and self._requests_in_flight()
+            pending = pending or bool(self._releases)
+        if pending:
             self._start_flush()
 
     def _flush(self) -> None:
         with self._lock:
             cache, self._cache = self._cache, {}
             annotations, self._annotations = self._annotations, []
+            releases, self._releases = self._releases, []
             self._oldest = None
-        if cache:
-            with self.store.conn:
-                self.store.conn.execute(self.store.dialect.begin_write)
-                for key, value in cache.items():
-                    self.store.cache_put(key, value)
-        if annotations:
-            if self.lease_worker is not None:
-                self.store.save_annotations(annotations, lease_worker=self.lease_worker)
-            else:
-                self.store.save_annotations(annotations)
-        if cache or annotations:
+        wrote = bool(cache or annotations)
+        try:
+            try:
+                if cache:
+                    with self.store.conn:
+                        self.store.conn.execute(self.store.dialect.begin_write)
+                        for key, value in cache.items():
+                            self.store.cache_put(key, value)
+                    cache = {}
+            finally:  # stored, or failed and kept for the next commit: the held slots are free either way
+                for release in releases:
+                    release.set()
+            if annotations:
+                if self.lease_worker is not None:
+                    self.store.save_annotations(annotations, lease_worker=self.lease_worker)
+                else:
+                    self.store.save_annotations(annotations)
+        except BaseException:
+            # nothing is dropped: what this commit failed to write goes back, ahead of what came since, and
+            # the next commit (at the latest the run's last, whose error the run raises) tries it again
+            with self._lock:
+                self._cache = {**cache, **self._cache}
+                self._annotations[:0] = annotations
+                self._oldest = self._oldest or time.monotonic()
+                self.failed_flushes += 1
+            raise
+        if wrote:
             self.flushes += 1
 
     async def tick(self, every: float | None = None) -> None:
@@ -141,8 +177,8 @@ class RunWork(InlineWork):
     async def close(self) -> None:
         """Write everything still buffered, then stop the helper thread."""
         try:
-            if self._flushing is not None:
-                await asyncio.shield(self._flushing)
+            if self._flushing is not None:  # let it end; a failed one put its writes back for this last commit
+                await asyncio.wait([self._flushing])
             await self.run(self._flush)
         finally:
             self._executor.shutdown(wait=True)

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,8 @@ class Reply:
     latency_s: float
     usage_reported: bool = True
     cached_tokens: int = 0  # of input_tokens, served from the provider's prompt cache
+    # with ChatClient.hold_replies: set it once the reply is durable, to free its request slot
+    release: threading.Event | None = field(default=None, compare=False, repr=False)
 
 
 class EndpointError(Exception):
@@ -156,6 +159,8 @@ class ChatClient:
         self._secret = api_key or None
         self._poster: JsonPoster | None = None
         self.in_flight = 0  # requests started and not yet answered (retries and their waits included)
+        # a usable reply keeps its request slot until its ``release`` is set (the runner: once it is stored)
+        self.hold_replies = False
 
     def _http(self) -> JsonPoster:
         if self._poster is None:  # imported here: a dry run or a cached re-run opens no HTTP client
@@ -228,7 +233,8 @@ class ChatClient:
                 await self.limiter.acquire()
             wait: float | None = None
             try:
-                answer = await http.post("/chat/completions", body, stop_if=self._stop_reason(rf is not None))
+                answer = await http.post("/chat/completions", body, stop_if=self._stop_reason(rf is not None),
+                                         held=self.hold_replies)
             except Stopped as exc:  # an earlier reply refused every request: this one was never sent
                 raise NotSent(str(exc)) from None
             except Timeout:
@@ -237,12 +243,18 @@ class ChatClient:
                 last = f"connection error: {exc}"
             else:
                 status = answer.status
+                kept: Reply | None = None
                 if 200 <= status < 300:
                     try:
-                        return self._reply(answer, attempt + 1, answer.elapsed)
+                        kept = self._reply(answer, attempt + 1, answer.elapsed)
                     except ValueError as exc:
                         last = f"unreadable response: {exc}"
-                else:
+                if kept is not None:
+                    kept.release = answer.release
+                    return kept
+                if answer.release is not None:  # no reply to keep: its slot is free at once
+                    answer.release.set()
+                if not 200 <= status < 300:
                     detail = _status_detail(answer)
                     if _rejects_format(status, detail, rf is not None):
                         raise FormatRejected(fmt, self.scrub(detail), attempt + 1) from None

@@ -11,6 +11,11 @@ GIL). ``close`` shuts every open socket, so a run that is interrupted does not w
 timeouts. Proxies are taken from the environment (``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``), as the
 SDK did (never for this machine's own addresses): HTTPS goes through a CONNECT tunnel, plain HTTP
 through the proxy with the full URL.
+
+A request posted with ``held=True`` keeps its thread, and so its slot, after the reply is handed over,
+until the caller sets the reply's ``release`` (the runner does once the reply is committed to the store):
+requests on the wire plus replies not yet durable never exceed the pool's size, which bounds what a
+crash costs. The wait is bounded (``hold_s``), so a caller that forgets cannot stall the pool for good.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 from urllib.request import getproxies, proxy_bypass
 
@@ -35,6 +40,7 @@ class HttpReply:
     headers: dict[str, str]  # lower-case names
     body: bytes
     elapsed: float = 0.0  # seconds from sending the request (connecting, if needed) to its last byte
+    release: threading.Event | None = field(default=None, compare=False, repr=False)  # set: the slot is free
 
     @property
     def text(self) -> str:
@@ -68,7 +74,8 @@ class JsonPoster:
     wait in the pool's queue, and a thread that finishes one starts the next at once, whatever the event
     loop is busy with (parsing the replies that just came in, for instance)."""
 
-    def __init__(self, base_url: str, *, headers: dict[str, str], timeout: float, max_workers: int = 128):
+    def __init__(self, base_url: str, *, headers: dict[str, str], timeout: float, max_workers: int = 128,
+                 hold_s: float = 10.0):
         parts = urlsplit(base_url)
         self.scheme = parts.scheme.lower()
         self.host = parts.hostname or ""
@@ -86,6 +93,8 @@ class JsonPoster:
         self._lock = threading.Lock()
         self._closed = False
         self._stopped: str | None = None
+        self.hold_s = hold_s
+        self._held: set[threading.Event] = set()
 
     def _connect(self) -> http.client.HTTPConnection:
         host, port = self._proxy or (self.host, self.port)
@@ -154,12 +163,38 @@ class JsonPoster:
             self._open.discard(conn)
         conn.close()
 
-    async def post(self, path: str, body: bytes, *,
-                   stop_if: Callable[[HttpReply], str | None] | None = None) -> HttpReply:
+    async def post(self, path: str, body: bytes, *, stop_if: Callable[[HttpReply], str | None] | None = None,
+                   held: bool = False) -> HttpReply:
         """The reply to one POST; raises :class:`Timeout`, :class:`ConnectionFailed` or :class:`Stopped`.
         ``stop_if(reply)`` returning a reason stops the poster as the reply comes in: nothing queued after
-        it is sent (each raises :class:`Stopped`)."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self._post_blocking, path, body, stop_if)
+        it is sent (each raises :class:`Stopped`). With ``held``, the reply's slot stays taken until its
+        ``release`` is set (see the module docstring)."""
+        loop = asyncio.get_running_loop()
+        if not held:
+            return await loop.run_in_executor(self._pool, self._post_blocking, path, body, stop_if)
+        answer: asyncio.Future[HttpReply] = loop.create_future()
+        self._pool.submit(self._post_held, loop, answer, path, body, stop_if)
+        return await answer
+
+    def _post_held(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future[HttpReply], path: str,
+                   body: bytes, stop_if: Callable[[HttpReply], str | None] | None) -> None:
+        try:
+            reply = self._post_blocking(path, body, stop_if)
+        except BaseException as exc:  # handed to the awaiting coroutine, as run_in_executor does
+            loop.call_soon_threadsafe(_hand_over, answer, None, exc)
+            return
+        release = threading.Event()
+        with self._lock:
+            self._held.add(release)
+            if self._closed:
+                release.set()
+        try:
+            loop.call_soon_threadsafe(_hand_over, answer, replace(reply, release=release), None)
+        except RuntimeError:  # the loop is closed: nobody will release it
+            release.set()
+        release.wait(self.hold_s)
+        with self._lock:
+            self._held.discard(release)
 
     def close(self) -> None:
         """Shut every open connection (unblocking requests still waiting) and stop the pool."""
@@ -167,6 +202,8 @@ class JsonPoster:
         with self._lock:
             conns = list(self._open)
             self._open.clear()
+            for release in self._held:  # a held thread waits for nobody once the client is closed
+                release.set()
         for conn in conns:
             sock = conn.sock
             if sock is not None:
@@ -176,6 +213,17 @@ class JsonPoster:
                     pass
             conn.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _hand_over(answer: asyncio.Future[HttpReply], reply: HttpReply | None, error: BaseException | None) -> None:
+    """On the loop's thread: the held request's outcome to its coroutine (or its slot freed, if nobody waits)."""
+    if answer.done():  # the coroutine was cancelled meanwhile
+        if reply is not None and reply.release is not None:
+            reply.release.set()
+    elif error is not None:
+        answer.set_exception(error)
+    else:
+        answer.set_result(reply)  # type: ignore[arg-type]
 
 
 def request(base_url: str, method: str, path: str, *, headers: dict[str, str], body: bytes | None = None,

@@ -19,7 +19,7 @@ from mastlens.judges.llm.prices import Price, cacheable_prefix_tokens, resolve_p
 from mastlens.judges.llm.prompt import build_messages, correction_message, prompt_hash, verdict_schema
 from mastlens.judges.llm.render import CHARS_PER_TOKEN, TOOL_OUTPUT_CHARS, Window, render_trace
 from mastlens.judges.llm.segments import merge_windows
-from mastlens.judges.llm.tally import Tally, WindowResult, hash_parts
+from mastlens.judges.llm.tally import Tally, WindowResult, hash_parts, release_now
 from mastlens.judges.endpoint import configured_api_key, configured_base_url
 from mastlens.judges.offload import InlineWork
 from mastlens.taxonomy import Taxonomy, load_taxonomy
@@ -107,6 +107,8 @@ class LLMJudge(LocalizationPass, Judge):
         """Do rendering, cache look-ups and cache writes through ``work`` (a run's helper thread), or
         directly again with None."""
         self._work = work
+        # a reply keeps its request slot until the run has stored it, so a crash costs at most C requests
+        self.client.hold_replies = work is not None
         if work is not None:
             work.waiting = lambda: self.client.in_flight > 0
 
@@ -286,6 +288,13 @@ class LLMJudge(LocalizationPass, Judge):
             hit = await work.run(self._cache_lookup, key, work, window)
         if hit is not None:
             return WindowResult(hit[0], hit[1], fmt, cache_hits=1)
+        try:
+            return await self._ask_window(window, sample, tally, fmt, messages, key, work)
+        finally:  # the replies' slots are freed once what they yield is stored (or at once, if nothing is)
+            work.release_when_durable(tally.take_releases())
+
+    async def _ask_window(self, window: Window, sample: int, tally: Tally, fmt: ResponseFormat,
+                          messages: list[dict[str, str]], key: str, work: Any) -> WindowResult:
         reply, fmt, messages, key = await self._call(window, messages, fmt, key, sample, tally)
         if reply.refusal or reply.finish_reason == "content_filter":
             raise JudgeError(f"the model refused: {reply.refusal or 'content filter'}",
@@ -297,6 +306,7 @@ class LLMJudge(LocalizationPass, Judge):
             note = " (the reply was cut off at the output token limit)" if reply.finish_reason == "length" else ""
             retry = [*messages, {"role": "assistant", "content": reply.content},
                      {"role": "user", "content": correction_message(f"{first}{note}", self.taxonomy)}]
+            release_now(tally.take_releases())  # the first reply is not stored; its slot serves the retry
             second = await self._send(retry, fmt, tally)
             try:
                 parsed = self._parse(second.content, window)

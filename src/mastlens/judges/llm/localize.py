@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from mastlens.judges.base import JudgeError
 from mastlens.judges.llm.parse import ReplyError
 from mastlens.judges.llm.render import Window
-from mastlens.judges.llm.tally import Tally
+from mastlens.judges.llm.tally import Tally, release_now
 from mastlens.trace import StepKind, Trace, Verdict
 
 LOCALIZE_VERSION = "mastlens-localize-1"
@@ -215,6 +215,14 @@ class LocalizationPass:
                 return 1
             except (ReplyError, ValueError, KeyError, TypeError):
                 pass  # an unreadable cache entry is simply a miss
+        try:
+            await self._ask_localization(trace, verdict, tally, fmt, messages, key, work)
+        finally:  # the replies' slots are freed once the localization is stored (or at once, if it is not)
+            work.release_when_durable(tally.take_releases())
+        return 0
+
+    async def _ask_localization(self, trace: Trace, verdict: Verdict, tally: Tally, fmt: Any,
+                                messages: list[dict[str, str]], key: str, work: Any) -> None:
         schema = localization_schema()
         reply = await self._send(messages, fmt, tally, schema=schema, what="localization pass")
         raw = reply.content
@@ -223,6 +231,7 @@ class LocalizationPass:
         except ReplyError as first:
             retry = [*messages, {"role": "assistant", "content": raw},
                      {"role": "user", "content": localization_correction(str(first))}]
+            release_now(tally.take_releases())  # the first reply is not stored; its slot serves the retry
             second = await self._send(retry, fmt, tally, schema=schema, what="localization pass's corrective retry")
             try:
                 parsed = parse_localization(second.content, trace)
@@ -234,4 +243,3 @@ class LocalizationPass:
         apply_localization(verdict, parsed)
         if self._store is not None:
             work.cache_put(key, json.dumps({"content": raw, "format": fmt.value}))
-        return 0

@@ -30,14 +30,27 @@ class Tally:
     attempts: int = 0
     latency_s: float = 0.0
     raws: list[str] = field(default_factory=list)
+    releases: list[Any] = field(default_factory=list)  # the held replies' slot releases, not yet handed on
 
     def add(self, reply: Reply) -> None:
+        if reply.release is not None:
+            self.releases.append(reply.release)
         self.input_tokens += reply.input_tokens
         self.output_tokens += reply.output_tokens
         self.cached_tokens += reply.cached_tokens
         self.calls += reply.attempts  # every request sent, retries included
         self.attempts += reply.attempts
         self.latency_s += reply.latency_s
+
+    def take_releases(self) -> list[Any]:
+        taken, self.releases = self.releases, []
+        return taken
+
+
+def release_now(releases: list[Any]) -> None:
+    """Free the request slots of replies that will not be stored (a corrected reply, an error)."""
+    for release in releases:
+        release.set()
 
 
 def hash_parts(digest: Any, parts: tuple[str, str]) -> None:
