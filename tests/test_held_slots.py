@@ -13,7 +13,7 @@ from fake_openai import FakeOpenAI, Response, error, good, reply
 from judge_helpers import fill, judge
 
 from mastlens.judges.llm.client import ChatClient, ResponseFormat
-from mastlens.judges.llm.http import JsonPoster
+from mastlens.judges.llm.http import ConnectionFailed, JsonPoster
 from mastlens.judges.offload import RunWork
 from mastlens.judges.runner import annotate_traces
 from mastlens.store import Store
@@ -71,6 +71,23 @@ def test_a_forgotten_release_frees_the_slot_after_the_bound_and_close_frees_ever
 
         release = asyncio.run(closed())
         assert release.is_set()  # the pool thread waits for nobody once the client is closed
+
+
+def test_close_fails_a_held_request_still_queued_instead_of_leaving_it_waiting():
+    with FakeOpenAI(lambda request, n: reply("{}", request)) as server:
+        poster = JsonPoster(server.url, headers={}, timeout=10, max_workers=1, hold_s=600)
+
+        async def main() -> None:
+            first = await poster.post("/chat/completions", b"{}", held=True)  # holds the one slot
+            queued = asyncio.ensure_future(poster.post("/chat/completions", b"{}", held=True))
+            await asyncio.sleep(0.1)
+            assert not queued.done() and server.calls == 1
+            poster.close()
+            with pytest.raises(ConnectionFailed):
+                await asyncio.wait_for(queued, 10)
+            assert first.release.is_set()
+
+        asyncio.run(main())
 
 
 def test_a_reply_that_is_not_kept_frees_its_slot_at_once():

@@ -173,7 +173,8 @@ class JsonPoster:
         if not held:
             return await loop.run_in_executor(self._pool, self._post_blocking, path, body, stop_if)
         answer: asyncio.Future[HttpReply] = loop.create_future()
-        self._pool.submit(self._post_held, loop, answer, path, body, stop_if)
+        queued = self._pool.submit(self._post_held, loop, answer, path, body, stop_if)
+        queued.add_done_callback(lambda done: _unsent(loop, answer) if done.cancelled() else None)
         return await answer
 
     def _post_held(self, loop: asyncio.AbstractEventLoop, answer: asyncio.Future[HttpReply], path: str,
@@ -213,6 +214,14 @@ class JsonPoster:
                     pass
             conn.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _unsent(loop: asyncio.AbstractEventLoop, answer: asyncio.Future[HttpReply]) -> None:
+    """A held request still queued when the client closed: its coroutine hears so, as a connection error."""
+    try:
+        loop.call_soon_threadsafe(_hand_over, answer, None, ConnectionFailed("the client was closed"))
+    except RuntimeError:  # the loop is closed already: nobody waits
+        pass
 
 
 def _hand_over(answer: asyncio.Future[HttpReply], reply: HttpReply | None, error: BaseException | None) -> None:
