@@ -3,22 +3,28 @@ applied only when some mode is present (a failure the rules cannot explain names
 
 1. When the team's progress ledger says it is in a loop (Magentic-One's ``is_in_loop``): the last report
    of another agent before the first such entry, the input the team then went in circles on.
-2. Otherwise, in a team (two or more agents speak) that made tool calls: the turn that produced its
+2. Otherwise, when the team's closing answer takes over a teammate's report that says the result was
+   checked, and its author made no check of its own (an unchecked vouch, :mod:`.vouching`): the first
+   unchecked claim of the chain it relays (:func:`first_vouch`). The team stopped checking because of
+   that claim: it is the decisive one, the teammates who repeated it only relayed it.
+3. Otherwise, in a team (two or more agents speak) that made tool calls: the turn that produced its
    first call (the message holding the code or command). The first action is what the rest of the run
    builds on: in the human attributions of multi-agent runs we measured (Who&When dev set), the decisive
    mistake is the first executed code or query far more often than any later failure, which tends to
    be its consequence.
-3. Otherwise, the turn that produced the first failed tool call nothing later made good (no later
+4. Otherwise, the turn that produced the first failed tool call nothing later made good (no later
    success of the same tool).
-4. Otherwise, in a team: the orchestrator's ledger entry declaring the request satisfied on a report no
-   one checked (the decision to finish on it, :mod:`.vouching`), else the first turn that acted on the
+5. Otherwise, in a team: the orchestrator's ledger entry declaring the request satisfied on a report no
+   one checked (the decision to finish on it, :mod:`.vouching`), or, when that report itself claims a
+   check its author never made, the first such claim (as in 2), else the first turn that acted on the
    task (after it was posed; an orchestrator's own planning skipped).
-5. Otherwise, the earliest evidence step of the present modes, moved from a tool result to the turn
+6. Otherwise, the earliest evidence step of the present modes, moved from a tool result to the turn
    that produced its call.
 """
 
 from __future__ import annotations
 
+from mastlens.judges.rules.handover import handover
 from mastlens.judges.rules.view import Call, TraceView
 from mastlens.judges.rules.vouching import vouches
 from mastlens.trace import ModeVerdict, Step, StepKind
@@ -63,6 +69,28 @@ def first_unrecovered_failure(view: TraceView) -> Call | None:
     return None
 
 
+def first_vouch(view: TraceView, claim: Step) -> Step:
+    """The first claim of a chain of unchecked vouches ending at ``claim``: while the report an unchecked
+    claim of verification rests on is itself one (its author checked nothing either), step back to it."""
+    by_claim = {v.claim.index: v for v in vouches(view)}
+    seen = {claim.index}
+    while (v := by_claim.get(claim.index)) is not None and v.rests_on.index in by_claim \
+            and v.rests_on.index not in seen:
+        claim = v.rests_on
+        seen.add(claim.index)
+    return claim
+
+
+def relayed_vouch(view: TraceView) -> Step | None:
+    """The first unchecked claim of verification the team's closing answer relays (rule 2), else None."""
+    ending = handover(view)
+    if ending is None or ending.claimed is None or ending.claimed.agent == ending.answer.agent:
+        return None
+    if not any(v.claim is ending.claimed for v in vouches(view)):
+        return None  # the claimer ran a check of its own
+    return first_vouch(view, ending.claimed)
+
+
 def _origin(view: TraceView, step: Step) -> Step:
     """A tool result's evidence points back at the turn that made its call."""
     if step.kind is StepKind.TOOL_RESULT:
@@ -86,6 +114,10 @@ def decisive(view: TraceView, modes: dict[str, ModeVerdict]) -> tuple[Step | Non
         for step in reversed(view.trace.steps[:view.position(first)]):
             if step.kind is StepKind.ASSISTANT and step.agent != first.agent and step.content.strip():
                 return step, f"the last report before the team's ledger first said it was looping (step {first.index})"
+    relayed = relayed_vouch(view)
+    if relayed is not None:
+        return relayed, ("the team's answer relays a claim that the result was checked, made with no check "
+                         f"of its claimer's own (step {relayed.index})")
     team = len({s.agent for s in view.agent_steps if s.kind is StepKind.ASSISTANT and s.agent}) >= 2
     if team and view.calls:
         return producer(view, view.calls[0]), "produced the team's first action (tool call), which the rest builds on"
@@ -95,6 +127,10 @@ def decisive(view: TraceView, modes: dict[str, ModeVerdict]) -> tuple[Step | Non
                                          "later made good")
     if team:
         closing = next((v for v in vouches(view) if v.claim in view.ledgers), None)
+        if closing is not None and any(v.claim is closing.rests_on for v in vouches(view)):
+            origin = first_vouch(view, closing.rests_on)
+            return origin, (f"the orchestrator declared the request satisfied (step {closing.claim.index}) on "
+                            f"a report claiming a check its author never made (step {origin.index})")
         if closing is not None:
             return closing.claim, (f"the orchestrator declared the request satisfied (step {closing.claim.index}) on "
                                    f"a report nobody checked (step {closing.rests_on.index})")

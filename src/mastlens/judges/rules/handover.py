@@ -32,6 +32,7 @@ class Handover:
     answer: Step  # the team's closing answer (or the turn that made the finishing call)
     result: Step | None  # the result it takes over, None when it rests on its own work or a checked result
     why: str
+    claimed: Step | None = None  # the teammate's report it takes over when that report states a check of its own
 
 
 def team_answer(view: TraceView) -> Step | None:
@@ -88,7 +89,7 @@ def _handover(view: TraceView) -> Handover | None:
         if step.kind is StepKind.TOOL_RESULT and _is_test_run(view, step):
             return Handover(answer, None, "the answer follows a test run")
         if _claim(step) is not None:
-            return Handover(answer, None, "the result handed over states a check of its own")
+            return Handover(answer, None, "the result handed over states a check of its own", claimed=step)
         if step.kind is StepKind.ASSISTANT and _repeats_earlier(view, step):
             return Handover(answer, None, "the answer follows a canned prompt that hands over nothing")
         return Handover(answer, step, "the answer takes over the result right before it, which nothing checked")

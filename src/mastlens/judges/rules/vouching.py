@@ -17,7 +17,8 @@ from mastlens.trace import Step, StepKind
 
 VOUCH = re.compile(
     r"\b(?:(?:has|have|was|were|been|is|are)\s+(?:been\s+)?(?:verified|confirmed|validated|double-checked)"
-    r"|(?:I|we)\s+(?:have\s+)?(?:verified|confirmed|validated|double-checked)|verification\s+(?:is\s+)?complete"
+    r"|(?:I|we)\s+(?:have\s+)?(?:verified|confirmed|validated|double-checked)"
+    r"|verification\s+(?:of\s+[^.;:!?\n]{1,60}?\s+)?(?:is\s+)?complete"
     r"|confirming\s+that|(?:this|which|that)\s+confirms|(?:is|are)\s+(?:correct|accurate)\b(?!\?))\b",
     re.IGNORECASE)
 _LEDGER_SATISFIED = re.compile(r'"is_request_satisfied"\s*:\s*\{[^{}]*"answer"\s*:\s*true', re.IGNORECASE)
