@@ -21,7 +21,8 @@ FM-2.1   the run starts over: the opening task issued again by the user after th
 FM-2.5   a failed tool call followed by a success claim with no acknowledgement (tool errors ignored); a
          lone agent's words between its calls are work in progress, only its closing words count
 FM-3.1   required output missing or empty (ITBench ``agent_output.json``), plan items left, a closing
-         message that only promises the next step, or a stop right after a crash or an unowned failure
+         message that only promises the next step, a submission after the agent's own words set part of
+         the task aside with no change after them, or a stop right after a crash or an unowned failure
 FM-3.2   a final answer after a state change nothing looked at again, a required check never run, a
          rejected change committed again without a look-up, an answer no passing tool check backs, or
          a teammate's result called verified (or a request satisfied) with no check of one's own, or a

@@ -7,6 +7,7 @@ import re
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite, cite_all, not_assessed, present
+from mastlens.judges.rules.omission import declared_omission
 from mastlens.judges.rules.team_ending import closing_turn, is_autonomous_team, open_ending
 from mastlens.judges.rules.termination import cut_by_limit
 from mastlens.judges.rules.tool_errors import ACKNOWLEDGED
@@ -85,13 +86,14 @@ def crashed_at_end(view: TraceView) -> tuple[Step, str] | None:
 def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVerdict:
     """Premature termination: the agent stops before its required output exists (an ITBench run whose
     ``agent_output.json`` is missing or lists no entities), with its own plan still showing unfinished
-    items, with a closing message that only promises the next step, right after a failed tool call that
+    items, with a closing message that only promises the next step, submitting after its own words set part
+    of the task aside with no change after them (:mod:`.omission`), right after a failed tool call that
     nothing after it resolved (its last call failed) and that no later message of the agent owns up to (telling
     the user it cannot be done is an ending, not a premature one), or right after its last message or result reported a
     crash (``crash_patterns``: a traceback, an API error code).
 
-    Precondition: a stated required output, a plan, a closing message, a crash at the end, or tool calls
-    with results.
+    Precondition: a stated required output, a plan, a closing message, a submission, a crash at the end, or tool
+    calls with results.
 
     Ignores: runs cut off while looping or at a recorded turn/step/time limit (FM-1.5: the agent did not
     stop, it was stopped), aborts by the user, and giving up early on tasks whose required output the
@@ -120,6 +122,11 @@ def detect_premature_termination(view: TraceView, config: RulesConfig) -> ModeVe
                         config)
     if status == "present":
         return absent(MODE, 0.7, "the required diagnosis exists and names root-cause entities")
+    omitted = declared_omission(view)
+    if omitted is not None:
+        step, words = omitted
+        return _quoting(step, words, 0.6, f"the agent said it left part of the task out (step {step.index}: "
+                        f"{words!r}), changed nothing after and submitted", config)
     crash = crashed_at_end(view)
     if crash is not None:
         step, words = crash
