@@ -254,8 +254,9 @@ def test_cli_without_judge_or_endpoint_uses_rules_and_says_how_to_use_an_llm(tmp
 
 
 def test_killed_run_resumes_with_nothing_lost_or_duplicated(store, store_location):
-    """Issue 25.5: a run killed with SIGKILL at C = 4 costs, on resume, at most the requests on the wire
-    (verdicts are committed as soon as the writer is free, not held for a batch)."""
+    """Issue 25.5: a run killed with SIGKILL at C = 4 costs, on resume, at most C requests: verdicts are
+    committed as soon as the writer is free, and a reply keeps its request slot until it is stored, so requests
+    on the wire plus replies not yet stored never exceed C (tests/test_held_slots.py)."""
     n, concurrency = 60, 4
     fill(store, n)
     with FakeOpenAI(latency=0.25) as srv:
