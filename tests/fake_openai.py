@@ -148,7 +148,11 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 arrived = time.monotonic()  # the latency counts from here: the server's own work is part of it
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                raw = self.rfile.read(length)
+                if len(raw) < length:  # the client went away mid-request (a killed run): nothing was asked
+                    self.close_connection = True
+                    return
+                body = json.loads(raw or b"{}")
                 with server._lock:
                     n = len(server.requests)
                     server.requests.append(body)
