@@ -145,15 +145,20 @@ def test_run_work_frees_a_slot_only_after_the_cache_entry_is_committed(store_loc
     assert seen["at release"] == '{"content": "x", "format": "plain"}'
 
 
+def _take_cache_write_lock(other: Store) -> None:
+    """Inside ``with other.conn``: the write lock on the reply cache (SQLite: on the whole file). Reads go on."""
+    other.conn.execute(other.dialect.begin_write)
+    if other.dialect.name == "postgresql":
+        other.conn.execute("LOCK TABLE judge_cache IN EXCLUSIVE MODE")
+
+
 def _busy_neighbour(store_location: str, stop: threading.Event) -> None:
     """Another writer on the same store (a second worker, say) that keeps taking the reply cache's write
     lock for a moment: the run's commits wait behind it, as they do on a shared store."""
     with Store(store_location) as other:
         while not stop.is_set():
             with other.conn:
-                other.conn.execute(other.dialect.begin_write)
-                if other.dialect.name == "postgresql":
-                    other.conn.execute("LOCK TABLE judge_cache IN SHARE ROW EXCLUSIVE MODE")
+                _take_cache_write_lock(other)
                 time.sleep(0.03)
             time.sleep(0.03)
 
@@ -194,9 +199,7 @@ def test_requests_sent_but_not_stored_never_exceed_the_concurrency(store, store_
 def _lock_writes(store_location: str, locked: threading.Event, unlock: threading.Event) -> None:
     with Store(store_location) as other:
         with other.conn:
-            other.conn.execute(other.dialect.begin_write)
-            if other.dialect.name == "postgresql":
-                other.conn.execute("LOCK TABLE judge_cache IN EXCLUSIVE MODE")
+            _take_cache_write_lock(other)
             locked.set()
             unlock.wait(30)
 

@@ -69,10 +69,13 @@ def first_unrecovered_failure(view: TraceView) -> Call | None:
     return None
 
 
-def first_vouch(view: TraceView, claim: Step) -> Step:
+def first_vouch(view: TraceView, claim: Step) -> Step | None:
     """The first claim of a chain of unchecked vouches ending at ``claim``: while the report an unchecked
-    claim of verification rests on is itself one (its author checked nothing either), step back to it."""
+    claim of verification rests on is itself one (its author checked nothing either), step back to it.
+    None when ``claim`` is no unchecked vouch (its author ran a check of its own, or it claims none)."""
     by_claim = {v.claim.index: v for v in vouches(view)}
+    if claim.index not in by_claim:
+        return None
     seen = {claim.index}
     while (v := by_claim.get(claim.index)) is not None and v.rests_on.index in by_claim \
             and v.rests_on.index not in seen:
@@ -86,8 +89,6 @@ def relayed_vouch(view: TraceView) -> Step | None:
     ending = handover(view)
     if ending is None or ending.claimed is None or ending.claimed.agent == ending.answer.agent:
         return None
-    if not any(v.claim is ending.claimed for v in vouches(view)):
-        return None  # the claimer ran a check of its own
     return first_vouch(view, ending.claimed)
 
 
@@ -127,8 +128,8 @@ def decisive(view: TraceView, modes: dict[str, ModeVerdict]) -> tuple[Step | Non
                                          "later made good")
     if team:
         closing = next((v for v in vouches(view) if v.claim in view.ledgers), None)
-        if closing is not None and any(v.claim is closing.rests_on for v in vouches(view)):
-            origin = first_vouch(view, closing.rests_on)
+        origin = first_vouch(view, closing.rests_on) if closing is not None else None
+        if origin is not None:
             return origin, (f"the orchestrator declared the request satisfied (step {closing.claim.index}) on "
                             f"a report claiming a check its author never made (step {origin.index})")
         if closing is not None:
