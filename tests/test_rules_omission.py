@@ -58,3 +58,18 @@ def test_constructed_omission_then_fixed_or_no_submission():
     assert "left part of the task out" not in verdict_of(b.build(), "FM-3.1").reason  # no submission: a chat answer
     plain = _submitted("All cases work; I kept the change minimal.").build()
     assert "left part of the task out" not in verdict_of(plain, "FM-3.1").reason
+
+
+def test_a_failed_edit_is_no_change_for_either_submission_rule():
+    """FM-3.1 and FM-3.2 read "the last change before the submission" the same way (``last_file_edit``): an edit
+    that failed changed nothing, so the words before it still come after the last change, and the check run
+    after the last edit that worked still counts."""
+    b = TraceBuilder(task="Fix the parser so that negative durations parse.")
+    b.shell("sed -i 's/a/b/' parser.py").shell("python repro.py", "ok")
+    b.say("Seconds work now. Negative days are out of scope, I won't handle them.")
+    b.shell("sed -i 's/c/d/' parsr.py", "sed: can't read parsr.py: No such file or directory", exit_code=2)
+    trace = b.call("submit", {}, "submitted").build()
+    omission = verdict_of(trace, "FM-3.1")
+    assert omission.status is ModeStatus.PRESENT and "out of scope" in omission.reason
+    check = verdict_of(trace, "FM-3.2")
+    assert check.status is ModeStatus.ABSENT and "ran or read it again" in check.reason

@@ -183,6 +183,16 @@ def _changes(call: Call) -> list[Change]:
     return []
 
 
+def last_file_edit(calls: list[Call]) -> tuple[int, Call] | None:
+    """(position in ``calls``, call) of the last call that changed a file and did not fail; removals (cleaning
+    up scratch scripts) are no change. The one definition of "the last change" that the submission rules share."""
+    for i in range(len(calls) - 1, -1, -1):
+        call = calls[i]
+        if not call.failed and any(ch.kind == "file" and not ch.removal for ch in changes(call)):
+            return i, call
+    return None
+
+
 def is_cluster_read(tokens: list[str]) -> bool:
     prog = os.path.basename(tokens[0])
     rest = [t for t in tokens[1:] if not t.startswith("-")]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from mastlens.judges.rules.commands import changes
+from mastlens.judges.rules.commands import last_file_edit
 from mastlens.judges.rules.termination import submission
 from mastlens.judges.rules.view import TraceView
 from mastlens.trace import Step, StepKind
@@ -35,8 +35,8 @@ def declared_omission(view: TraceView) -> tuple[Step, str] | None:
     submitted = submission(view)
     if submitted is None:
         return None
-    last_change = max((c.step.index for c in view.calls if c.step.index < submitted.step.index
-                       and any(not ch.removal for ch in changes(c))), default=-1)
+    edit = last_file_edit([c for c in view.calls if c.step.index < submitted.step.index])
+    last_change = edit[1].step.index if edit is not None else -1
     for step in view.agent_steps:
         if step.kind is not StepKind.ASSISTANT or not (last_change < step.index < submitted.step.index):
             continue

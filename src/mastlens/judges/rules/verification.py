@@ -6,7 +6,8 @@ import os
 import re
 from functools import lru_cache
 
-from mastlens.judges.rules.commands import Change, call_commands, changes, checks, runs_code, self_confirming
+from mastlens.judges.rules.commands import (Change, call_commands, changes, checks, last_file_edit, runs_code,
+                                            self_confirming)
 from mastlens.judges.rules.config import RulesConfig
 from mastlens.judges.rules.evidence import absent, cite_all, not_assessed, present
 from mastlens.judges.rules.handover import Handover, handover
@@ -210,11 +211,10 @@ def _submitted_unchecked(view: TraceView, submitted: Call, config: RulesConfig) 
     file before the submission, nothing ran code (a test, a reproduction script) or read a changed file
     again. Removing files (cleanup of scratch scripts) is no change to check."""
     calls = [c for c in view.calls if c.step.index < submitted.step.index]
-    edits = [(i, c) for i, c in enumerate(calls) if not c.failed and any(
-        ch.kind == "file" and not ch.removal for ch in changes(c))]
-    if not edits:
+    edit = last_file_edit(calls)
+    if edit is None:
         return not_assessed(MODE, "the run submitted without a file change the rules can see")
-    last_i, last = edits[-1]
+    last_i, last = edit
     changed = [ch for ch in changes(last) if ch.kind == "file" and not ch.removal]
     for later in calls[last_i + 1:]:
         commands = call_commands(later)
