@@ -26,8 +26,12 @@ _KINDS = {"configmap", "configmaps", "cm", "deployment", "deployments", "deploy"
 _FILE_WRITERS = {"tee", "touch", "rm", "mv", "cp", "mkdir", "truncate"}
 _TEST_RUNNERS = re.compile(r"^(?:pytest|tox|nox|unittest|jest|vitest|mocha|ctest)$|^(?:go|cargo|npm|yarn|pnpm|make|"
                            r"mvn|gradle|dotnet)$")
+# The verbs that name a state change in a tool's name (English verbs of record-keeping, not one benchmark's tools).
 _API_WRITE_PREFIX = re.compile(r"^(?:create|update|delete|remove|book|cancel|modify|send|write|edit|apply|set|add|"
-                               r"insert|transfer|post|put|patch|submit|exchange|return|issue|grant)_", re.IGNORECASE)
+                               r"insert|transfer|post|put|patch|submit|exchange|return|issue|grant|revoke|enable|"
+                               r"disable|activate|deactivate|suspend|resume|reset|change|assign|register|pay|charge|"
+                               r"refund|schedule|reschedule|upgrade|downgrade|renew|close|toggle|approve|reject|"
+                               r"move|rename|restart|top_?up)_", re.IGNORECASE)
 # A call handing the conversation to another party (``transfer_to_human_agents``, an SDK's ``transfer_to_<agent>``):
 # it changes no record, so it is no write to check or to gate.
 _HANDOFF = re.compile(r"^(?:transfer|hand_?off|escalate)_to_", re.IGNORECASE)

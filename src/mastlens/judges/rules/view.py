@@ -33,6 +33,21 @@ def _offers_tools(text: str) -> bool:
     return _TOOLS_OFFERED.search(text) is not None  # cached: runs of one agent share their instructions
 
 
+def users_actions_as_input(trace: Trace) -> Trace:
+    """``trace`` with the user's own tool calls and their results (agent ``user``: in tau2's dual-control domains the
+    user toggles a setting on their phone while the agent guides them) read as user steps: what the user does is
+    input to the agent, never the agent's action. Step numbers and contents are kept; ``trace`` itself when the
+    user made no tool call."""
+    users = {s.call_id for s in trace.steps if s.kind is StepKind.TOOL_CALL and s.agent == "user"}
+    if not users:
+        return trace
+    steps = [s.model_copy(update={"kind": StepKind.USER, "agent": "user"})
+             if (s.kind is StepKind.TOOL_CALL and s.agent == "user")
+             or (s.kind is StepKind.TOOL_RESULT and (s.agent == "user" or (s.call_id is not None and s.call_id in users)))
+             else s for s in trace.steps]
+    return trace.model_copy(update={"steps": steps})
+
+
 def normalize_text(text: str) -> str:
     return " ".join(text.split())
 
@@ -151,7 +166,8 @@ class TraceView:
         """The view of ``trace``. ``keys`` (step index -> :func:`call_key`) and ``failures`` ((call index,
         result index) -> :func:`result_failed`), when given, are caches kept across several builds over
         the same run, so each value is computed once."""
-        view = cls(trace, config)
+        view = cls(users_actions_as_input(trace), config)
+        trace = view.trace
         patterns = (compiled(config.error_patterns), compiled(config.error_patterns_despite_exit_0))
         by_id: dict[str, Call] = {}
         pending: list[Call] = []  # calls without an id, answered in order by results without one
