@@ -24,8 +24,8 @@ _KINDS = {"configmap", "configmaps", "cm", "deployment", "deployments", "deploy"
           "ds", "job", "jobs", "cronjob", "cronjobs", "namespace", "ns", "node", "nodes", "ingress", "hpa",
           "replicaset", "replicasets", "rs", "pvc", "pv", "all", "events", "event"}
 _FILE_WRITERS = {"tee", "touch", "rm", "mv", "cp", "mkdir", "truncate"}
-_TEST_RUNNERS = re.compile(r"^(?:pytest|tox|nox|unittest|jest|vitest|mocha|ctest)$|^(?:go|cargo|npm|yarn|pnpm|make|"
-                           r"mvn|gradle|dotnet)$")
+_TEST_RUNNERS = re.compile(r"^(?:pytest|py\.test|tox|nox|nosetests|nose2|unittest|jest|vitest|mocha|ctest|rspec"
+                           r"|phpunit)$|^(?:go|cargo|npm|yarn|pnpm|make|mvn|gradle|dotnet)$")
 # The verbs that name a state change in a tool's name (English verbs of record-keeping, not one benchmark's tools).
 _API_WRITE_PREFIX = re.compile(r"^(?:create|update|delete|remove|book|cancel|modify|send|write|edit|apply|set|add|"
                                r"insert|transfer|post|put|patch|submit|exchange|return|issue|grant|revoke|enable|"
@@ -80,15 +80,18 @@ def runs_tests(tokens: list[str]) -> bool:
     return bool(_TEST_RUNNERS.match(os.path.basename(tokens[0]))) or "pytest" in tokens
 
 
-_INTERPRETERS = re.compile(r"^(?:python[\d.]*|node|ruby|perl|php|java|bash|sh|deno|bun|dotnet|go|cargo)$")
+_INTERPRETERS = re.compile(r"^(?:python[\d.]*|pypy[\d.]*|ipython3?|node|ruby|perl|php|java|bash|sh|zsh|deno|bun|"
+                           r"dotnet|go|cargo|Rscript|julia|lua|tsx|ts-node)$")
+_SCRIPT = re.compile(r"\.(?:py|sh|rb|pl|js|ts|php)$")
 
 
 def runs_code(tokens: list[str]) -> bool:
     """A command that runs code: a test runner or build tool, an interpreter on a script or inline program,
-    or a local executable (``./repro``)."""
+    or a local executable (``./repro``, ``bin/test``, ``tests/runtests.py``, ``/testbed/repro.py``)."""
     prog = tokens[0]
-    return runs_tests(tokens) or (bool(_INTERPRETERS.match(os.path.basename(prog))) and len(tokens) > 1) \
-        or prog.startswith("./")
+    local = prog.startswith(("./", "../")) or ("/" in prog and not prog.startswith(("/", "~"))) \
+        or (prog.startswith("/") and bool(_SCRIPT.search(prog)))
+    return runs_tests(tokens) or (bool(_INTERPRETERS.match(os.path.basename(prog))) and len(tokens) > 1) or local
 
 
 def call_commands(call: Call) -> list[list[str]] | None:

@@ -82,8 +82,7 @@ def _scan_fast(command: str) -> list[list[str]]:
 
 
 def simple_commands(command: str) -> list[list[str]]:
-    """The command's simple commands as token lists (heredoc bodies removed, ``sudo``/``env``/variable
-    assignments in front dropped)."""
+    """The command's simple commands as token lists (heredoc bodies removed, wrappers dropped: :func:`unwrapped`)."""
     command = _HEREDOC.sub(r" \3", command)
     if _PLAIN.fullmatch(command):
         raw = [part.split() for part in _BREAKS.split(command)]
@@ -91,11 +90,48 @@ def simple_commands(command: str) -> list[list[str]]:
         raw = _scan_fast(command)
     out = []
     for tokens in raw:
-        while tokens and (tokens[0] in ("sudo", "env", "time", "command") or "=" in tokens[0]):
-            tokens = tokens[1:]
+        tokens = unwrapped(tokens)
         if tokens:
             out.append(tokens)
     return out
+
+
+_PREFIXES = {"sudo", "env", "time", "command", "exec", "nohup", "builtin"}
+# Wrappers that run the command after their own options: ``timeout 60 python x.py``, ``nice -n 5 make``.
+_OPTION_VALUES = {"timeout": {"-s", "--signal", "-k", "--kill-after"}, "nice": {"-n", "--adjustment"},
+                  "stdbuf": set(), "xvfb-run": {"-n", "--server-num", "-s", "--server-args", "-e", "--error-file",
+                                                "-f", "--auth-file", "-p", "--xauth-protocol"}}
+# Environment managers' ``run``: ``poetry run pytest``, ``conda run -n testbed python x.py``.
+_RUNNERS = {"poetry", "uv", "pipenv", "pdm", "hatch", "rye", "conda", "mamba", "micromamba"}
+_RUNNER_VALUES = {"-n", "--name", "-p", "--prefix", "-e", "--env", "--with", "--python"}
+
+
+def unwrapped(tokens: list[str]) -> list[str]:
+    """The command a simple command runs, with what only wraps it dropped: ``sudo``/``env``/``time``/``nohup`` and
+    variable assignments in front, ``timeout 60``, ``nice -n 5``, ``stdbuf -oL``, ``xvfb-run -a`` and an environment
+    manager's ``run`` (``poetry run``, ``conda run -n testbed``)."""
+    while tokens:
+        head = os.path.basename(tokens[0])
+        if head in _PREFIXES or ("=" in tokens[0] and not tokens[0].startswith("=")):
+            tokens = tokens[1:]
+            if head in ("sudo", "env"):
+                tokens = _skip_options(tokens, {"-u", "--user", "-g", "--group", "-C", "--chdir"})
+        elif head in _OPTION_VALUES:
+            tokens = _skip_options(tokens[1:], _OPTION_VALUES[head])
+            if head == "timeout" and tokens:
+                tokens = tokens[1:]  # the duration
+        elif head in _RUNNERS and tokens[1:2] == ["run"]:
+            tokens = _skip_options(tokens[2:], _RUNNER_VALUES)
+        else:
+            break
+    return tokens
+
+
+def _skip_options(tokens: list[str], taking_value: set[str]) -> list[str]:
+    i = 0
+    while i < len(tokens) and tokens[i].startswith("-") and tokens[i] != "-":
+        i += 2 if tokens[i] in taking_value else 1
+    return tokens[i:]
 
 
 # Programs whose exit code 1 is an answer, not a failure: no match (grep), a difference (diff, cmp), false (test).

@@ -38,13 +38,16 @@ def users_actions_as_input(trace: Trace) -> Trace:
     user toggles a setting on their phone while the agent guides them) read as user steps: what the user does is
     input to the agent, never the agent's action. Step numbers and contents are kept; ``trace`` itself when the
     user made no tool call."""
-    users = {s.call_id for s in trace.steps if s.kind is StepKind.TOOL_CALL and s.agent == "user"}
-    if not users:
+    if not any(s.kind is StepKind.TOOL_CALL and s.agent == "user" for s in trace.steps):
         return trace
-    steps = [s.model_copy(update={"kind": StepKind.USER, "agent": "user"})
-             if (s.kind is StepKind.TOOL_CALL and s.agent == "user")
-             or (s.kind is StepKind.TOOL_RESULT and (s.agent == "user" or (s.call_id is not None and s.call_id in users)))
-             else s for s in trace.steps]
+    user_calls = {s.call_id for s in trace.steps if s.kind is StepKind.TOOL_CALL and s.agent == "user" and s.call_id}
+
+    def users(step: Step) -> bool:
+        if step.kind is StepKind.TOOL_CALL:
+            return step.agent == "user"
+        return step.kind is StepKind.TOOL_RESULT and (step.agent == "user" or step.call_id in user_calls)
+
+    steps = [s.model_copy(update={"kind": StepKind.USER, "agent": "user"}) if users(s) else s for s in trace.steps]
     return trace.model_copy(update={"steps": steps})
 
 
