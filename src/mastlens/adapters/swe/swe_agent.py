@@ -13,7 +13,9 @@ arguments are kept in the call's metadata) and the observation its result (what 
 the history; the trajectory's own when the history lacks it). An assistant message that did not run
 is a rejected reply and the harness's answer harness feedback. Without a history the trajectory
 alone is read. SWE-agent observations carry no exit status. ``info.exit_status`` ends the run;
-``info.submission`` is kept bounded; the model is ``replay_config.agent.model.name`` where the file
+``info.submission`` is kept bounded; a step's ``state.open_file`` (the file SWE-agent's ``edit`` changes; older files
+record the state before the action, newer ones after it, and an edit leaves it as it was) is the call's
+``metadata["open_file"]``; the model is ``replay_config.agent.model.name`` where the file
 has it (unknown otherwise: a folder name is no evidence); ``info.model_stats`` gives ``api_calls``,
 ``cost`` and tokens. Trace id ``<model>/<instance id>`` (the file name), task = the instance id.
 """
@@ -60,6 +62,17 @@ def _function(message: dict[str, Any]) -> tuple[str | None, Any, str | None]:
     return None, None, None
 
 
+def _open_file(state: Any) -> str | None:
+    """The file open in SWE-agent's editor after a step (``state.open_file``; a JSON string in older files)."""
+    if isinstance(state, str):
+        try:
+            state = json.loads(state)
+        except ValueError:
+            return None
+    value = state.get("open_file") if isinstance(state, dict) else None
+    return value if isinstance(value, str) and value.strip() and value.strip() != "n/a" else None
+
+
 class _Reader:
     def __init__(self, trajectory: list[Any]):
         self.trajectory = [s for s in trajectory if isinstance(s, dict)]
@@ -92,6 +105,9 @@ class _Reader:
             meta["source_call_id"] = source_id
         if action.split(maxsplit=1)[:1] == [_SUBMIT]:
             meta["ends_run"] = True
+        open_file = _open_file(step.get("state"))
+        if open_file:
+            meta["open_file"] = open_file
         b.add(StepKind.TOOL_CALL, action, tool="bash", arguments={"command": action}, call_id=call_id, metadata=meta)
         result: dict[str, Any] = {}
         seconds = step.get("execution_time")

@@ -94,13 +94,38 @@ def runs_code(tokens: list[str]) -> bool:
     return runs_tests(tokens) or (bool(_INTERPRETERS.match(os.path.basename(prog))) and len(tokens) > 1) or local
 
 
+# SWE-agent's editor, shell functions of its agent-computer interface: ``edit``/``insert``/``append`` change the
+# open file (their body, up to ``end_of_edit``, is text, not commands); ``create <file>`` makes one;
+# ``str_replace_editor <command> <path>`` is its later editor tool called from the shell.
+_ACI_EDITS = {"edit", "insert", "append"}
+_EDITOR_WRITES = {"create", "str_replace", "insert", "undo_edit"}
+
+
 def call_commands(call: Call) -> list[list[str]] | None:
     """The simple commands of a shell call (parsed once per call), or None for other tools."""
     if not call.parsed:
         command = command_text(call)
-        call.commands = simple_commands(command) if command is not None else None
+        head = command.split(None, 1)[:1] if command is not None else []
+        if head and head[0] in _ACI_EDITS:
+            call.commands = [head]
+        else:
+            call.commands = simple_commands(command) if command is not None else None
         call.parsed = True
     return call.commands
+
+
+def _editor_change(tokens: list[str], call: Call) -> Change | None:
+    """The file an editor command of SWE-agent's interface changes (the open file, as the reader recorded it,
+    for ``edit``/``insert``/``append``)."""
+    prog = tokens[0]
+    if prog in _ACI_EDITS:
+        open_file = call.step.metadata.get("open_file")
+        return Change("file", {os.path.basename(open_file)} if isinstance(open_file, str) and open_file else set())
+    if prog == "create" and len(tokens) == 2:
+        return Change("file", {os.path.basename(tokens[1])})
+    if prog == "str_replace_editor" and len(tokens) > 2 and tokens[1] in _EDITOR_WRITES:
+        return Change("file", {os.path.basename(tokens[2])})
+    return None
 
 
 def _positionals(tokens: list[str]) -> list[str]:
@@ -173,6 +198,10 @@ def _changes(call: Call) -> list[Change]:
             cluster = _kubectl_change(tokens)
             if cluster is not None:
                 found.append(cluster)
+            edited = _editor_change(tokens, call)
+            if edited is not None:
+                found.append(edited)
+                continue
             files = _file_targets(tokens)
             if files:
                 found.append(Change("file", files, removal=os.path.basename(tokens[0]) == "rm"))
