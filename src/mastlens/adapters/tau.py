@@ -4,7 +4,9 @@
 holds the task (user id, instruction, the expected actions) and the reward breakdown. Trace id
 ``tau-<task_id>-<trial>``; success = reward == 1, score = reward. The records do not name the model, so
 it is unknown (a file name is no evidence of one: exports are named freely); an environment named in the
-file name (``airline``, ``retail``, ``telecom``) becomes the task prefix.
+file name (``airline``, ``retail``, ``telecom``) becomes the task prefix. The ReAct and Act agents' trajectories,
+whose actions are JSON in the assistant's text and whose tool outputs come back as user messages
+(:mod:`mastlens.adapters.tau_react`), are read as tool calls and results (``metadata["actions_in_text"]``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from mastlens.adapters.base import Adapter, ReadContext, head_text, plain_name
 from mastlens.adapters.chat_messages import message_steps
 from mastlens.adapters.jsonstream import first_record_keys, iter_records, read_each
+from mastlens.adapters.tau_react import as_tool_messages, is_react
 from mastlens.trace import Outcome, Source, Trace
 
 _ENVIRONMENT = re.compile(r"(?:^|[-_.])(?P<env>airline|retail|telecom)(?=[-_.]|$)", re.IGNORECASE)
@@ -70,7 +73,8 @@ class TauBenchAdapter(Adapter):
         traj = record.get("traj")
         if not isinstance(traj, list):
             raise ValueError("record has no traj list of messages")
-        steps = message_steps(traj)  # MessageError is a ValueError: reported with the record
+        react = is_react(traj)
+        steps = message_steps(as_tool_messages(traj) if react else traj)  # a MessageError is reported with the record
         reward = _number(record.get("reward"))
         meta, metrics = _task_info(record.get("info"))
         trial = record.get("trial")
@@ -84,7 +88,8 @@ class TauBenchAdapter(Adapter):
             task=f"{env}/{task_id}" if env else str(task_id),
             steps=steps,
             outcome=ctx.success_rule.apply(outcome),
-            metadata={**meta, "task_id": task_id, "trial": trial, **({"environment": env} if env else {})},
+            metadata={**meta, "task_id": task_id, "trial": trial, **({"environment": env} if env else {}),
+                      **({"actions_in_text": "react"} if react else {})},
         )
 
 
