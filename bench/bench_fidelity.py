@@ -133,8 +133,8 @@ def print_table(out: dict, args: argparse.Namespace) -> None:
     print(f"judge {out['judge']}: {out['annotated']}/{out['traces']} traces annotated, {out['errors']} errors")
     print(f"split: {out['split']} (bench/devsplit.py, by task)")
     if out["split"] == "validate":
-        print("  validation figures. Rules v7-v10's changes were designed on build runs only; tau2 and SWE-bench are new: "
-              "their validation half\n  was seen only as these figures (v9, v10: each candidate measured once on it, those "
+        print("  validation figures. Rules v7-v11's changes were designed on build runs only; tau2 and SWE-bench are new: "
+              "their validation half\n  was seen only as these figures (v9-v11: each candidate measured once on it, those "
               "that lowered it dropped, docs/fidelity-rules.md).\n  The detectors of rules v1-v6 were designed on the whole tau-bench, "
               "Who&When and MAST-Data dev sets before the split existed:\n  on those sources the validation figures "
               "of the older detectors are optimistic (held-out runs the project lacks measured lower).")

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mastlens.settings_file import read_settings
 
 # Bump when a detector's logic changes, so sets written by older rules are told apart from newer ones.
-RULES_VERSION = "10"
+RULES_VERSION = "11"
 
 
 # Error shapes across formats: a line opening with an error word, Python tracebacks, the shell's complaints,
