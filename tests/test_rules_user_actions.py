@@ -129,9 +129,24 @@ def test_state_changes_named_by_common_verbs_are_gated():
 
     for tool in ("enable_roaming", "suspend_line", "reset_password", "pay_invoice", "reschedule_delivery"):
         b = TraceBuilder(system=POLICY, task="Please help with my line L1.")
-        b.call("get_line", {"id": "L1"}, '{"line_id": "L1"}').call(tool, {"id": "L1"}, '{"line_id": "L1", "ok": true}')
+        b.call("get_line", {"id": "L1"}, '{"line_id": "L1"}').say("I found line L1.").user("What can you do?")
+        b.call(tool, {"id": "L1"}, '{"line_id": "L1", "ok": true}')
         verdict = verdict_of(b.say("Done.").build(), "FM-1.1")
         assert verdict.status is ModeStatus.PRESENT, tool
     b = TraceBuilder(system=POLICY, task="Please help with my line L1.")
     b.call("get_line", {"id": "L1"}, '{"line_id": "L1"}').say("Your line is active.")
     assert verdict_of(b.build(), "FM-1.1").status is ModeStatus.NOT_ASSESSED  # nothing changed: no gate to keep
+
+
+def test_a_solo_run_has_nobody_to_confirm(tmp_path):
+    """tau2's solo agent gets a ticket and cannot talk to the user: the policy's confirmation gate cannot be kept,
+    so FM-1.1 is not assessed (before: every write of every solo run was an unconfirmed action)."""
+    messages = [{"role": "user", "content": "Ticket: customer C1 (line L1) travels abroad next week and needs roaming."},
+                *_agent_call("a1", "get_customer_by_id", {"customer_id": "C1"}, '{"customer_id": "C1"}'),
+                *_agent_call("a2", "enable_roaming", {"customer_id": "C1", "line_id": "L1"},
+                             '{"line_id": "L1", "roaming_enabled": true}')]
+    verdict = verdict_of(_trace(tmp_path, messages), "FM-1.1")
+    assert verdict.status is ModeStatus.NOT_ASSESSED and "nobody to confirm" in verdict.reason
+    answered = messages + [{"role": "assistant", "content": "Roaming is on."}, {"role": "user", "content": "Thanks"},
+                           *_agent_call("a3", "enable_roaming", {"customer_id": "C1", "line_id": "L2"}, '{"ok": true}')]
+    assert verdict_of(_trace(tmp_path, answered), "FM-1.1").status is ModeStatus.PRESENT  # a user took part
