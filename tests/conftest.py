@@ -100,6 +100,15 @@ def fixtures_dir() -> Path:
     return require_fixtures()
 
 
+@pytest.fixture(scope="session")
+def swe_agent_dir() -> Path:
+    """../shared/devsets/swe_agent: three real SWE-agent trajectories (skipped with the reason when absent)."""
+    folder = FIXTURES.parent / "devsets" / "swe_agent"
+    if not folder.is_dir():
+        lacking(f"SWE-agent dev files not found at {folder} (../shared/devsets beside the checkout)")
+    return folder
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "test.db"

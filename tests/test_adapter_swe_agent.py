@@ -9,21 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, lacking
 from mastlens.adapters.loader import FileResult, read_file, walk
 from mastlens.trace import StepKind
 
-FILES = FIXTURES.parent / "devsets" / "swe_agent"
 CLASSIC = "pydicom__pydicom-1458.traj"
 FUNCTION_CALLING = "marshmallow-code__marshmallow-1867.traj"
 SMALL = "swe-agent__test-repo-i1.traj"
-
-
-@pytest.fixture(scope="module")
-def folder() -> Path:
-    if not FILES.is_dir():
-        lacking(f"SWE-agent dev files not found at {FILES} (../shared/devsets beside the checkout)")
-    return FILES
 
 
 def _read(path: Path):
@@ -34,8 +25,8 @@ def _read(path: Path):
 
 
 @pytest.mark.parametrize("name", [CLASSIC, FUNCTION_CALLING, SMALL])
-def test_each_action_that_ran_is_one_bash_call_with_its_observation(folder, name):
-    trace, data = _read(folder / name)
+def test_each_action_that_ran_is_one_bash_call_with_its_observation(swe_agent_dir, name):
+    trace, data = _read(swe_agent_dir / name)
     steps = data["trajectory"]
     calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
     results = [s for s in trace.steps if s.kind is StepKind.TOOL_RESULT]
@@ -58,8 +49,8 @@ def json_stats(data: dict) -> dict:
     return stats if isinstance(stats, dict) else eval(stats)  # noqa: S307 - a literal dict in the test data
 
 
-def test_classic_variant_keeps_thoughts_demonstration_and_an_unknown_model(folder):
-    trace, data = _read(folder / CLASSIC)
+def test_classic_variant_keeps_thoughts_demonstration_and_an_unknown_model(swe_agent_dir):
+    trace, data = _read(swe_agent_dir / CLASSIC)
     assert trace.model is None and trace.id == f"unknown/{trace.task}"
     assert trace.steps[0].kind is StepKind.SYSTEM
     assert trace.steps[1].kind is StepKind.USER and trace.steps[1].metadata == {"demonstration": True}
@@ -68,8 +59,8 @@ def test_classic_variant_keeps_thoughts_demonstration_and_an_unknown_model(folde
     assert trace.metadata["submission"] == data["info"]["submission"]
 
 
-def test_function_calling_variant_keeps_the_function_and_the_model(folder):
-    trace, data = _read(folder / FUNCTION_CALLING)
+def test_function_calling_variant_keeps_the_function_and_the_model(swe_agent_dir):
+    trace, data = _read(swe_agent_dir / FUNCTION_CALLING)
     assert trace.model == "gpt-4o" and trace.id == f"gpt-4o/{trace.task}"
     calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL]
     functions = [m["tool_calls"][0]["function"] for m in data["history"] if m.get("tool_calls")]
@@ -78,8 +69,8 @@ def test_function_calling_variant_keeps_the_function_and_the_model(folder):
     assert all(isinstance(r.metadata.get("duration_s"), float) for r in trace.steps if r.kind is StepKind.TOOL_RESULT)
 
 
-def test_a_reply_that_did_not_run_is_harness_feedback(folder, tmp_path):
-    data = json.loads((folder / SMALL).read_text(encoding="utf-8"))
+def test_a_reply_that_did_not_run_is_harness_feedback(swe_agent_dir, tmp_path):
+    data = json.loads((swe_agent_dir / SMALL).read_text(encoding="utf-8"))
     first = next(i for i, m in enumerate(data["history"]) if m["role"] == "assistant")
     data["history"][first:first] = [
         {"role": "assistant", "content": "Let me think.", "thought": "Let me think.", "action": ""},
@@ -95,14 +86,14 @@ def test_a_reply_that_did_not_run_is_harness_feedback(folder, tmp_path):
     assert trace.n_tool_calls == len(data["trajectory"])
 
 
-def test_the_folder_walk_reads_traj_files(folder):
-    results = [r for r in walk([folder]) if isinstance(r, FileResult)]
+def test_the_folder_walk_reads_traj_files(swe_agent_dir):
+    results = [r for r in walk([swe_agent_dir]) if isinstance(r, FileResult)]
     assert sorted(Path(r.path).name for r in results) == sorted([CLASSIC, FUNCTION_CALLING, SMALL])
     assert all(r.format == "swe-agent" and len(r.traces) == 1 for r in results)
 
 
-def test_a_history_that_does_not_line_up_is_read_from_the_trajectory(folder, tmp_path):
-    data = json.loads((folder / SMALL).read_text(encoding="utf-8"))
+def test_a_history_that_does_not_line_up_is_read_from_the_trajectory(swe_agent_dir, tmp_path):
+    data = json.loads((swe_agent_dir / SMALL).read_text(encoding="utf-8"))
     for message in data["history"]:
         if message["role"] == "assistant":
             message["action"] = "something else"

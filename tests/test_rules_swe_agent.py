@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, lacking
 from rules_traces import evidence_steps, verdict_of
 
 from mastlens.adapters.loader import read_file
@@ -17,15 +16,6 @@ from mastlens.judges.rules import DEFAULT_CONFIG
 from mastlens.judges.rules.commands import changes
 from mastlens.judges.rules.view import TraceView
 from mastlens.trace import ModeStatus
-
-FILES = FIXTURES.parent / "devsets" / "swe_agent"
-
-
-@pytest.fixture(scope="module")
-def folder() -> Path:
-    if not FILES.is_dir():
-        lacking(f"SWE-agent dev files not found at {FILES} (../shared/devsets beside the checkout)")
-    return FILES
 
 
 def _trace(path: Path):
@@ -39,10 +29,10 @@ def _edited(trace) -> list[tuple[int, list[str]]]:
             for c in view.calls if any(not ch.removal for ch in changes(c))]
 
 
-def test_edits_of_the_open_file_are_changes_to_it(folder):
+def test_edits_of_the_open_file_are_changes_to_it(swe_agent_dir):
     """pydicom-1458: ``create reproduce_bug.py``, ``edit 1:1`` of it, then four ``edit 287:29x`` of the handler
     opened with ``open pydicom/pixel_data_handlers/numpy_handler.py``."""
-    trace = _trace(folder / "pydicom__pydicom-1458.traj")
+    trace = _trace(swe_agent_dir / "pydicom__pydicom-1458.traj")
     edited = _edited(trace)
     assert [t for _, t in edited] == [["reproduce_bug.py"]] * 2 + [["numpy_handler.py"]] * 4
     body = next(s for s in trace.steps if s.index == edited[2][0]).content
@@ -54,15 +44,15 @@ def test_edits_of_the_open_file_are_changes_to_it(folder):
 @pytest.mark.parametrize(("name", "last_edit", "check"), [("pydicom__pydicom-1458.traj", 28, 31),
                                                           ("marshmallow-code__marshmallow-1867.traj", 24, 27),
                                                           ("swe-agent__test-repo-i1.traj", 10, 13)])
-def test_a_submission_checked_after_its_last_edit(folder, name, last_edit, check):
-    verdict = verdict_of(_trace(folder / name), "FM-3.2")
+def test_a_submission_checked_after_its_last_edit(swe_agent_dir, name, last_edit, check):
+    verdict = verdict_of(_trace(swe_agent_dir / name), "FM-3.2")
     assert verdict.status is ModeStatus.ABSENT
     assert f"(step {last_edit})" in verdict.reason and f"step {check} ran" in verdict.reason
 
 
-def test_a_submission_with_no_run_after_the_last_edit_is_unchecked(folder, tmp_path):
+def test_a_submission_with_no_run_after_the_last_edit_is_unchecked(swe_agent_dir, tmp_path):
     """The small run with its ``python tests/missing_colon.py`` left out: edit, then submit."""
-    data = json.loads((folder / "swe-agent__test-repo-i1.traj").read_text(encoding="utf-8"))
+    data = json.loads((swe_agent_dir / "swe-agent__test-repo-i1.traj").read_text(encoding="utf-8"))
     ran = next(s["action"] for s in data["trajectory"] if s["action"].startswith("python "))
     data["trajectory"] = [s for s in data["trajectory"] if s["action"] != ran]
     data["history"] = [m for m in data["history"] if m.get("action") != ran]

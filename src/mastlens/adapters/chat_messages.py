@@ -56,14 +56,19 @@ def _tool_use_steps(msg: dict[str, Any], agent: str | None, ts: str | None, tool
     return steps
 
 
+def _result_step(text: str, call_id: str | None, tool: str | None, ts: str | None, *, error: bool = False) -> Step:
+    """A tool result: an error when the source marks it so or its text opens with an error word."""
+    failed = error or text.lstrip().lower().startswith(_ERROR_PREFIXES)
+    return Step(index=0, kind=StepKind.TOOL_RESULT, tool=tool, call_id=call_id, content=text, timestamp=ts,
+                metadata={"is_error": True} if failed else {})
+
+
 def _tool_result_steps(msg: dict[str, Any], ts: str | None, tools: dict[str, str]) -> list[Step]:
     steps = []
     for block in _blocks(msg.get("content"), "tool_result"):
         call_id = block.get("tool_use_id") if isinstance(block.get("tool_use_id"), str) else None
-        text = content_text(block.get("content"), name_other_parts=True)
-        failed = block.get("is_error") is True or text.lstrip().lower().startswith(_ERROR_PREFIXES)
-        steps.append(Step(index=0, kind=StepKind.TOOL_RESULT, tool=tools.get(call_id or ""), call_id=call_id,
-                          content=text, timestamp=ts, metadata={"is_error": True} if failed else {}))
+        steps.append(_result_step(content_text(block.get("content"), name_other_parts=True), call_id,
+                                  tools.get(call_id or ""), ts, error=block.get("is_error") is True))
     return steps
 
 
@@ -110,10 +115,7 @@ def message_steps(messages: list[Any]) -> list[Step]:
                 continue
             if role in ("tool", "function"):
                 call_id = msg.get("tool_call_id") if isinstance(msg.get("tool_call_id"), str) else None
-                tool = tools.get(call_id or "") or agent
-                meta = {"is_error": True} if text.lstrip().lower().startswith(_ERROR_PREFIXES) else {}
-                steps.append(Step(index=0, kind=StepKind.TOOL_RESULT, tool=tool, call_id=call_id, content=text,
-                                  timestamp=ts, metadata=meta))
+                steps.append(_result_step(text, call_id, tools.get(call_id or "") or agent, ts))
                 continue
             if role == "assistant":
                 reasoning = msg.get("reasoning_content") or msg.get("reasoning") or "\n".join(

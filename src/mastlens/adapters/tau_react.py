@@ -36,17 +36,12 @@ def _action(content: str) -> tuple[str, dict[str, Any] | None, str]:
 
 def is_react(messages: list[Any]) -> bool:
     """Whether a trajectory is a ReAct/Act agent's: no tool-call fields, and an assistant message whose action
-    parses, or a user message carrying an API output."""
+    parses."""
     dicts = [m for m in messages if isinstance(m, dict)]
     if any(m.get("tool_calls") or m.get("role") in ("tool", "function") for m in dicts):
         return False
-    for m in dicts:
-        content = m.get("content")
-        if not isinstance(content, str):
-            continue
-        if m.get("role") == "assistant" and ACTION in content and _action(content)[1] is not None:
-            return True
-    return False
+    return any(m.get("role") == "assistant" and isinstance(content := m.get("content"), str) and ACTION in content
+               and _action(content)[1] is not None for m in dicts)
 
 
 def as_tool_messages(messages: list[Any]) -> list[Any]:

@@ -103,7 +103,8 @@ class _Reader:
             meta.update(function=name, function_arguments=arguments)
         if isinstance(source_id, str) and source_id != call_id:
             meta["source_call_id"] = source_id
-        if action.split(maxsplit=1)[:1] == [_SUBMIT]:
+        submits = action.split(maxsplit=1)[:1] == [_SUBMIT]
+        if submits:
             meta["ends_run"] = True
         open_file = _open_file(step.get("state"))
         if open_file:
@@ -115,10 +116,10 @@ class _Reader:
             result["duration_s"] = float(seconds) if seconds is not None else None
         except (TypeError, ValueError):
             pass
-        if action.split(maxsplit=1)[:1] == [_SUBMIT] and len(observation) > SUBMISSION_STEP_CHARS:
+        if submits and len(observation) > SUBMISSION_STEP_CHARS:
             result.update(submission=True, submission_chars=len(observation))
             observation = bounded(observation, SUBMISSION_STEP_CHARS)
-        elif action.split(maxsplit=1)[:1] == [_SUBMIT]:
+        elif submits:
             result["submission"] = True
         b.result(observation, call_id, tool="bash", metadata={k: v for k, v in result.items() if v is not None})
 

@@ -105,11 +105,12 @@ def call_commands(call: Call) -> list[list[str]] | None:
     """The simple commands of a shell call (parsed once per call), or None for other tools."""
     if not call.parsed:
         command = command_text(call)
-        head = command.split(None, 1)[:1] if command is not None else []
-        if head and head[0] in _ACI_EDITS:
-            call.commands = [head]
+        if command is None:
+            call.commands = None
+        elif (head := command.split(None, 1)[:1]) and head[0] in _ACI_EDITS:
+            call.commands = [head]  # the edit's body is text, not commands
         else:
-            call.commands = simple_commands(command) if command is not None else None
+            call.commands = simple_commands(command)
         call.parsed = True
     return call.commands
 

@@ -96,9 +96,12 @@ def simple_commands(command: str) -> list[list[str]]:
     return out
 
 
-_PREFIXES = {"sudo", "env", "time", "command", "exec", "nohup", "builtin"}
-# Wrappers that run the command after their own options: ``timeout 60 python x.py``, ``nice -n 5 make``.
-_OPTION_VALUES = {"timeout": {"-s", "--signal", "-k", "--kill-after"}, "nice": {"-n", "--adjustment"},
+_PREFIXES = {"time", "command", "exec", "nohup", "builtin"}
+# Wrappers that run the command after their own options (those that take a value listed):
+# ``sudo -u app``, ``env -C /x``, ``timeout 60 python x.py``, ``nice -n 5 make``.
+_OPTION_VALUES = {"sudo": {"-u", "--user", "-g", "--group", "-C", "--chdir"},
+                  "env": {"-u", "--user", "-g", "--group", "-C", "--chdir"},
+                  "timeout": {"-s", "--signal", "-k", "--kill-after"}, "nice": {"-n", "--adjustment"},
                   "stdbuf": set(), "xvfb-run": {"-n", "--server-num", "-s", "--server-args", "-e", "--error-file",
                                                 "-f", "--auth-file", "-p", "--xauth-protocol"}}
 # Environment managers' ``run``: ``poetry run pytest``, ``conda run -n testbed python x.py``.
@@ -114,8 +117,6 @@ def unwrapped(tokens: list[str]) -> list[str]:
         head = os.path.basename(tokens[0])
         if head in _PREFIXES or ("=" in tokens[0] and not tokens[0].startswith("=")):
             tokens = tokens[1:]
-            if head in ("sudo", "env"):
-                tokens = _skip_options(tokens, {"-u", "--user", "-g", "--group", "-C", "--chdir"})
         elif head in _OPTION_VALUES:
             tokens = _skip_options(tokens[1:], _OPTION_VALUES[head])
             if head == "timeout" and tokens:

@@ -38,9 +38,10 @@ def users_actions_as_input(trace: Trace) -> Trace:
     user toggles a setting on their phone while the agent guides them) read as user steps: what the user does is
     input to the agent, never the agent's action. Step numbers and contents are kept; ``trace`` itself when the
     user made no tool call."""
-    if not any(s.kind is StepKind.TOOL_CALL and s.agent == "user" for s in trace.steps):
+    calls = [s for s in trace.steps if s.kind is StepKind.TOOL_CALL and s.agent == "user"]
+    if not calls:
         return trace
-    user_calls = {s.call_id for s in trace.steps if s.kind is StepKind.TOOL_CALL and s.agent == "user" and s.call_id}
+    user_calls = {s.call_id for s in calls if s.call_id}
 
     def users(step: Step) -> bool:
         if step.kind is StepKind.TOOL_CALL:
